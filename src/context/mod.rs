@@ -1,0 +1,24 @@
+//! The current span of a task, and the tools that set and carry it.
+//!
+//! The current span lives in a tokio task-local, so it belongs to the task
+//! (or future) that runs it, never to a shared object. [`with_span`] runs a
+//! future inside a new span; [`spawn`] and [`InSpan::in_current_span`] carry
+//! the current span into spawned tasks. A bare `tokio::spawn` starts with no
+//! current span: calls made there become roots of their own.
+
+mod in_span;
+mod with_span;
+
+pub use in_span::{InCurrentSpan, InSpan, spawn};
+pub use with_span::with_span;
+
+pub use crate::record::SpanContext;
+
+tokio::task_local! {
+    pub(crate) static CURRENT: SpanContext;
+}
+
+/// The calling task's current span, if it runs inside one.
+pub fn current_span() -> Option<SpanContext> {
+    CURRENT.try_with(SpanContext::clone).ok()
+}

@@ -1,0 +1,83 @@
+//! The model boundary: the [`Model`] trait every provider, wrapper and test
+//! double implements, and the request, response and stream-part types that
+//! cross it.
+//!
+//! Everything here is plain data that serializes with serde, so a call can be
+//! recorded into a cassette and served back byte for byte.
+
+mod accumulator;
+mod error;
+mod finish;
+mod info;
+mod request;
+mod response;
+mod stream_part;
+mod usage;
+
+pub use accumulator::ResponseAccumulator;
+pub use error::ModelError;
+pub use finish::{FinishKind, FinishReason};
+pub use info::ModelInfo;
+pub use request::{
+    ContentPart, ImageSource, Message, ModelRequest, ResponseFormat, Role, Settings, ToolChoice,
+    ToolDefinition,
+};
+pub use response::{ModelResponse, ToolCall};
+pub use stream_part::StreamPart;
+pub use usage::Usage;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+
+/// The stream of parts a [`Model::stream`] call yields once the stream is open.
+pub type PartStream = BoxStream<'static, Result<StreamPart, ModelError>>;
+
+/// A language model: anything that can answer a [`ModelRequest`], in one piece
+/// ([`generate`](Model::generate)) or as a stream of parts ([`stream`](Model::stream)).
+///
+/// Providers ([`crate::providers`]), the [`Recorder`](crate::Recorder)
+/// middleware, the replaying [`Player`](crate::Player) and the test double
+/// [`ScriptedModel`](crate::ScriptedModel) all implement it, so they stack:
+/// `Recorder<Player>` records a replay, `Recorder<Arc<dyn Model>>` records any model.
+///
+/// The returned futures are `'static`: an implementation clones what it needs
+/// out of `&self` before it returns, so a call never borrows the model.
+pub trait Model: Send + Sync {
+    /// The provider and model id this model serves.
+    fn info(&self) -> ModelInfo;
+
+    /// Answers `req` in one piece.
+    fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>>;
+
+    /// Opens a stream of parts answering `req`.
+    ///
+    /// The future resolves when the stream is open (for HTTP: when the
+    /// response headers arrive); opening can fail before any part arrives.
+    fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>>;
+}
+
+impl<M: Model + ?Sized> Model for Arc<M> {
+    fn info(&self) -> ModelInfo {
+        (**self).info()
+    }
+    fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
+        (**self).generate(req)
+    }
+    fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
+        (**self).stream(req)
+    }
+}
+
+impl<M: Model + ?Sized> Model for Box<M> {
+    fn info(&self) -> ModelInfo {
+        (**self).info()
+    }
+    fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
+        (**self).generate(req)
+    }
+    fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
+        (**self).stream(req)
+    }
+}

@@ -1,0 +1,274 @@
+//! Spans while they run: the shared state of an unfinished trace and the
+//! owned handle of each running span.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::health::SinkHandle;
+use crate::model::{ModelError, ModelInfo, ResponseAccumulator, StreamPart};
+use crate::span::{RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace};
+
+/// A trace that has not finished: its clock origin, id counter, finished
+/// spans, and the sinks that get it when its last span ends.
+struct LiveTrace {
+    start: Instant,
+    next_id: AtomicU64,
+    state: Mutex<TraceState>,
+}
+
+#[derive(Default)]
+struct TraceState {
+    open: usize,
+    sealed: bool,
+    finished: Vec<Span>,
+    sinks: Vec<SinkHandle>,
+}
+
+impl LiveTrace {
+    fn lock(&self) -> std::sync::MutexGuard<'_, TraceState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The span a task is running in: a handle to its trace and its id.
+///
+/// Obtained with [`current_span`](crate::context::current_span); carried into
+/// spawned tasks by [`spawn`](crate::spawn) and
+/// [`InSpan`](crate::InSpan). Cloning it is cheap.
+#[derive(Clone)]
+pub struct SpanContext {
+    trace: Arc<LiveTrace>,
+    id: SpanId,
+}
+
+impl SpanContext {
+    /// The span's id within its trace.
+    pub fn id(&self) -> SpanId {
+        self.id
+    }
+}
+
+impl std::fmt::Debug for SpanContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanContext").field("id", &self.id).finish()
+    }
+}
+
+/// What a running span needs to become a [`Span`].
+pub(crate) struct SpanStart {
+    pub key: String,
+    pub kind: SpanKind,
+    pub input: Value,
+    pub model: Option<ModelInfo>,
+    pub streamed: bool,
+}
+
+/// A running span, owned by the code that runs it. Dropping it unfinished
+/// ends it as cancelled (or as error while panicking), so it ends exactly once.
+pub(crate) struct LiveSpan {
+    trace: Arc<LiveTrace>,
+    start: Instant,
+    span: Option<Span>,
+    finish_seen: bool,
+}
+
+fn micros(from: Instant, to: Instant) -> u64 {
+    u64::try_from(to.saturating_duration_since(from).as_micros()).unwrap_or(u64::MAX)
+}
+
+impl LiveSpan {
+    /// Starts a span at `now`: a child of `parent`, or the root of a new trace
+    /// when there is no parent or the parent's trace was already delivered.
+    pub(crate) fn start(
+        parent: Option<&SpanContext>,
+        start: SpanStart,
+        now: Instant,
+        sink: Option<&SinkHandle>,
+    ) -> Self {
+        if let Some(parent) = parent {
+            let mut state = parent.trace.lock();
+            if !state.sealed {
+                state.open += 1;
+                if let Some(sink) = sink {
+                    add_sink(&mut state.sinks, sink);
+                }
+                // Allocated under the lock so ids follow start order.
+                let id = SpanId(parent.trace.next_id.fetch_add(1, Ordering::Relaxed));
+                drop(state);
+                let start_us = micros(parent.trace.start, now);
+                return Self::new(
+                    Arc::clone(&parent.trace),
+                    id,
+                    Some(parent.id),
+                    start,
+                    start_us,
+                    now,
+                );
+            }
+        }
+        let trace = Arc::new(LiveTrace {
+            start: now,
+            next_id: AtomicU64::new(1),
+            state: Mutex::new(TraceState {
+                open: 1,
+                sinks: sink.into_iter().cloned().collect(),
+                ..TraceState::default()
+            }),
+        });
+        Self::new(trace, SpanId(0), None, start, 0, now)
+    }
+
+    fn new(
+        trace: Arc<LiveTrace>,
+        id: SpanId,
+        parent: Option<SpanId>,
+        start: SpanStart,
+        start_us: u64,
+        now: Instant,
+    ) -> Self {
+        Self {
+            trace,
+            start: now,
+            finish_seen: false,
+            span: Some(Span {
+                id,
+                parent,
+                key: start.key,
+                kind: start.kind,
+                status: SpanStatus::Ok,
+                timing: Timing {
+                    start_us,
+                    ..Timing::default()
+                },
+                input: start.input,
+                output: None,
+                model: start.model,
+                streamed: start.streamed,
+                parts: Vec::new(),
+                error: None,
+            }),
+        }
+    }
+
+    /// The context that makes this span the parent of spans started under it.
+    pub(crate) fn context(&self) -> SpanContext {
+        SpanContext {
+            trace: Arc::clone(&self.trace),
+            id: self.span.as_ref().map_or(SpanId(0), |s| s.id),
+        }
+    }
+
+    /// The stream opened at `now`.
+    pub(crate) fn opened(&mut self, now: Instant) {
+        let offset = micros(self.start, now);
+        if let Some(span) = &mut self.span {
+            span.timing.opened_us = Some(offset);
+        }
+    }
+
+    /// A part arrived at `now`.
+    pub(crate) fn part(&mut self, part: &StreamPart, now: Instant) {
+        let offset = micros(self.start, now);
+        let Some(span) = &mut self.span else { return };
+        let timing = &mut span.timing;
+        timing.first_part_us.get_or_insert(offset);
+        if timing.ttft_us.is_none() && part.is_content() {
+            timing.ttft_us = Some(offset);
+        }
+        if matches!(part, StreamPart::Finish { .. }) {
+            self.finish_seen = true;
+        }
+        span.parts.push(RecordedPart {
+            offset_us: offset,
+            part: part.clone(),
+        });
+    }
+
+    /// Whether the span has ended.
+    pub(crate) fn is_ended(&self) -> bool {
+        self.span.is_none()
+    }
+
+    /// Ends the span at `now` with `status`, `output` and `error`. For a stream
+    /// with no explicit output, the output is what its parts add up to.
+    pub(crate) fn end(
+        &mut self,
+        status: SpanStatus,
+        output: Option<Value>,
+        error: Option<ModelError>,
+        now: Instant,
+    ) {
+        let Some(mut span) = self.span.take() else {
+            return;
+        };
+        span.timing.duration_us = micros(self.start, now);
+        span.status = status;
+        span.error = error;
+        span.output = output.or_else(|| summarize_stream(&span));
+        let delivery = {
+            let mut state = self.trace.lock();
+            state.finished.push(span);
+            state.open -= 1;
+            if state.open == 0 {
+                state.sealed = true;
+                Some((
+                    std::mem::take(&mut state.finished),
+                    std::mem::take(&mut state.sinks),
+                ))
+            } else {
+                None
+            }
+        };
+        // Delivered outside the lock: a slow sink never holds up another span.
+        if let Some((spans, sinks)) = delivery {
+            if let Some(trace) = Trace::new(spans) {
+                let trace = Arc::new(trace);
+                for sink in &sinks {
+                    sink.deliver(&trace);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for LiveSpan {
+    fn drop(&mut self) {
+        if self.span.is_none() {
+            return;
+        }
+        let now = Instant::now();
+        if std::thread::panicking() {
+            let error = ModelError::other("the span's task panicked");
+            self.end(SpanStatus::Error, None, Some(error), now);
+        } else if self.finish_seen {
+            // The consumer stopped after the finish part: nothing was cut short.
+            self.end(SpanStatus::Ok, None, None, now);
+        } else {
+            self.end(SpanStatus::Cancelled, None, None, now);
+        }
+    }
+}
+
+fn add_sink(sinks: &mut Vec<SinkHandle>, sink: &SinkHandle) {
+    if !sinks.iter().any(|s| s.same_sink(sink)) {
+        sinks.push(sink.clone());
+    }
+}
+
+fn summarize_stream(span: &Span) -> Option<Value> {
+    if !span.streamed || span.parts.is_empty() {
+        return None;
+    }
+    let model = span
+        .model
+        .clone()
+        .unwrap_or_else(|| ModelInfo::new("unknown", "unknown"));
+    let mut acc = ResponseAccumulator::new(model);
+    for p in &span.parts {
+        acc.push(&p.part);
+    }
+    serde_json::to_value(acc.finish()).ok()
+}

@@ -1,0 +1,15 @@
+//! Recording: the [`Recorder`] middleware, the [`Sink`] trait finished traces
+//! go to, and the in-memory [`Collector`].
+
+mod collector;
+mod health;
+pub(crate) mod live;
+mod recorder;
+mod recording_stream;
+mod sink;
+
+pub use collector::Collector;
+pub use health::FlushReport;
+pub use live::SpanContext;
+pub use recorder::Recorder;
+pub use sink::{Sink, SinkError};

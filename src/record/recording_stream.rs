@@ -1,0 +1,48 @@
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use tokio::time::Instant;
+
+use super::live::LiveSpan;
+use crate::model::{ModelError, PartStream, StreamPart};
+use crate::span::SpanStatus;
+
+/// Passes an inner stream's items through unchanged while recording each
+/// part's arrival into the call's span; ends the span on the stream's end, on
+/// its first error, or (as cancelled) when dropped early.
+pub(crate) struct RecordingStream {
+    inner: PartStream,
+    span: LiveSpan,
+}
+
+impl RecordingStream {
+    pub(crate) fn new(inner: PartStream, span: LiveSpan) -> Self {
+        Self { inner, span }
+    }
+}
+
+impl Stream for RecordingStream {
+    type Item = Result<StreamPart, ModelError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let item = std::task::ready!(this.inner.as_mut().poll_next(cx));
+        if this.span.is_ended() {
+            return Poll::Ready(item);
+        }
+        let now = Instant::now();
+        match &item {
+            Some(Ok(part)) => this.span.part(part, now),
+            Some(Err(err)) => this
+                .span
+                .end(SpanStatus::Error, None, Some(err.clone()), now),
+            None => this.span.end(SpanStatus::Ok, None, None, now),
+        }
+        Poll::Ready(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}

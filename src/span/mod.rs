@@ -1,0 +1,134 @@
+//! Spans and traces: what a recording holds.
+//!
+//! A [`Trace`] is one root [`Span`] and all its descendants, as a flat list
+//! sorted by [`SpanId`] (ids are sequential in start order, the root is 0).
+//! Every time in it is an offset in integer microseconds: a span's
+//! [`Timing::start_us`] from the trace start, and its other times from the
+//! span's own start (for an `llm` span, the instant the call was made).
+
+mod render;
+mod snapshot;
+mod trace;
+
+pub use snapshot::{SnapshotSpan, TraceSnapshot};
+pub use trace::Trace;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::{ModelError, ModelInfo, ModelRequest, ModelResponse, StreamPart};
+
+/// A span's id within its trace: sequential in start order, the root is 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SpanId(pub u64);
+
+impl std::fmt::Display for SpanId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What a span stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpanKind {
+    /// A piece of user code run with [`with_span`](crate::with_span).
+    Task,
+    /// One model call made through a [`Recorder`](crate::Recorder).
+    Llm,
+}
+
+/// How a span ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpanStatus {
+    /// It finished.
+    Ok,
+    /// It failed; the partial output is kept.
+    Error,
+    /// It was dropped before it finished (e.g. a consumer dropped the stream); the partial output is kept.
+    Cancelled,
+}
+
+/// When things happened in a span, in integer microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Timing {
+    /// The span's start, from the trace start.
+    pub start_us: u64,
+    /// From the span's start to its end.
+    pub duration_us: u64,
+    /// Streams: from the call to the stream being open (HTTP: response headers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_us: Option<u64>,
+    /// Streams: from the call to the first part of any kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_part_us: Option<u64>,
+    /// Streams: from the call to the first content-bearing part (time to first token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_us: Option<u64>,
+}
+
+/// A streamed part and when it arrived, from the call's start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedPart {
+    /// Microseconds from the call's start to the part's arrival.
+    pub offset_us: u64,
+    /// The part, unchanged.
+    pub part: StreamPart,
+}
+
+/// One finished span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Span {
+    /// The id, sequential in start order within the trace.
+    pub id: SpanId,
+    /// The parent's id; `None` for the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<SpanId>,
+    /// The span's key: for a task, the name given to `with_span`; for a call, the recorder's key.
+    pub key: String,
+    /// Task or model call.
+    pub kind: SpanKind,
+    /// How it ended.
+    pub status: SpanStatus,
+    /// When things happened.
+    pub timing: Timing,
+    /// The input: the task's input, or the full [`ModelRequest`] of a call.
+    pub input: Value,
+    /// The output: the task's output, or the [`ModelResponse`] of a call
+    /// (partial for a failed or cancelled stream). `None` if there was none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// Calls: the model the recorder wrapped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelInfo>,
+    /// Calls: whether it was a stream.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub streamed: bool,
+    /// Calls: every streamed part with its arrival offset, in arrival order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<RecordedPart>,
+    /// Why it failed, for status `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ModelError>,
+}
+
+impl Span {
+    /// The request of an `llm` span, if its input decodes as one.
+    pub fn request(&self) -> Option<ModelRequest> {
+        serde_json::from_value(self.input.clone()).ok()
+    }
+
+    /// The response of an `llm` span, if its output decodes as one.
+    pub fn response(&self) -> Option<ModelResponse> {
+        self.output
+            .as_ref()
+            .and_then(|o| serde_json::from_value(o.clone()).ok())
+    }
+
+    /// Whether this is a model call.
+    pub fn is_llm(&self) -> bool {
+        self.kind == SpanKind::Llm
+    }
+}
