@@ -152,7 +152,11 @@ fn misrouted_outputs(received: &[Vec<Option<String>>]) -> Vec<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    // Modest case counts keep the suite fast; no regression files are written.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(48)
+    })]
 
     /// Point 1: N concurrent roots with arbitrary, interleaving scripts share
     /// ONE recorder; every llm span is a child of its own root and holds its
