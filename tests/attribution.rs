@@ -446,3 +446,26 @@ async fn a_call_after_the_trace_was_delivered_is_a_root_of_its_own() {
     );
     assert_eq!(marker_of(&late.root().request().unwrap()), "late");
 }
+
+/// `with_span` also takes its parent when it is called: a span future made
+/// inside one span and first polled inside another is a child of the first.
+#[tokio::test(start_paused = true)]
+async fn a_span_future_is_a_child_of_the_span_it_was_made_in() {
+    let traces = Collector::new();
+    let model = Recorder::new(ScriptedModel::new(Script::text("x")), traces.clone());
+    with_span("maker", "m", async {
+        let made_here = with_span("made", "d", async {
+            model.generate(request("inside-made")).await.map(|r| r.text)
+        });
+        with_span("poller", "p", made_here).await
+    })
+    .await
+    .unwrap();
+
+    let [trace] = traces.traces().try_into().expect("one trace");
+    let by_key = |key: &str| trace.spans.iter().find(|s| s.key == key).unwrap();
+    let (maker, made, poller) = (by_key("maker"), by_key("made"), by_key("poller"));
+    assert_eq!(made.parent, Some(maker.id));
+    assert_eq!(poller.parent, Some(maker.id));
+    assert_eq!(trace.llm_spans().next().unwrap().parent, Some(made.id));
+}
