@@ -156,6 +156,32 @@ async fn a_consumer_that_drops_the_stream_after_the_finish_part_leaves_an_ok_spa
     assert_eq!(trace.root().parts.len(), 2);
 }
 
+/// A consumer that holds the stream after the finish part, then drops it:
+/// the call ended with its last part, so that is where its span ends.
+#[tokio::test(start_paused = true)]
+async fn a_stream_dropped_long_after_its_finish_ends_at_its_last_part() {
+    let script = Script::new()
+        .part_after(ms(30), StreamPart::text("hi"))
+        .part_after(ms(20), StreamPart::finish(tracedeck::FinishReason::stop()))
+        .part_after(
+            ms(5),
+            StreamPart::Usage {
+                usage: tracedeck::Usage::new(3, 1),
+            },
+        );
+    let (model, sink) = recorder(script);
+    let mut parts = model.stream(request()).await.unwrap();
+    for _ in 0..3 {
+        parts.next().await.unwrap().unwrap();
+    }
+    tokio::time::sleep(ms(10_000)).await;
+    drop(parts);
+
+    let trace = sink.only_trace();
+    assert_eq!(trace.root().status, SpanStatus::Ok);
+    assert_eq!(trace.root().timing.duration_us, 55_000);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_failing_generate_is_recorded_with_status_error() {
     let (model, sink) = recorder(
