@@ -5,7 +5,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{CURRENT, current_span};
-use crate::record::live::{LiveSpan, SpanStart};
+use crate::record::live::{LiveSpan, SpanInput, SpanStart};
 use crate::span::{SpanKind, SpanStatus};
 
 /// Runs `fut` inside a new `task` span keyed `key`, recording `input` and
@@ -56,7 +56,7 @@ where
         let start = SpanStart {
             key,
             kind: SpanKind::Task,
-            input,
+            input: SpanInput::Json(input),
             model: None,
             streamed: false,
         };

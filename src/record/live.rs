@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::health::SinkHandle;
-use crate::model::{ModelError, ModelInfo, ResponseAccumulator, StreamPart};
+use crate::model::{ModelError, ModelInfo, ModelRequest, ResponseAccumulator, StreamPart};
 use crate::span::{RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace};
 
 /// A trace that has not finished: its clock origin, id counter, finished
@@ -61,9 +61,24 @@ impl std::fmt::Debug for SpanContext {
 pub(crate) struct SpanStart {
     pub key: String,
     pub kind: SpanKind,
-    pub input: Value,
+    pub input: SpanInput,
     pub model: Option<ModelInfo>,
     pub streamed: bool,
+}
+
+/// A span's input as given when it starts.
+// It only passes by value into `LiveSpan::start`; boxing the request would
+// add an allocation to every call.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum SpanInput {
+    /// Already JSON: a task's input.
+    Json(Value),
+    /// A call's request, kept as it is and turned into JSON only when the
+    /// recorder has time to spare ([`LiveSpan::settle_input`]): while the
+    /// model is busy, or when the span ends. Building a JSON tree of a chat
+    /// request takes microseconds; cloning the request takes a fraction of
+    /// that, so the call goes out (and its first part comes back) sooner.
+    Request(ModelRequest),
 }
 
 /// A running span, owned by the code that runs it. Dropping it unfinished
@@ -72,6 +87,8 @@ pub(crate) struct LiveSpan {
     trace: Arc<LiveTrace>,
     start: Instant,
     span: Option<Span>,
+    /// A call's request not yet turned into the span's JSON input.
+    pending_request: Option<ModelRequest>,
     /// When the last part at or after the finish part arrived.
     finished_at: Option<Instant>,
 }
@@ -130,10 +147,15 @@ impl LiveSpan {
         start_us: u64,
         now: Instant,
     ) -> Self {
+        let (input, pending_request) = match start.input {
+            SpanInput::Json(value) => (value, None),
+            SpanInput::Request(req) => (Value::Null, Some(req)),
+        };
         Self {
             trace,
             start: now,
             finished_at: None,
+            pending_request,
             span: Some(Span {
                 id,
                 parent,
@@ -144,7 +166,7 @@ impl LiveSpan {
                     start_us,
                     ..Timing::default()
                 },
-                input: start.input,
+                input,
                 output: None,
                 model: start.model,
                 streamed: start.streamed,
@@ -159,6 +181,18 @@ impl LiveSpan {
         SpanContext {
             trace: Arc::clone(&self.trace),
             id: self.span.as_ref().map_or(SpanId(0), |s| s.id),
+        }
+    }
+
+    /// Turns a call's request into the span's JSON input, if not done yet.
+    /// Cheap when there is nothing left to do.
+    pub(crate) fn settle_input(&mut self) {
+        let Some(req) = self.pending_request.take() else {
+            return;
+        };
+        if let Some(span) = &mut self.span {
+            span.input =
+                serde_json::to_value(&req).unwrap_or_else(|e| Value::String(e.to_string()));
         }
     }
 
@@ -202,6 +236,7 @@ impl LiveSpan {
         error: Option<ModelError>,
         now: Instant,
     ) {
+        self.settle_input();
         let Some(mut span) = self.span.take() else {
             return;
         };

@@ -1,12 +1,13 @@
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 
 use futures::future::BoxFuture;
-use serde_json::Value;
 use tokio::time::Instant;
 
 use super::Sink;
 use super::health::{FlushReport, SinkHandle};
-use super::live::{LiveSpan, SpanStart};
+use super::live::{LiveSpan, SpanInput, SpanStart};
 use super::recording_stream::RecordingStream;
 use crate::context::current_span;
 use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
@@ -98,12 +99,14 @@ impl<M: Model> Recorder<M> {
         self.sink.flush().await
     }
 
-    fn start_call(&self, req: &ModelRequest, streamed: bool, t0: Instant) -> LiveSpan {
-        let input = serde_json::to_value(req).unwrap_or_else(|e| Value::String(e.to_string()));
+    /// Starts the call's span. The request is kept as it is: it becomes JSON
+    /// later, when the recorder has time to spare (see [`SpanInput::Request`]).
+    fn start_call(&self, req: ModelRequest, streamed: bool, t0: Instant) -> LiveSpan {
         let start = SpanStart {
-            key: self.key.to_string(),
+            // `str::to_owned` copies; `to_string` would go through `Display`.
+            key: self.key.as_ref().to_owned(),
             kind: SpanKind::Llm,
-            input,
+            input: SpanInput::Request(req),
             model: Some(self.inner.info()),
             streamed,
         };
@@ -118,10 +121,10 @@ impl<M: Model> Model for Recorder<M> {
 
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
         let t0 = Instant::now();
-        let mut span = self.start_call(&req, false, t0);
+        let mut span = self.start_call(req.clone(), false, t0);
         let call = self.inner.generate(req);
         Box::pin(async move {
-            let result = call.await;
+            let result = settling_input_while_waiting(call, &mut span).await;
             let now = Instant::now();
             match &result {
                 Ok(response) => {
@@ -136,10 +139,10 @@ impl<M: Model> Model for Recorder<M> {
 
     fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
         let t0 = Instant::now();
-        let mut span = self.start_call(&req, true, t0);
+        let mut span = self.start_call(req.clone(), true, t0);
         let open = self.inner.stream(req);
         Box::pin(async move {
-            match open.await {
+            match settling_input_while_waiting(open, &mut span).await {
                 Ok(parts) => {
                     span.opened(Instant::now());
                     Ok(Box::pin(RecordingStream::new(parts, span)) as PartStream)
@@ -151,4 +154,18 @@ impl<M: Model> Model for Recorder<M> {
             }
         })
     }
+}
+
+/// Awaits `fut`; if it is not ready at once (the model is waiting on the
+/// network), turns the span's request into JSON in the meantime, so that work
+/// never adds to the call's latency.
+async fn settling_input_while_waiting<F: Future + Unpin>(
+    mut fut: F,
+    span: &mut LiveSpan,
+) -> F::Output {
+    if let Poll::Ready(output) = futures::poll!(&mut fut) {
+        return output;
+    }
+    span.settle_input();
+    fut.await
 }

@@ -11,6 +11,10 @@ use crate::span::SpanStatus;
 /// Passes an inner stream's items through unchanged while recording each
 /// part's arrival into the call's span; ends the span on the stream's end, on
 /// its first error, or (as cancelled) when dropped early.
+///
+/// This is the per-part hot path: per part it reads the clock once and keeps
+/// one clone of the part. Work that can wait (the request's JSON) is done
+/// while the inner stream has nothing to give.
 pub(crate) struct RecordingStream {
     inner: PartStream,
     span: LiveSpan,
@@ -27,7 +31,11 @@ impl Stream for RecordingStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let item = std::task::ready!(this.inner.as_mut().poll_next(cx));
+        let Poll::Ready(item) = this.inner.as_mut().poll_next(cx) else {
+            // Nothing to pass on: a moment to spare for deferred work.
+            this.span.settle_input();
+            return Poll::Pending;
+        };
         if this.span.is_ended() {
             return Poll::Ready(item);
         }

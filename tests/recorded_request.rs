@@ -1,0 +1,129 @@
+//! A call's span input is its full request, however the call goes and ends.
+//!
+//! The recorder keeps the request as it is when the call is made and turns it
+//! into JSON later — while the model is busy, or when the span ends — so that
+//! work never delays the call or its first part. These tests pin that the
+//! deferred JSON always lands: for calls that answer at once and calls that
+//! wait, and for every way a span ends (finished, failed, cancelled, dropped
+//! before it was ever polled).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::json;
+use tokio::time::timeout;
+use tracedeck::{
+    Collector, Message, Model, ModelError, ModelRequest, Recorder, Script, ScriptedModel,
+    SpanStatus, StreamPart, ToolDefinition, Trace,
+};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A request using every field, so a lost or partial input shows.
+fn request() -> ModelRequest {
+    ModelRequest::new("gpt-4o-mini")
+        .system("Answer briefly.")
+        .user("What is the weather in Paris?")
+        .message(Message::assistant("Let me check."))
+        .tool(ToolDefinition::new(
+            "weather",
+            "Current weather for a city",
+            json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+        ))
+        .temperature(0.3)
+        .max_tokens(64)
+        .extra("user", json!("u-42"))
+}
+
+/// A script that answers at once, or one where opening and every part wait.
+fn script(waits: bool) -> Script {
+    let delay = if waits { ms(5) } else { Duration::ZERO };
+    Script::new()
+        .open_after(delay)
+        .part_after(delay, StreamPart::text("Sunny"))
+        .part_after(delay, StreamPart::finish(tracedeck::FinishReason::stop()))
+}
+
+fn recorder(script: Script) -> (Recorder<ScriptedModel>, Collector) {
+    let traces = Collector::new();
+    (
+        Recorder::new(ScriptedModel::new(script), traces.clone()),
+        traces,
+    )
+}
+
+/// The one recorded call, after checking its input is the whole request.
+fn only_call(traces: &Collector) -> tracedeck::Span {
+    let traces: Vec<Trace> = traces.traces();
+    assert_eq!(traces.len(), 1, "one trace: {traces:#?}");
+    let call = traces[0].root().clone();
+    assert_eq!(call.input, serde_json::to_value(request()).unwrap());
+    assert_eq!(call.request(), Some(request()));
+    call
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_generate_that_answers_at_once_records_its_request() {
+    let (model, traces) = recorder(script(false));
+    model.generate(request()).await.unwrap();
+    assert_eq!(only_call(&traces).status, SpanStatus::Ok);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_generate_that_waits_records_its_request() {
+    let (model, traces) = recorder(script(true));
+    model.generate(request()).await.unwrap();
+    assert_eq!(only_call(&traces).status, SpanStatus::Ok);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_that_answers_at_once_records_its_request() {
+    let (model, traces) = recorder(script(false));
+    let parts: Vec<_> = model.stream(request()).await.unwrap().collect().await;
+    assert_eq!(parts.len(), 2);
+    let call = only_call(&traces);
+    assert_eq!((call.status, call.parts.len()), (SpanStatus::Ok, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_that_waits_records_its_request() {
+    let (model, traces) = recorder(script(true));
+    let parts: Vec<_> = model.stream(request()).await.unwrap().collect().await;
+    assert_eq!(parts.len(), 2);
+    let call = only_call(&traces);
+    assert_eq!(
+        (call.status, call.timing.ttft_us),
+        (SpanStatus::Ok, Some(10_000))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_dropped_before_its_first_part_records_its_request() {
+    let (model, traces) = recorder(script(true));
+    let parts = model.stream(request()).await.unwrap();
+    drop(parts);
+    assert_eq!(only_call(&traces).status, SpanStatus::Cancelled);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_that_fails_to_open_records_its_request() {
+    let (model, traces) = recorder(script(false).fail_to_open(ModelError::other("refused")));
+    assert!(model.stream(request()).await.is_err());
+    assert_eq!(only_call(&traces).status, SpanStatus::Error);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_generate_abandoned_while_waiting_records_its_request() {
+    let (model, traces) = recorder(script(true));
+    assert!(timeout(ms(1), model.generate(request())).await.is_err());
+    assert_eq!(only_call(&traces).status, SpanStatus::Cancelled);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_dropped_before_it_was_ever_polled_records_its_request() {
+    let (model, traces) = recorder(script(false));
+    drop(model.stream(request()));
+    assert_eq!(only_call(&traces).status, SpanStatus::Cancelled);
+}
