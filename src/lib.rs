@@ -4,6 +4,7 @@
 pub mod context;
 pub mod model;
 pub mod record;
+pub mod replay;
 pub mod span;
 pub mod testing;
 
@@ -14,5 +15,6 @@ pub use model::{
     StreamPart, ToolCall, ToolChoice, ToolDefinition, Usage,
 };
 pub use record::{Collector, FlushReport, Recorder, Sink, SinkError, SpanContext};
+pub use replay::{Mode, ReplayError};
 pub use span::{RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot};
 pub use testing::{Script, ScriptedModel};
