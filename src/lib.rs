@@ -1,6 +1,7 @@
 //! tracedeck
 #![warn(missing_docs)]
 
+pub mod cassette;
 pub mod context;
 pub mod model;
 pub mod record;
@@ -8,6 +9,9 @@ pub mod replay;
 pub mod span;
 pub mod testing;
 
+pub use cassette::{
+    CassetteError, KeyTraces, Redaction, Store, StoreSink, StoredTrace, VerifyReport,
+};
 pub use context::{InSpan, current_span, spawn, with_span};
 pub use model::{
     ContentPart, FinishKind, FinishReason, ImageSource, Message, Model, ModelError, ModelInfo,
