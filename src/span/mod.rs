@@ -10,6 +10,7 @@ mod render;
 mod snapshot;
 mod trace;
 
+pub(crate) use render::format_us;
 pub use snapshot::{SnapshotSpan, TraceSnapshot};
 pub use trace::Trace;
 
