@@ -185,3 +185,54 @@ async fn snapshots_of_a_replayed_span_tree_and_a_report() {
         insta::assert_yaml_snapshot!("replay_report", report.snapshot());
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_live_model_instead_of_the_recordings_shows_what_a_change_does() {
+    let new_model = tracedeck::ScriptedModel::new(tracedeck::Script::text("42"));
+    let report = Replayer::from_traces("turn", recorded_traces().await)
+        .live(Arc::new(new_model.clone()))
+        .run(session)
+        .await
+        .unwrap();
+    assert_eq!(
+        new_model.requests().len(),
+        6,
+        "every call of the three traces went live"
+    );
+    assert_eq!(report.totals().changed, 3);
+    for t in &report.traces {
+        let diff: Vec<String> = t.output_diff.iter().map(ToString::to_string).collect();
+        assert_eq!(diff.len(), 1);
+        assert!(diff[0].ends_with(r#"→ "42""#), "{diff:?}");
+        let changed: Vec<&str> = t.tree.changed.iter().map(|c| c.span.as_str()).collect();
+        assert!(changed.contains(&"turn > llm[0]"), "{changed:?}");
+        assert!(
+            changed.contains(&"turn > compose[0] > llm[0]"),
+            "{changed:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cassette_that_fails_to_load_is_listed_and_the_rest_still_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let live = Arc::new(Recorder::new(live_model(), store.sink()));
+    record_three(live.clone()).await;
+    assert!(live.flush().await.is_clean());
+    let broken = store.traces("turn").unwrap().traces[0].path.clone();
+    let mut bytes = std::fs::read(&broken).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&broken, bytes).unwrap();
+
+    let report = replay(&store, "turn", session).await.unwrap();
+    assert_eq!(report.unreadable.len(), 1);
+    let name = broken.file_name().unwrap().to_str().unwrap();
+    assert!(
+        report.unreadable[0].contains(name),
+        "{:?}",
+        report.unreadable
+    );
+    assert_eq!(report.totals().unchanged, 2);
+    assert!(!report.is_unchanged());
+}
