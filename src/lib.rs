@@ -1,4 +1,90 @@
-//! tracedeck
+//! # tracedeck
+//!
+//! Record-and-replay testing for LLM model calls.
+//!
+//! Real model calls are slow, non-deterministic and cost money; tracing SDKs
+//! attribute concurrent calls to the wrong parent, stamp time-to-first-token
+//! (TTFT) on framing chunks, and drop the timing of streamed chunks. tracedeck
+//! wraps any [`Model`] in a [`Recorder`] that records each call as a keyed
+//! span — full input, output, every streamed part with its arrival time — and
+//! replays recordings through your own async functions on tokio's virtual
+//! clock, so outputs, span trees, concurrency and TTFT can be asserted
+//! exactly, without a network.
+//!
+//! ## Getting started
+//!
+//! Wrap the model once, run your code inside [`with_span`], and read the
+//! trace back. Here the model is a [`ScriptedModel`] on a paused clock, so the
+//! times below are exact:
+//!
+//! ```
+//! use std::time::Duration;
+//! use futures::StreamExt;
+//! use tracedeck::{
+//!     Collector, Model, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, with_span,
+//! };
+//!
+//! # tracedeck::testing::run_paused(async {
+//! // A stream that takes 800 ms to open, sends framing at once, and its
+//! // first token 400 ms later: real TTFT is 1.2 s, not ~0.
+//! let script = Script::new()
+//!     .open_after(Duration::from_millis(800))
+//!     .part(StreamPart::StreamStart)
+//!     .part(StreamPart::RoleDelta { role: tracedeck::Role::Assistant })
+//!     .part_after(Duration::from_millis(400), StreamPart::text("Bonjour"));
+//!
+//! let traces = Collector::new();
+//! // One shared recorder for the whole program.
+//! let model = Recorder::new(ScriptedModel::new(script), traces.clone());
+//!
+//! let reply = with_span("chat-turn", "Say hello in French", async {
+//!     let req = ModelRequest::new("gpt-4o-mini").user("Say hello in French");
+//!     let mut parts = model.stream(req).await?;
+//!     let mut text = String::new();
+//!     while let Some(part) = parts.next().await {
+//!         if let StreamPart::TextDelta { text: t } = part? {
+//!             text.push_str(&t);
+//!         }
+//!     }
+//!     Ok::<_, tracedeck::ModelError>(text)
+//! })
+//! .await
+//! .unwrap();
+//! assert_eq!(reply, "Bonjour");
+//!
+//! let trace = &traces.traces()[0];
+//! let call = &trace.spans[1];
+//! assert_eq!(call.parent, Some(trace.root().id)); // attributed to its own task
+//! assert_eq!(call.timing.opened_us, Some(800_000)); // headers
+//! assert_eq!(call.timing.first_part_us, Some(800_000)); // framing
+//! assert_eq!(call.timing.ttft_us, Some(1_200_000)); // first content
+//! println!("{}", trace.render());
+//! # });
+//! ```
+//!
+//! ## The pieces
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`model`] | the [`Model`] trait and the request, response and stream-part types |
+//! | [`context`] | the task's current span: [`with_span`], [`spawn`], [`InSpan`] |
+//! | [`span`] | finished [`Span`]s and [`Trace`]s: [`Trace::render`], [`Trace::snapshot`] |
+//! | [`record`] | the [`Recorder`] middleware, the [`Sink`] trait, the in-memory [`Collector`] |
+//! | [`testing`] | [`ScriptedModel`], [`Script`], [`testing::run_paused`], proptest strategies (feature `proptest`) |
+//!
+//! ## Contracts
+//!
+//! - **Attribution**: a call's parent is the calling task's current span,
+//!   captured when `generate`/`stream` is called, never state on the shared
+//!   model. A call with no current span is a root of its own.
+//! - **Timing**: `t0` is taken when the recorder is called, before the inner
+//!   model; part offsets are integer microseconds on tokio's clock; TTFT is the
+//!   first *content* part ([`StreamPart::is_content`]), never framing.
+//! - **Pass-through**: every part reaches the caller unchanged, in order,
+//!   unbuffered; recording failures never fail the call ([`Recorder::flush`]
+//!   reports them).
+//! - **Finalization**: a span ends exactly once — finished, failed (partial
+//!   output kept) or cancelled when the consumer drops the stream.
 #![warn(missing_docs)]
 
 pub mod cassette;
