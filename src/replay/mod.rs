@@ -23,7 +23,9 @@
 //! ids, exact virtual times, no paths or dates), so they go straight into
 //! insta with no redactions:
 //!
-//! ```ignore
+//! ```no_run
+//! # use std::sync::Arc;
+//! # async fn chat_turn(question: String, model: Arc<dyn tracedeck::Model>) -> String { question }
 //! #[tokio::test(start_paused = true)]
 //! async fn chat_turn_is_stable() {
 //!     let store = tracedeck::Store::open("tests/cassettes").unwrap();
