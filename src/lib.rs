@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod model;
+pub mod providers;
 pub mod record;
 pub mod span;
 pub mod testing;
