@@ -14,6 +14,7 @@ pub use model::{
     ModelRequest, ModelResponse, PartStream, ResponseAccumulator, ResponseFormat, Role, Settings,
     StreamPart, ToolCall, ToolChoice, ToolDefinition, Usage,
 };
+pub use providers::{Anthropic, OpenAi, OpenAiResponses};
 pub use record::{Collector, FlushReport, Recorder, Sink, SinkError, SpanContext};
 pub use span::{RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot};
 pub use testing::{Script, ScriptedModel};
