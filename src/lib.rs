@@ -100,5 +100,7 @@ pub use model::{
     StreamPart, ToolCall, ToolChoice, ToolDefinition, Usage,
 };
 pub use record::{Collector, FlushReport, Recorder, Sink, SinkError, SpanContext};
-pub use span::{RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot};
+pub use span::{
+    RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot, TraceStats,
+};
 pub use testing::{Script, ScriptedModel};
