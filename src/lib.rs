@@ -87,12 +87,16 @@
 //!   output kept) or cancelled when the consumer drops the stream.
 #![warn(missing_docs)]
 
+pub mod cassette;
 pub mod context;
 pub mod model;
 pub mod record;
 pub mod span;
 pub mod testing;
 
+pub use cassette::{
+    CassetteError, KeyTraces, Redaction, Store, StoreSink, StoredTrace, VerifyReport,
+};
 pub use context::{InSpan, current_span, spawn, with_span};
 pub use model::{
     ContentPart, FinishKind, FinishReason, ImageSource, Message, Model, ModelError, ModelInfo,
