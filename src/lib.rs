@@ -91,6 +91,7 @@ pub mod cassette;
 pub mod context;
 pub mod model;
 pub mod record;
+pub mod replay;
 pub mod span;
 pub mod testing;
 
@@ -104,6 +105,7 @@ pub use model::{
     StreamPart, ToolCall, ToolChoice, ToolDefinition, Usage,
 };
 pub use record::{Collector, FlushReport, Recorder, Sink, SinkError, SpanContext};
+pub use replay::{Mode, ReplayError};
 pub use span::{
     RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot, TraceStats,
 };
