@@ -15,20 +15,31 @@ use tracedeck::{
 /// A provider-like stream: headers after 300 ms, framing at once, first token
 /// 200 ms later, then a token every 20 ms.
 fn provider_like(req: &ModelRequest) -> Script {
-    let question = req.messages.last().map(|m| m.text_content()).unwrap_or_default();
+    let question = req
+        .messages
+        .last()
+        .map(|m| m.text_content())
+        .unwrap_or_default();
     let mut script = Script::new()
         .open_after(Duration::from_millis(300))
         .part(StreamPart::StreamStart)
-        .part(StreamPart::RoleDelta { role: Role::Assistant })
+        .part(StreamPart::RoleDelta {
+            role: Role::Assistant,
+        })
         .part_after(Duration::from_millis(200), StreamPart::text("Answer"));
     for word in question.split_whitespace() {
-        script = script.part_after(Duration::from_millis(20), StreamPart::text(format!(" {word}")));
+        script = script.part_after(
+            Duration::from_millis(20),
+            StreamPart::text(format!(" {word}")),
+        );
     }
     script.part(StreamPart::finish(tracedeck::FinishReason::stop()))
 }
 
 async fn chat_turn(model: &dyn Model, question: String) -> Result<String, ModelError> {
-    let req = ModelRequest::new("gpt-4o-mini").system("Be brief.").user(question);
+    let req = ModelRequest::new("gpt-4o-mini")
+        .system("Be brief.")
+        .user(question);
     let mut parts = model.stream(req).await?;
     let mut answer = String::new();
     while let Some(part) = parts.next().await {
