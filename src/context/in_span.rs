@@ -9,18 +9,11 @@ use tokio::task::futures::TaskLocalFuture;
 use super::{CURRENT, SpanContext, current_span};
 
 pin_project! {
-    /// A future that runs inside a given span; made by [`InSpan`].
+    /// A future that runs inside a given span (or explicitly inside none);
+    /// made by [`InSpan`].
     pub struct InCurrentSpan<F: Future> {
         #[pin]
-        inner: Inner<F>,
-    }
-}
-
-pin_project! {
-    #[project = InnerProj]
-    enum Inner<F: Future> {
-        Scoped { #[pin] fut: TaskLocalFuture<SpanContext, F> },
-        Bare { #[pin] fut: F },
+        inner: TaskLocalFuture<Option<SpanContext>, F>,
     }
 }
 
@@ -28,10 +21,7 @@ impl<F: Future> Future for InCurrentSpan<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        match self.project().inner.project() {
-            InnerProj::Scoped { fut } => fut.poll(cx),
-            InnerProj::Bare { fut } => fut.poll(cx),
-        }
+        self.project().inner.poll(cx)
     }
 }
 
@@ -51,15 +41,13 @@ pub trait InSpan: Future + Sized {
         self.in_span(current_span())
     }
 
-    /// Runs this future inside `span`, or inside no span for `None`.
+    /// Runs this future inside `span`, or inside no span for `None`: then
+    /// its model calls are roots of their own even where it is awaited inside
+    /// a span.
     fn in_span(self, span: Option<SpanContext>) -> InCurrentSpan<Self> {
-        let inner = match span {
-            Some(ctx) => Inner::Scoped {
-                fut: CURRENT.scope(ctx, self),
-            },
-            None => Inner::Bare { fut: self },
-        };
-        InCurrentSpan { inner }
+        InCurrentSpan {
+            inner: CURRENT.scope(span, self),
+        }
     }
 }
 

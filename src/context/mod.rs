@@ -15,10 +15,12 @@ pub use with_span::with_span;
 pub use crate::record::SpanContext;
 
 tokio::task_local! {
-    pub(crate) static CURRENT: SpanContext;
+    /// The current span; `None` when scoped explicitly to no span
+    /// ([`InSpan::in_span`] with `None`), which hides any enclosing span.
+    pub(crate) static CURRENT: Option<SpanContext>;
 }
 
 /// The calling task's current span, if it runs inside one.
 pub fn current_span() -> Option<SpanContext> {
-    CURRENT.try_with(SpanContext::clone).ok()
+    CURRENT.try_with(Option::clone).ok().flatten()
 }

@@ -61,7 +61,7 @@ where
             streamed: false,
         };
         let mut span = LiveSpan::start(parent.as_ref(), start, Instant::now(), None);
-        let output = CURRENT.scope(span.context(), fut).await;
+        let output = CURRENT.scope(Some(span.context()), fut).await;
         let value = to_json(&output);
         let status = if is_err_result(&value) {
             SpanStatus::Error

@@ -129,3 +129,86 @@ impl StreamPart {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::FinishReason;
+
+    fn tool_start(name: &str) -> StreamPart {
+        StreamPart::ToolCallStart {
+            id: "call_1".into(),
+            name: name.into(),
+        }
+    }
+
+    fn tool_delta(arguments: &str) -> StreamPart {
+        StreamPart::ToolCallDelta {
+            id: "call_1".into(),
+            arguments: arguments.into(),
+        }
+    }
+
+    #[test]
+    fn only_non_empty_output_is_content() {
+        let content = [
+            StreamPart::text("a"),
+            StreamPart::text(" "),
+            StreamPart::reasoning("think"),
+            StreamPart::RefusalDelta { text: "no".into() },
+            StreamPart::RedactedReasoning {
+                data: String::new(),
+            },
+            tool_start("search"),
+            tool_delta("{"),
+        ];
+        for part in &content {
+            assert!(part.is_content(), "{part:?} is content");
+        }
+    }
+
+    #[test]
+    fn framing_and_empty_deltas_are_never_content() {
+        let framing = [
+            StreamPart::StreamStart,
+            StreamPart::ResponseMetadata {
+                id: Some("resp_1".into()),
+                model: Some("m".into()),
+            },
+            StreamPart::RoleDelta {
+                role: Role::Assistant,
+            },
+            StreamPart::KeepAlive,
+            StreamPart::BlockStart { index: 0 },
+            StreamPart::BlockStop { index: 0 },
+            StreamPart::text(""),
+            StreamPart::reasoning(""),
+            StreamPart::RefusalDelta {
+                text: String::new(),
+            },
+            tool_start(""),
+            tool_delta(""),
+            StreamPart::Usage {
+                usage: Usage::new(1, 2),
+            },
+            StreamPart::Finish {
+                reason: FinishReason::stop(),
+                usage: Some(Usage::new(1, 2)),
+            },
+        ];
+        for part in &framing {
+            assert!(!part.is_content(), "{part:?} is framing");
+        }
+    }
+
+    #[test]
+    fn parts_serialize_with_a_snake_case_type_tag() {
+        let json = serde_json::to_value(StreamPart::text("hi")).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "text_delta", "text": "hi"})
+        );
+        let back: StreamPart = serde_json::from_value(json).unwrap();
+        assert_eq!(back, StreamPart::text("hi"));
+    }
+}

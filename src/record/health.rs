@@ -46,9 +46,9 @@ impl SinkHandle {
         }
     }
 
-    /// Whether both handles feed the same sink object.
+    /// Whether both handles feed the same destination ([`Sink::identity`]).
     pub(crate) fn same_sink(&self, other: &SinkHandle) -> bool {
-        std::ptr::addr_eq(Arc::as_ptr(&self.sink), Arc::as_ptr(&other.sink))
+        std::ptr::addr_eq(self.sink.identity(), other.sink.identity())
     }
 
     /// Hands `trace` to the sink; never panics, never fails.

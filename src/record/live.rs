@@ -72,7 +72,8 @@ pub(crate) struct LiveSpan {
     trace: Arc<LiveTrace>,
     start: Instant,
     span: Option<Span>,
-    finish_seen: bool,
+    /// When the last part at or after the finish part arrived.
+    finished_at: Option<Instant>,
 }
 
 fn micros(from: Instant, to: Instant) -> u64 {
@@ -132,7 +133,7 @@ impl LiveSpan {
         Self {
             trace,
             start: now,
-            finish_seen: false,
+            finished_at: None,
             span: Some(Span {
                 id,
                 parent,
@@ -178,8 +179,8 @@ impl LiveSpan {
         if timing.ttft_us.is_none() && part.is_content() {
             timing.ttft_us = Some(offset);
         }
-        if matches!(part, StreamPart::Finish { .. }) {
-            self.finish_seen = true;
+        if self.finished_at.is_some() || matches!(part, StreamPart::Finish { .. }) {
+            self.finished_at = Some(now);
         }
         span.parts.push(RecordedPart {
             offset_us: offset,
@@ -243,9 +244,10 @@ impl Drop for LiveSpan {
         if std::thread::panicking() {
             let error = ModelError::other("the span's task panicked");
             self.end(SpanStatus::Error, None, Some(error), now);
-        } else if self.finish_seen {
-            // The consumer stopped after the finish part: nothing was cut short.
-            self.end(SpanStatus::Ok, None, None, now);
+        } else if let Some(finished_at) = self.finished_at {
+            // The consumer stopped after the finish part: nothing was cut short,
+            // and the call ended with its last part, not when the stream was dropped.
+            self.end(SpanStatus::Ok, None, None, finished_at);
         } else {
             self.end(SpanStatus::Cancelled, None, None, now);
         }

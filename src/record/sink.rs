@@ -57,6 +57,17 @@ pub trait Sink: Send + Sync + 'static {
     fn flush(&self) -> BoxFuture<'_, Vec<SinkError>> {
         Box::pin(futures::future::ready(Vec::new()))
     }
+
+    /// Which destination this sink writes to. A trace whose calls went through
+    /// several recorders is handed once to each distinct identity, so two
+    /// recorders built on clones of one sink never store a trace twice.
+    ///
+    /// The default is this object's address. A sink whose clones share one
+    /// destination (like [`Collector`](crate::Collector)) returns the address
+    /// of what they share.
+    fn identity(&self) -> *const () {
+        (self as *const Self).cast()
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for Arc<S> {
@@ -65,5 +76,8 @@ impl<S: Sink + ?Sized> Sink for Arc<S> {
     }
     fn flush(&self) -> BoxFuture<'_, Vec<SinkError>> {
         (**self).flush()
+    }
+    fn identity(&self) -> *const () {
+        (**self).identity()
     }
 }

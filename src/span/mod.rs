@@ -149,3 +149,24 @@ impl Span {
         self.kind == SpanKind::Llm
     }
 }
+
+#[cfg(test)]
+impl Span {
+    /// A span with empty input, status ok and zero times, for unit tests.
+    pub(crate) fn fixture(id: u64, parent: Option<u64>, key: &str, kind: SpanKind) -> Span {
+        Span {
+            id: SpanId(id),
+            parent: parent.map(SpanId),
+            key: key.to_owned(),
+            kind,
+            status: SpanStatus::Ok,
+            timing: Timing::default(),
+            input: Value::Null,
+            output: None,
+            model: None,
+            streamed: false,
+            parts: Vec::new(),
+            error: None,
+        }
+    }
+}

@@ -83,7 +83,12 @@ pub(super) fn describe(span: &Span) -> String {
             None => line.push_str(" ttft -"),
         }
     }
-    if let Some(usage) = span.response().and_then(|r| r.usage) {
+    // Only a model call's output is a response: a task's output that happens
+    // to decode as one is the task's business, not token usage.
+    let response = (span.kind == SpanKind::Llm)
+        .then(|| span.response())
+        .flatten();
+    if let Some(usage) = response.and_then(|r| r.usage) {
         let _ = write!(
             line,
             " tokens {}→{}",
@@ -112,5 +117,124 @@ pub fn format_us(us: u64) -> String {
         }
     } else {
         format!("{:.3}s", us as f64 / 1_000_000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{ModelError, ModelInfo, ModelResponse, StreamPart, Usage};
+    use crate::span::RecordedPart;
+
+    #[test]
+    fn durations_read_as_microseconds_milliseconds_or_seconds() {
+        let cases = [
+            (0, "0µs"),
+            (999, "999µs"),
+            (1_000, "1ms"),
+            (1_500, "1.500ms"),
+            (800_000, "800ms"),
+            (999_999, "999.999ms"),
+            (1_000_000, "1.000s"),
+            (1_200_000, "1.200s"),
+            (61_234_567, "61.235s"),
+        ];
+        for (us, text) in cases {
+            assert_eq!(format_us(us), text, "{us}µs");
+        }
+    }
+
+    #[test]
+    fn the_tree_draws_branches_for_every_level() {
+        let trace = Trace::new(vec![
+            Span::fixture(0, None, "root", SpanKind::Task),
+            Span::fixture(1, Some(0), "a", SpanKind::Task),
+            Span::fixture(2, Some(0), "b", SpanKind::Task),
+            Span::fixture(3, Some(1), "c", SpanKind::Task),
+        ])
+        .unwrap();
+        assert_eq!(
+            trace.render(),
+            "root #0 task ok 0µs\n\
+             ├── a #1 task ok 0µs\n\
+             │   └── c #3 task ok 0µs\n\
+             └── b #2 task ok 0µs\n"
+        );
+    }
+
+    fn streamed_call(parts: Vec<StreamPart>) -> Span {
+        let mut span = Span::fixture(1, Some(0), "llm", SpanKind::Llm);
+        span.model = Some(ModelInfo::new("scripted", "m"));
+        span.streamed = true;
+        span.timing.duration_us = 1_250_000;
+        span.timing.opened_us = Some(800_000);
+        span.parts = parts
+            .into_iter()
+            .map(|part| RecordedPart {
+                offset_us: 800_000,
+                part,
+            })
+            .collect();
+        span
+    }
+
+    #[test]
+    fn a_streamed_call_shows_model_open_ttft_tokens_and_parts() {
+        let mut call = streamed_call(vec![StreamPart::StreamStart, StreamPart::text("hi")]);
+        call.timing.ttft_us = Some(1_200_000);
+        let mut response = ModelResponse::text(ModelInfo::new("scripted", "m"), "hi");
+        response.usage = Some(Usage::new(12, 30));
+        call.output = Some(serde_json::to_value(response).unwrap());
+        assert_eq!(
+            describe(&call),
+            "llm #1 scripted/m stream ok 1.250s opened 800ms ttft 1.200s tokens 12→30 parts 2"
+        );
+    }
+
+    #[test]
+    fn a_stream_without_content_shows_no_ttft() {
+        let call = streamed_call(vec![StreamPart::KeepAlive]);
+        assert_eq!(
+            describe(&call),
+            "llm #1 scripted/m stream ok 1.250s opened 800ms ttft - parts 1"
+        );
+    }
+
+    #[test]
+    fn a_failed_generate_shows_the_first_line_of_its_error_and_no_ttft() {
+        let mut call = Span::fixture(1, Some(0), "llm", SpanKind::Llm);
+        call.model = Some(ModelInfo::new("scripted", "m"));
+        call.status = SpanStatus::Error;
+        call.timing.duration_us = 2_000;
+        call.error = Some(ModelError::CassetteMiss {
+            key: "chat".into(),
+            detail: "closest request differs at /messages/0\nmore".into(),
+        });
+        assert_eq!(
+            describe(&call),
+            "llm #1 scripted/m generate error 2ms \
+             (no recorded call in cassette key `chat` matches this request)"
+        );
+    }
+
+    #[test]
+    fn a_task_whose_output_looks_like_a_response_shows_no_tokens() {
+        let mut task = Span::fixture(0, None, "turn", SpanKind::Task);
+        let mut response = ModelResponse::text(ModelInfo::new("scripted", "m"), "hi");
+        response.usage = Some(Usage::new(1, 2));
+        task.output = Some(serde_json::to_value(response).unwrap());
+        task.status = SpanStatus::Cancelled;
+        assert_eq!(describe(&task), "turn #0 task cancelled 0µs");
+    }
+
+    #[test]
+    fn a_parent_cycle_in_a_hand_edited_trace_renders_a_bounded_tree() {
+        let mut root = Span::fixture(0, Some(1), "root", SpanKind::Task);
+        root.input = json!("cyclic");
+        let trace = Trace::new(vec![root, Span::fixture(1, Some(0), "a", SpanKind::Task)]).unwrap();
+        let lines = trace.render().lines().count();
+        assert!(lines <= 4, "{}", trace.render());
     }
 }

@@ -73,3 +73,61 @@ impl Trace {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(mut span: Span, start_us: u64, duration_us: u64) -> Span {
+        span.timing.start_us = start_us;
+        span.timing.duration_us = duration_us;
+        span
+    }
+
+    fn sample() -> Trace {
+        Trace::new(vec![
+            at(Span::fixture(2, Some(0), "llm", SpanKind::Llm), 50, 500),
+            at(Span::fixture(0, None, "root", SpanKind::Task), 0, 300),
+            at(Span::fixture(3, Some(1), "llm", SpanKind::Llm), 20, 10),
+            at(Span::fixture(1, Some(0), "step", SpanKind::Task), 10, 40),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn a_trace_sorts_its_spans_by_id_and_needs_one() {
+        let trace = sample();
+        let ids: Vec<u64> = trace.spans.iter().map(|s| s.id.0).collect();
+        assert_eq!(ids, [0, 1, 2, 3]);
+        assert_eq!(trace.key(), "root");
+        assert_eq!(Trace::new(Vec::new()), None);
+    }
+
+    #[test]
+    fn lookups_walk_the_tree() {
+        let trace = sample();
+        assert_eq!(trace.span(SpanId(3)).unwrap().parent, Some(SpanId(1)));
+        assert!(trace.span(SpanId(9)).is_none());
+        let children: Vec<u64> = trace.children(SpanId(0)).map(|s| s.id.0).collect();
+        assert_eq!(children, [1, 2]);
+        let calls: Vec<u64> = trace.llm_spans().map(|s| s.id.0).collect();
+        assert_eq!(calls, [2, 3]);
+        assert_eq!(trace.ancestors(SpanId(3)), [SpanId(1), SpanId(0)]);
+        assert_eq!(trace.ancestors(SpanId(0)), []);
+    }
+
+    #[test]
+    fn the_duration_runs_to_the_last_end_even_past_the_root() {
+        assert_eq!(sample().duration_us(), 550);
+    }
+
+    #[test]
+    fn ancestors_stop_at_a_parent_cycle() {
+        let trace = Trace::new(vec![
+            Span::fixture(0, Some(1), "root", SpanKind::Task),
+            Span::fixture(1, Some(0), "a", SpanKind::Task),
+        ])
+        .unwrap();
+        assert_eq!(trace.ancestors(SpanId(1)), [SpanId(0), SpanId(1)]);
+    }
+}

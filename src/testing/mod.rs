@@ -1,7 +1,7 @@
 //! Test doubles and helpers: [`ScriptedModel`] plays a [`Script`] exactly on
 //! tokio's clock; [`run_paused`] runs a future on a paused clock from a
 //! synchronous test (a proptest body, say); with the `proptest` feature,
-//! [`strategies`] generates scripts that mix framing with content.
+//! `strategies` generates scripts that mix framing with content.
 
 mod paused;
 mod script;

@@ -134,3 +134,50 @@ impl Script {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Role;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn framing_then(content: StreamPart) -> Script {
+        Script::new()
+            .open_after(ms(800))
+            .part(StreamPart::StreamStart)
+            .part(StreamPart::RoleDelta {
+                role: Role::Assistant,
+            })
+            .part_after(ms(100), StreamPart::text(""))
+            .part_after(ms(300), content)
+    }
+
+    #[test]
+    fn expected_ttft_is_the_first_content_step_from_the_call() {
+        let script = framing_then(StreamPart::text("Hello"));
+        assert_eq!(script.expected_ttft(), Some(ms(1_200)));
+        assert_eq!(script.duration(), ms(1_200));
+    }
+
+    #[test]
+    fn expected_ttft_is_none_without_content_or_when_an_error_comes_first() {
+        assert_eq!(framing_then(StreamPart::KeepAlive).expected_ttft(), None);
+        let failed_first = Script::new()
+            .error_after(ms(5), ModelError::other("x"))
+            .part(StreamPart::text("never"));
+        assert_eq!(failed_first.expected_ttft(), None);
+        let refused = framing_then(StreamPart::text("Hello")).fail_to_open(ModelError::other("x"));
+        assert_eq!(refused.expected_ttft(), None);
+    }
+
+    #[test]
+    fn text_is_one_delta_then_a_stop() {
+        let script = Script::text("hi");
+        assert_eq!(script.duration(), Duration::ZERO);
+        assert_eq!(script.expected_ttft(), Some(Duration::ZERO));
+        assert_eq!(script.steps.len(), 2);
+    }
+}
