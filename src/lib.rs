@@ -110,3 +110,8 @@ pub use span::{
     RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot, TraceStats,
 };
 pub use testing::{Script, ScriptedModel};
+
+/// Every Rust code block of the README, compiled (and run where it can be) as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
