@@ -105,7 +105,7 @@ pub use model::{
     StreamPart, ToolCall, ToolChoice, ToolDefinition, Usage,
 };
 pub use record::{Collector, FlushReport, Recorder, Sink, SinkError, SpanContext};
-pub use replay::{Mode, ReplayError};
+pub use replay::{CassetteModel, Mode, Player, ReplayError, ReplayReport, Replayer, Speed, replay};
 pub use span::{
     RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot, TraceStats,
 };

@@ -1,9 +1,11 @@
+use crate::cassette::CassetteError;
+
 /// Why setting up or running a replay failed.
 ///
 /// Model calls that find no recording are not `ReplayError`s: they fail with
 /// [`ModelError::CassetteMiss`](crate::ModelError::CassetteMiss), like any
 /// other model error, so user code handles them where it handles the rest.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ReplayError {
     /// `TRACEDECK_MODE` (or a string parsed as a [`Mode`](crate::Mode)) names no mode.
     #[error(
@@ -42,4 +44,7 @@ pub enum ReplayError {
         /// Where it was looked for: a store folder, or `the traces given`.
         location: String,
     },
+    /// The cassette store failed: an invalid key, an unreadable folder or file.
+    #[error(transparent)]
+    Cassette(#[from] CassetteError),
 }

@@ -9,6 +9,9 @@ use super::ReplayError;
 ///
 /// The value is removed from both the recorded and the new request before
 /// they are hashed, so a field that is present on one side only matches too.
+/// Objects along the path that are left empty are removed as well (`{}` and
+/// absent mean the same in a request): `/settings/temperature` matches a
+/// request whose settings hold nothing else, `/extra/*` one with no `extra`.
 ///
 /// ```
 /// use serde_json::json;
@@ -120,11 +123,19 @@ fn remove(value: &mut Value, segments: &[Segment]) {
         }
         return;
     }
+    // Objects along the path that are left empty go too: `{}` and absent
+    // mean the same for a request, and must hash the same.
     match (value, first) {
-        (Value::Object(map), Segment::Any) => map.values_mut().for_each(|v| remove(v, rest)),
+        (Value::Object(map), Segment::Any) => {
+            map.values_mut().for_each(|v| remove(v, rest));
+            map.retain(|_, v| !is_empty_object(v));
+        }
         (Value::Object(map), Segment::Name(name)) => {
             if let Some(v) = map.get_mut(name) {
                 remove(v, rest);
+                if is_empty_object(v) {
+                    map.remove(name);
+                }
             }
         }
         (Value::Array(items), Segment::Any) => items.iter_mut().for_each(|v| remove(v, rest)),
@@ -135,6 +146,10 @@ fn remove(value: &mut Value, segments: &[Segment]) {
         }
         _ => {}
     }
+}
+
+fn is_empty_object(value: &Value) -> bool {
+    matches!(value, Value::Object(map) if map.is_empty())
 }
 
 /// An RFC 6901 array index: digits without a leading zero, within bounds.
@@ -169,7 +184,7 @@ mod tests {
     fn wildcards_match_keys_and_indices() {
         assert_eq!(
             removed("/*/x", json!({"a": {"x": 1, "y": 1}, "b": {"x": 2}})),
-            json!({"a": {"y": 1}, "b": {}})
+            json!({"a": {"y": 1}})
         );
         assert_eq!(
             removed("/m/*/id", json!({"m": [{"id": 1, "t": "a"}, {"id": 2}]})),
@@ -187,6 +202,26 @@ mod tests {
         assert_eq!(removed("/a/01", json!({"a": [0, 1]})), json!({"a": [0, 1]}));
         assert_eq!(removed("/a/9", json!({"a": [0]})), json!({"a": [0]}));
         assert_eq!(removed("/a/-1", json!({"a": [0]})), json!({"a": [0]}));
+    }
+
+    #[test]
+    fn objects_left_empty_along_the_path_are_removed() {
+        assert_eq!(
+            removed("/a/b/c", json!({"a": {"b": {"c": 1}}, "d": 1})),
+            json!({"d": 1})
+        );
+        assert_eq!(removed("/a/b", json!({"a": {}})), json!({}));
+        assert_eq!(removed("/extra/*", json!({"extra": {"x": 1}})), json!({}));
+        // Arrays keep their elements, so indices still line up.
+        assert_eq!(
+            removed("/m/*/id", json!({"m": [{"id": 1}]})),
+            json!({"m": [{}]})
+        );
+        // Empty objects off the path stay.
+        assert_eq!(
+            removed("/a/b", json!({"a": {"b": 1}, "e": {}})),
+            json!({"e": {}})
+        );
     }
 
     #[test]
