@@ -9,85 +9,12 @@
 //! [`Recorder`](crate::Recorder) writes through without ever waiting on the
 //! disk.
 //!
-//! # File format, version 1
+//! The file format below is also `docs/cassette-format.md`; another tool
+//! can read and write cassettes from it alone.
 //!
-//! A cassette is one JSON object in canonical form ([`canonical_json`]):
-//! object keys sorted by their UTF-8 bytes at every depth, indented by two
-//! spaces per level, `": "` between a key and its value, one item per line,
-//! empty objects and arrays written `{}` and `[]`, strings in UTF-8 with only
-//! `"`, `\` and control characters escaped, and one `\n` after the closing
-//! brace. Its fields:
+#![doc = include_str!("../../docs/cassette-format.md")]
 //!
-//! | field | value |
-//! |---|---|
-//! | `format` | always `"tracedeck/cassette"` |
-//! | `version` | always `1` for this layout; readers refuse any other |
-//! | `recorded_at` | optional (off by default, see [`Store::with_recorded_at`]): RFC 3339 UTC time with microseconds, `"2025-01-31T09:30:00.123456Z"` |
-//! | `trace` | the [`Trace`](crate::Trace): `{"spans": [span, ...]}` |
-//!
-//! Spans are sorted by `id`; ids count from 0 (the root) in start order,
-//! and every span but the root has a `parent` that is an earlier span. A span:
-//!
-//! | field | value |
-//! |---|---|
-//! | `id` | integer |
-//! | `parent` | integer; absent on the root |
-//! | `key` | string: the `with_span` name, or the recorder's key (`llm`) |
-//! | `kind` | `"task"` or `"llm"` |
-//! | `status` | `"ok"`, `"error"` or `"cancelled"` |
-//! | `timing` | `start_us` (from the trace start), `duration_us`, and for streams `opened_us`, `first_part_us`, `ttft_us` (from the call) — all integer microseconds; absent ones are omitted |
-//! | `input` | any JSON: the task's input, or the call's [`ModelRequest`](crate::ModelRequest) |
-//! | `output` | any JSON, omitted when there was none: the task's output, or the call's [`ModelResponse`](crate::ModelResponse) |
-//! | `model` | calls: `{"provider": ..., "model": ...}` |
-//! | `streamed` | `true` for streamed calls; omitted otherwise |
-//! | `parts` | streamed calls: `[{"offset_us": integer, "part": {"type": "text_delta", "text": ...}}, ...]` in arrival order |
-//! | `error` | status `error`: a [`ModelError`](crate::ModelError), `{"type": "http", ...}` |
-//!
-//! A cassette of a two-span trace:
-//!
-//! ```json
-//! {
-//!   "format": "tracedeck/cassette",
-//!   "trace": {
-//!     "spans": [
-//!       {
-//!         "id": 0,
-//!         "input": "France",
-//!         "key": "capital",
-//!         "kind": "task",
-//!         "output": "Paris",
-//!         "status": "ok",
-//!         "timing": {
-//!           "duration_us": 1200000,
-//!           "start_us": 0
-//!         }
-//!       },
-//!       {
-//!         "id": 1,
-//!         "input": { "model": "m", "messages": [ ... ], "settings": {} },
-//!         "key": "llm",
-//!         "kind": "llm",
-//!         "model": { "model": "scripted-model", "provider": "scripted" },
-//!         "output": { "model": { ... }, "text": "Paris", ... },
-//!         "parent": 0,
-//!         "parts": [
-//!           { "offset_us": 800000, "part": { "text": "Paris", "type": "text_delta" } }
-//!         ],
-//!         "status": "ok",
-//!         "streamed": true,
-//!         "timing": { "duration_us": 1200000, "first_part_us": 800000, "opened_us": 800000, "start_us": 0, "ttft_us": 800000 }
-//!       }
-//!     ]
-//!   },
-//!   "version": 1
-//! }
-//! ```
-//!
-//! (Shown with some objects on one line for brevity; a real cassette puts
-//! every field on its own line.) To check a file by hand:
-//! `sha256sum <file>` prints its name.
-//!
-//! # Guarantees
+//! ## Guarantees
 //!
 //! - **Determinism** (contract 6): ids follow start order and times are
 //!   offsets, so the same deterministic session recorded twice under a
