@@ -90,6 +90,7 @@
 pub mod cassette;
 pub mod context;
 pub mod model;
+pub mod providers;
 pub mod record;
 pub mod replay;
 pub mod span;
