@@ -38,6 +38,24 @@ pub trait ProtocolDecoder: Send + 'static {
     fn end_marker_description(&self) -> &'static str;
 }
 
+impl<P: ProtocolDecoder + ?Sized> ProtocolDecoder for Box<P> {
+    fn provider(&self) -> &str {
+        (**self).provider()
+    }
+    fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamPart>) -> Result<(), ModelError> {
+        (**self).decode(event, out)
+    }
+    fn is_done(&self) -> bool {
+        (**self).is_done()
+    }
+    fn end_of_body(&mut self) -> Result<(), ModelError> {
+        (**self).end_of_body()
+    }
+    fn end_marker_description(&self) -> &'static str {
+        (**self).end_marker_description()
+    }
+}
+
 /// A response body's bytes, as they arrive, into [`StreamPart`]s: an
 /// [`SseDecoder`] feeding a [`ProtocolDecoder`].
 ///
@@ -54,7 +72,7 @@ pub trait ProtocolDecoder: Send + 'static {
 /// assert_eq!(parts[0], StreamPart::text("Hi"));
 /// assert!(matches!(parts.last(), Some(StreamPart::Finish { .. })));
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct BodyDecoder<P> {
     sse: SseDecoder,
     protocol: P,

@@ -183,7 +183,7 @@ impl SseDecoder {
                     continue;
                 }
             }
-            match rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            match memchr::memchr2(b'\n', b'\r', rest) {
                 Some(end) => {
                     self.line.extend_from_slice(&rest[..end]);
                     self.after_cr = rest[end] == b'\r';
@@ -252,7 +252,11 @@ impl SseDecoder {
             return;
         }
         self.pending.size += raw.len();
-        let line: Cow<'_, str> = String::from_utf8_lossy(raw);
+        // Valid UTF-8 is the rule: check it first (fast), replace only on failure.
+        let line: Cow<'_, str> = match std::str::from_utf8(raw) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
         let (field, value) = match line.find(':') {
             Some(0) => {
                 let text = strip_one_space(&line[1..]);
