@@ -167,3 +167,38 @@ async fn flush_waits_for_every_trace_accepted_before_it() {
     assert_eq!(sink.stats().pending, 0);
     assert_eq!(store.traces("many").unwrap().traces.len(), 200);
 }
+
+#[test]
+fn recorders_on_clones_of_one_sink_store_a_shared_trace_once() {
+    use tracedeck::{Model, ModelRequest, with_span};
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    let sink = store.sink();
+    let first = Recorder::new(common::echo_model(), sink.clone()).key("first");
+    let second = Recorder::new(common::echo_model(), sink.clone()).key("second");
+    run_paused(async {
+        with_span("both", "in", async {
+            first
+                .generate(ModelRequest::new("m").user("a"))
+                .await
+                .unwrap();
+            second
+                .generate(ModelRequest::new("m").user("b"))
+                .await
+                .unwrap();
+        })
+        .await;
+        assert!(first.flush().await.is_clean());
+        assert!(second.flush().await.is_clean());
+    });
+    assert_eq!(sink.stats().accepted, 1);
+    let stored = store.traces("both").unwrap();
+    assert_eq!(stored.traces.len(), 1);
+    let keys: Vec<&str> = stored.traces[0]
+        .trace
+        .spans
+        .iter()
+        .map(|s| s.key.as_str())
+        .collect();
+    assert_eq!(keys, ["both", "first", "second"]);
+}

@@ -134,7 +134,10 @@ fn secrets_in(text: &str) -> Vec<(SecretKind, usize, String)> {
         } else if let Some(m) = caps.name("oai") {
             (SecretKind::OpenAiKey, m, "sk-".len())
         } else if let Some(m) = caps.name("bearer") {
-            let prefix = m.as_str().len() - m.as_str()[6..].trim_start().len();
+            // The prefix is the word `bearer` and the whitespace after it.
+            let text = m.as_str();
+            let word_end = text.find(char::is_whitespace).unwrap_or(text.len());
+            let prefix = text.len() - text[word_end..].trim_start().len();
             (SecretKind::BearerToken, m, prefix)
         } else if let Some(m) = caps.name("aws") {
             (SecretKind::AwsAccessKeyId, m, "AKIA".len())
@@ -191,6 +194,9 @@ mod tests {
             [SecretKind::BearerToken]
         );
         assert_eq!(kinds("bearer  abcdefgh12345678"), [SecretKind::BearerToken]);
+        let found = find_secrets_in_text("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.abc");
+        assert_eq!(found[0].location, "byte 15");
+        assert_eq!(found[0].preview, "Bearer eyJ… (31 chars)");
         assert_eq!(
             kinds("id=AKIAIOSFODNN7EXAMPLE;"),
             [SecretKind::AwsAccessKeyId]

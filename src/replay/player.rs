@@ -308,12 +308,15 @@ impl Player {
 
     /// The calls in this player's scope, with their catalog index.
     pub(crate) fn scoped_calls(&self) -> impl Iterator<Item = (usize, &RecordedCall)> + '_ {
-        let scope = self.scope;
         self.catalog
             .calls
             .iter()
             .enumerate()
-            .filter(move |(_, c)| scope.is_none_or(|s| c.trace == s))
+            .filter(|(_, call)| self.in_scope(call))
+    }
+
+    fn in_scope(&self, call: &RecordedCall) -> bool {
+        self.scope.is_none_or(|s| call.trace == s)
     }
 
     fn lock_served(&self) -> std::sync::MutexGuard<'_, Vec<bool>> {
@@ -338,7 +341,7 @@ impl Player {
             .into_iter()
             .flatten()
             .copied()
-            .filter(|&i| self.scope.is_none_or(|s| catalog.calls[i].trace == s))
+            .filter(|&i| self.in_scope(&catalog.calls[i]))
             .collect();
         // A stream cannot be made from a whole answer; a whole answer can be
         // made from a stream (its recorded output is what the parts add up to).
