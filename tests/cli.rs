@@ -371,6 +371,28 @@ fn errors_say_what_to_do_and_exit_2() {
 }
 
 #[test]
+fn a_folder_holding_stores_points_at_them() {
+    // `cassettes/` holds the example store (and the quickstart's, once run):
+    // its files sit one folder too deep for it to be a store itself.
+    let ls = tracedeck(&["--dir", "cassettes", "ls"]);
+    assert_eq!(ls.code, 0);
+    assert!(
+        ls.stderr.contains(
+            "hint: `cassettes/examples` looks like a cassette folder of its own: try `tracedeck ls cassettes/examples`"
+        ),
+        "{}",
+        ls.stderr
+    );
+    let verify = tracedeck(&["verify", "cassettes"]);
+    assert_eq!(verify.code, 1);
+    assert!(
+        verify
+            .stderr
+            .contains("try `tracedeck verify cassettes/examples`")
+    );
+}
+
+#[test]
 fn every_command_and_flag_has_help() {
     let top = tracedeck(&["--help"]);
     assert_eq!(top.code, 0);

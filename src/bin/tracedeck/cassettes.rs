@@ -1,7 +1,8 @@
 //! Opening the cassette folder and finding the traces a command names.
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tracedeck::cassette::{CassetteError, Store, StoredTrace, validate_key};
 
@@ -89,4 +90,41 @@ fn is_hash_like(text: &str) -> bool {
 /// Prints a warning on standard error (a closed standard error is ignored).
 pub fn warn(message: &str) {
     let _ = writeln!(std::io::stderr(), "warning: {message}");
+}
+
+/// Folders inside `dir` that look like cassette folders of their own: each
+/// holds files whose trace key is the folder key less a leading part
+/// (`examples/chat-turn/<hash>.json` holding a `chat-turn` trace says
+/// `examples` is a store). Used to point at the right `--dir`.
+pub fn nested_stores<'a>(
+    dir: &Path,
+    errors: impl IntoIterator<Item = &'a CassetteError>,
+) -> BTreeSet<PathBuf> {
+    errors
+        .into_iter()
+        .filter_map(|error| match error {
+            CassetteError::KeyMismatch {
+                folder_key,
+                trace_key,
+                ..
+            } => folder_key
+                .strip_suffix(trace_key.as_str())
+                .and_then(|prefix| prefix.strip_suffix('/'))
+                .filter(|prefix| !prefix.is_empty())
+                .map(|prefix| dir.join(prefix)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Prints a hint on standard error for each folder of [`nested_stores`].
+pub fn hint_nested_stores(stores: &BTreeSet<PathBuf>, command: &str) {
+    for store in stores {
+        let _ = writeln!(
+            std::io::stderr(),
+            "hint: `{}` looks like a cassette folder of its own: try `tracedeck {command} {}`",
+            store.display(),
+            store.display()
+        );
+    }
 }

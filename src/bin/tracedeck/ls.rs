@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::args::LsArgs;
-use crate::cassettes::{open, warn};
+use crate::cassettes::{hint_nested_stores, nested_stores, open, warn};
 use crate::error::CliError;
 use crate::text::{Align, count, human_size, table, timestamp};
 
@@ -30,8 +30,10 @@ struct KeyEntry {
 pub fn run(dir: &Path, args: &LsArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let store = open(dir)?;
     let mut entries = Vec::new();
+    let mut nested = std::collections::BTreeSet::new();
     for key in store.keys()? {
         let found = store.traces(&key)?;
+        nested.extend(nested_stores(store.dir(), &found.errors));
         let bytes = found
             .traces
             .iter()
@@ -95,6 +97,7 @@ pub fn run(dir: &Path, args: &LsArgs, out: &mut dyn Write) -> Result<Outcome, Cl
     )?;
     let bad: usize = entries.iter().map(|e| e.unreadable.len()).sum();
     if bad > 0 {
+        out.flush()?; // the listing first, then what is wrong with it
         for entry in &entries {
             for problem in &entry.unreadable {
                 warn(problem);
@@ -104,6 +107,7 @@ pub fn run(dir: &Path, args: &LsArgs, out: &mut dyn Write) -> Result<Outcome, Cl
             "{} could not be loaded; `tracedeck verify` checks every file",
             count(bad, "cassette")
         ));
+        hint_nested_stores(&nested, "ls");
     }
     Ok(Outcome::Clean)
 }

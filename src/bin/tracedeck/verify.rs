@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::args::VerifyArgs;
-use crate::cassettes::open;
+use crate::cassettes::{hint_nested_stores, nested_stores, open};
 use crate::error::CliError;
 use crate::text::count;
 
@@ -101,6 +101,9 @@ pub fn run(dir: &Path, args: &VerifyArgs, out: &mut dyn Write) -> Result<Outcome
     }
     writeln!(out, "{summary}")?;
     if outcome == Outcome::Findings {
+        out.flush()?;
+        let problems = report.files.iter().flat_map(|f| f.problems.iter());
+        hint_nested_stores(&nested_stores(store.dir(), problems), "verify");
         writeln!(
             out,
             "fix or delete the files above (re-record them if needed), then run `tracedeck verify` again"
