@@ -105,6 +105,7 @@ pub use model::{
     ModelRequest, ModelResponse, PartStream, ResponseAccumulator, ResponseFormat, Role, Settings,
     StreamPart, ToolCall, ToolChoice, ToolDefinition, Usage,
 };
+pub use providers::{Anthropic, OpenAi, OpenAiResponses};
 pub use record::{Collector, FlushReport, Recorder, Sink, SinkError, SpanContext};
 pub use replay::{CassetteModel, Mode, Player, ReplayError, ReplayReport, Replayer, Speed, replay};
 pub use span::{

@@ -25,7 +25,7 @@
 //! # What the adapters guarantee
 //!
 //! - **Streaming and TTFT.** Every event is decoded the moment its bytes
-//!   arrive, into [`StreamPart`](crate::StreamPart)s that keep the
+//!   arrive, into [`StreamPart`]s that keep the
 //!   content/framing split: metadata, role-only deltas, pings
 //!   ([`KeepAlive`](crate::StreamPart::KeepAlive)), block starts and stops and
 //!   usage are framing; text, reasoning, refusals and tool calls are content.

@@ -32,6 +32,8 @@ pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 /// The request's `model` is sent when it is non-empty, else the model given
 /// to [`new`](OpenAi::new). Streams ask for usage (`stream_options.include_usage`),
 /// so the final [`Finish`](crate::StreamPart::Finish) carries token counts.
+/// Tool results go out as `tool` messages (a tool result's `is_error` has no
+/// field in this format and is not sent); only choice 0 of a response is read.
 ///
 /// ```no_run
 /// use tracedeck::providers::OpenAi;

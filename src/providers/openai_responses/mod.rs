@@ -25,7 +25,9 @@ use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, Pa
 /// to [`new`](OpenAiResponses::new). Reasoning summaries stream as reasoning
 /// deltas; a completed response that called tools finishes with
 /// [`FinishKind::ToolCalls`](crate::FinishKind::ToolCalls) and raw string
-/// `completed`. Server-side storage follows the API's default; send
+/// `completed` (an `incomplete` response keeps its reason, e.g.
+/// `max_output_tokens`, as the raw string). `seed` and stop sequences, which
+/// this API lacks, are rejected before sending. Server-side storage follows the API's default; send
 /// `.extra("store", json!(false))` on a request to turn it off.
 ///
 /// ```no_run
