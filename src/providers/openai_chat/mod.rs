@@ -4,6 +4,7 @@
 //! [`OpenAi::base_url`].
 
 mod finish;
+mod reasoning;
 mod request;
 mod response;
 mod stream;

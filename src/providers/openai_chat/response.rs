@@ -1,6 +1,7 @@
 use serde_json::Value;
 
 use super::finish::chat_finish;
+use super::reasoning::reasoning_text;
 use super::usage::chat_usage;
 use crate::model::{ModelError, StreamPart};
 use crate::providers::wire::{non_empty, provider_error, str_at, text_of};
@@ -27,11 +28,8 @@ pub(crate) fn chat_response_parts(
         model: non_empty(body, "model").map(str::to_owned),
     }];
     let message = choice.get("message").unwrap_or(&Value::Null);
-    for key in ["reasoning_content", "reasoning"] {
-        let text = message.get(key).map(text_of).unwrap_or_default();
-        if !text.is_empty() {
-            parts.push(StreamPart::ReasoningDelta { text });
-        }
+    if let Some(text) = reasoning_text(message) {
+        parts.push(StreamPart::ReasoningDelta { text });
     }
     let text = message.get("content").map(text_of).unwrap_or_default();
     if !text.is_empty() {

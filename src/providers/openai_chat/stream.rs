@@ -1,6 +1,7 @@
 use serde_json::Value;
 
 use super::finish::chat_finish;
+use super::reasoning::reasoning_text;
 use super::usage::chat_usage;
 use crate::model::{ModelError, Role, StreamPart, Usage};
 use crate::providers::decoder::ProtocolDecoder;
@@ -90,10 +91,8 @@ impl ChatStreamDecoder {
                 role: Role::Assistant,
             });
         }
-        for key in ["reasoning_content", "reasoning"] {
-            if let Some(text) = delta.get(key).map(text_of).filter(|t| !t.is_empty()) {
-                out.push(StreamPart::ReasoningDelta { text });
-            }
+        if let Some(text) = reasoning_text(delta) {
+            out.push(StreamPart::ReasoningDelta { text });
         }
         if let Some(text) = delta.get("content").map(text_of).filter(|t| !t.is_empty()) {
             out.push(StreamPart::TextDelta { text });
@@ -238,6 +237,20 @@ mod tests {
                     usage: Some(usage)
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn reasoning_sent_under_both_names_counts_once() {
+        let parts = decode(&[
+            r#"{"choices":[{"index":0,"delta":{"reasoning_content":"Hmm","reasoning":"Hmm"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"reasoning":" ok"}}]}"#,
+            "[DONE]",
+        ])
+        .unwrap();
+        assert_eq!(
+            parts[..2],
+            [StreamPart::reasoning("Hmm"), StreamPart::reasoning(" ok")]
         );
     }
 
