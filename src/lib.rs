@@ -151,5 +151,12 @@ pub use model::{
 pub use providers::{Anthropic, OpenAi, OpenAiResponses};
 pub use record::{Collector, FlushReport, Recorder, Sink, SinkError, SpanContext};
 pub use replay::{CassetteModel, Mode, Player, ReplayError, ReplayReport, Replayer, Speed, replay};
-pub use span::{RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot};
+pub use span::{
+    RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot, TraceStats,
+};
 pub use testing::{Script, ScriptedModel};
+
+/// Every Rust code block of the README, compiled (and run where it can be) as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -8,10 +8,13 @@
 
 mod render;
 mod snapshot;
+mod stats;
+mod timeline;
 mod trace;
 
-pub(crate) use render::format_us;
+pub use render::format_us;
 pub use snapshot::{SnapshotSpan, TraceSnapshot};
+pub use stats::{ModelStats, Percentiles, TokenTotals, TraceStats};
 pub use trace::Trace;
 
 use serde::{Deserialize, Serialize};
