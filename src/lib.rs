@@ -70,6 +70,8 @@
 //! | [`context`] | the task's current span: [`with_span`], [`spawn`], [`InSpan`] |
 //! | [`span`] | finished [`Span`]s and [`Trace`]s: [`Trace::render`], [`Trace::snapshot`] |
 //! | [`record`] | the [`Recorder`] middleware, the [`Sink`] trait, the in-memory [`Collector`] |
+//! | [`cassette`] | the content-addressed [`Store`] of traces, its background [`StoreSink`], [`Redaction`] |
+//! | [`replay`] | the [`Player`], [`Mode`]s, [`CassetteModel`], the [`replay()`] engine and its [`ReplayReport`] |
 //! | [`testing`] | [`ScriptedModel`], [`Script`], [`testing::run_paused`], proptest strategies (feature `proptest`) |
 //!
 //! ## Contracts
@@ -85,20 +87,76 @@
 //!   reports them).
 //! - **Finalization**: a span ends exactly once — finished, failed (partial
 //!   output kept) or cancelled when the consumer drops the stream.
+//! - **Cassettes**: one trace per file, canonical JSON at
+//!   `<dir>/<key>/<sha256>.json`, written atomically once every span has
+//!   ended; loading re-hashes and names the file on any mismatch.
+//! - **Determinism**: the same session on a paused clock records to the same
+//!   bytes.
+//! - **Playback**: a [`Player`] serves a call by the sha256 of its canonical
+//!   request, re-emitting every part at its recorded offset; a miss is a
+//!   [`ModelError::CassetteMiss`] with a diff against the closest recording.
+//! - **Modes**: `Replay` (default under `CI`), `Record`, `Auto` (default
+//!   locally), `Passthrough`; `TRACEDECK_MODE` overrides.
+//!
+//! ## Replaying in a test
+//!
+//! Record once into a [`Store`], then replay every recorded root input
+//! through your own function and check nothing changed:
+//!
+//! ```
+//! use tracedeck::{Model, ModelRequest, Recorder, Script, ScriptedModel, Store, replay, with_span};
+//! use std::sync::Arc;
+//!
+//! async fn answer(question: String, model: Arc<dyn Model>) -> Result<String, tracedeck::ModelError> {
+//!     let req = ModelRequest::new("gpt-4o-mini").user(question);
+//!     Ok(model.generate(req).await?.text)
+//! }
+//!
+//! # tracedeck::testing::run_paused(async {
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open(dir.path()).unwrap();
+//!
+//! // Record: the live (here scripted) model behind a recorder writing to the store.
+//! let recorder = Arc::new(Recorder::new(ScriptedModel::new(Script::text("Paris")), store.sink()));
+//! let question = "Capital of France?".to_string();
+//! with_span("qa", &question, answer(question.clone(), recorder.clone())).await.unwrap();
+//! assert!(recorder.flush().await.is_clean());
+//! assert_eq!(store.traces("qa").unwrap().traces.len(), 1);
+//!
+//! // Replay: no model at all, the calls are served from the cassette.
+//! let report = replay(&store, "qa", answer).await.unwrap();
+//! report.assert_unchanged();
+//! # });
+//! ```
 #![warn(missing_docs)]
 
+pub mod cassette;
 pub mod context;
 pub mod model;
+pub mod providers;
 pub mod record;
+pub mod replay;
 pub mod span;
 pub mod testing;
 
+pub use cassette::{
+    CassetteError, KeyTraces, Redaction, Store, StoreSink, StoredTrace, VerifyReport,
+};
 pub use context::{InSpan, current_span, spawn, with_span};
 pub use model::{
     ContentPart, FinishKind, FinishReason, ImageSource, Message, Model, ModelError, ModelInfo,
     ModelRequest, ModelResponse, PartStream, ResponseAccumulator, ResponseFormat, Role, Settings,
     StreamPart, ToolCall, ToolChoice, ToolDefinition, Usage,
 };
+pub use providers::{Anthropic, OpenAi, OpenAiResponses};
 pub use record::{Collector, FlushReport, Recorder, Sink, SinkError, SpanContext};
-pub use span::{RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot};
+pub use replay::{CassetteModel, Mode, Player, ReplayError, ReplayReport, Replayer, Speed, replay};
+pub use span::{
+    RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot, TraceStats,
+};
 pub use testing::{Script, ScriptedModel};
+
+/// Every Rust code block of the README, compiled (and run where it can be) as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

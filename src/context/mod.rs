@@ -10,6 +10,7 @@ mod in_span;
 mod with_span;
 
 pub use in_span::{InCurrentSpan, InSpan, spawn};
+pub(crate) use with_span::with_root_span;
 pub use with_span::with_span;
 
 pub use crate::record::SpanContext;

@@ -5,6 +5,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{CURRENT, current_span};
+use crate::record::SinkHandle;
 use crate::record::live::{LiveSpan, SpanInput, SpanStart};
 use crate::span::{SpanKind, SpanStatus};
 
@@ -49,9 +50,39 @@ where
     F: Future,
     F::Output: Serialize,
 {
-    let parent = current_span();
-    let key = key.into();
-    let input = to_json(&input);
+    span_future(key.into(), to_json(&input), None, fut)
+}
+
+/// [`with_span`] for a new root span whose trace goes to `sink` even when
+/// no model call is made in it (a replay that fails before its first call
+/// still has a trace to report).
+pub(crate) fn with_root_span<I, F>(
+    key: impl Into<String>,
+    input: I,
+    sink: SinkHandle,
+    fut: F,
+) -> impl Future<Output = F::Output>
+where
+    I: Serialize,
+    F: Future,
+    F::Output: Serialize,
+{
+    span_future(key.into(), to_json(&input), Some(sink), fut)
+}
+
+/// The span future: a root with `sink` when one is given, else a child of
+/// the caller's current span (or a root when there is none).
+fn span_future<F>(
+    key: String,
+    input: Value,
+    sink: Option<SinkHandle>,
+    fut: F,
+) -> impl Future<Output = F::Output>
+where
+    F: Future,
+    F::Output: Serialize,
+{
+    let parent = if sink.is_some() { None } else { current_span() };
     async move {
         let start = SpanStart {
             key,
@@ -60,7 +91,7 @@ where
             model: None,
             streamed: false,
         };
-        let mut span = LiveSpan::start(parent.as_ref(), start, Instant::now(), None);
+        let mut span = LiveSpan::start(parent.as_ref(), start, Instant::now(), sink.as_ref());
         let output = CURRENT.scope(Some(span.context()), fut).await;
         let value = to_json(&output);
         let status = if is_err_result(&value) {

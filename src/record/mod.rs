@@ -10,6 +10,7 @@ mod sink;
 
 pub use collector::Collector;
 pub use health::FlushReport;
+pub(crate) use health::{SinkHandle, panic_message};
 pub use live::SpanContext;
 pub use recorder::Recorder;
 pub use sink::{Sink, SinkError};

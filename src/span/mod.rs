@@ -8,9 +8,13 @@
 
 mod render;
 mod snapshot;
+mod stats;
+mod timeline;
 mod trace;
 
+pub use render::format_us;
 pub use snapshot::{SnapshotSpan, TraceSnapshot};
+pub use stats::{ModelStats, Percentiles, TokenTotals, TraceStats};
 pub use trace::Trace;
 
 use serde::{Deserialize, Serialize};
@@ -98,7 +102,11 @@ pub struct Span {
     pub input: Value,
     /// The output: the task's output, or the [`ModelResponse`] of a call
     /// (partial for a failed or cancelled stream). `None` if there was none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present_value",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub output: Option<Value>,
     /// Calls: the model the recorder wrapped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,6 +120,15 @@ pub struct Span {
     /// Why it failed, for status `error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ModelError>,
+}
+
+/// Reads a field that is present as `Some`, even when it is `null`: serde
+/// reads `null` as `None`, which would turn the `()` output of a task into no
+/// output on its way through a cassette.
+pub(crate) fn present_value<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 impl Span {

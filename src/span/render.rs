@@ -50,7 +50,8 @@ fn render_span(
     }
 }
 
-fn describe(span: &Span) -> String {
+/// One span as a line of text: key, id, kind, status, duration and, for calls, timing and tokens.
+pub(super) fn describe(span: &Span) -> String {
     let mut line = format!("{} {}", span.key, span.id);
     match span.kind {
         SpanKind::Task => line.push_str(" task"),

@@ -54,7 +54,11 @@ pub struct SnapshotSpan {
     /// The input.
     pub input: Value,
     /// The output.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::present_value",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub output: Option<Value>,
     /// The error, as text.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,79 @@
+//! What can go wrong running a command, each saying what to do next.
+
+use std::io;
+use std::path::PathBuf;
+
+use tracedeck::cassette::CassetteError;
+
+/// A command that could not run (exit status 2).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The cassette folder does not exist.
+    #[error(
+        "no cassette folder at `{}`: pass --dir DIR (or set TRACEDECK_DIR), or run from the folder that holds `cassettes/`",
+        dir.display()
+    )]
+    NoStore {
+        /// The folder looked for.
+        dir: PathBuf,
+    },
+    /// The cassette folder is a file.
+    #[error("`{}` is not a folder", dir.display())]
+    NotAFolder {
+        /// The path given.
+        dir: PathBuf,
+    },
+    /// Nothing in the store has that key or hash.
+    #[error("no key or trace hash `{target}` in `{}`; `tracedeck ls` lists the keys", dir.display())]
+    NotFound {
+        /// What was looked for.
+        target: String,
+        /// The store's folder.
+        dir: PathBuf,
+    },
+    /// A key whose every cassette failed to load.
+    #[error(
+        "none of the {count} cassette(s) of key `{key}` could be loaded; the first: {first}\n(`tracedeck verify` checks them all)"
+    )]
+    KeyUnreadable {
+        /// The key.
+        key: String,
+        /// How many files failed.
+        count: usize,
+        /// The first failure.
+        first: CassetteError,
+    },
+    /// One trace was needed but the key has several.
+    #[error("key `{key}` has {count} traces; name one by hash: {}", hashes.join(", "))]
+    NotOneTrace {
+        /// The key.
+        key: String,
+        /// How many traces it has.
+        count: usize,
+        /// Their short hashes.
+        hashes: Vec<String>,
+    },
+    /// Reading the store failed.
+    #[error(transparent)]
+    Cassette(#[from] CassetteError),
+    /// Writing an output file failed.
+    #[error("could not write `{}`: {source}", path.display())]
+    WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Writing to standard output failed.
+    #[error("could not write the output: {0}")]
+    Output(#[source] io::Error),
+    /// Encoding JSON output failed.
+    #[error("could not encode the output as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl From<io::Error> for CliError {
+    fn from(err: io::Error) -> Self {
+        Self::Output(err)
+    }
+}

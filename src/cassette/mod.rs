@@ -1,0 +1,67 @@
+//! Cassettes: finished traces as content-addressed, crash-safe files that
+//! can be committed to git, shared between machines, and trusted when loaded.
+//!
+//! A [`Store`] is a folder. Each trace (a root span and all its descendants,
+//! with every streamed part and its offset) is one file at
+//! `<dir>/<key>/<sha256 of the file's bytes>.json`, where `<key>` is the root
+//! span's key (`/`-separated, so keys nest as folders; see [`validate_key`]).
+//! [`Store::sink`] gives a [`Sink`](crate::Sink) that a
+//! [`Recorder`](crate::Recorder) writes through without ever waiting on the
+//! disk.
+//!
+//! The file format below is also `docs/cassette-format.md`; another tool
+//! can read and write cassettes from it alone.
+//!
+#![doc = include_str!("../../docs/cassette-format.md")]
+//!
+//! ## Guarantees
+//!
+//! - **Determinism** (contract 6): ids follow start order and times are
+//!   offsets, so the same deterministic session recorded twice under a
+//!   paused clock gives byte-identical files — one file, one hash.
+//! - **Atomic writes**: a temporary `.tmp-*.partial` file in the key's
+//!   folder, flushed to disk, then renamed; an existing identical file is
+//!   success; no temporary file outlives a write. Any number of processes
+//!   may write one store.
+//! - **Checked loads**: a file whose bytes do not hash to its name, that is
+//!   cut off, not JSON, of another format or version, or whose trace is
+//!   malformed or in the wrong folder, is a typed [`CassetteError`] naming
+//!   the file — never a panic, never a silently wrong trace.
+//! - **Secrets** (contract 9): [`Redaction`] hides JSON paths before
+//!   hashing; [`Store::verify`] flags secret-looking strings.
+
+mod atomic;
+mod canonical;
+mod error;
+mod format;
+mod key;
+mod pointer;
+mod redaction;
+mod scan;
+mod secrets;
+mod sink;
+mod store;
+mod verify;
+
+pub use canonical::{canonical_json, sha256_hex};
+pub use error::{CassetteError, KeyProblem};
+pub use format::{FORMAT, VERSION};
+pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, validate_key};
+pub use redaction::{DEFAULT_PLACEHOLDER, Redaction};
+pub use secrets::{SecretFinding, SecretKind, find_secrets, find_secrets_in_text};
+pub use sink::{DEFAULT_QUEUE_CAPACITY, StoreSink, StoreSinkStats};
+pub use store::{KeyTraces, Store, StoredTrace};
+pub use verify::{FileReport, VerifyReport};
+
+impl Store {
+    /// A [`Sink`](crate::Sink) writing into this store from a background
+    /// writer, with a queue of [`DEFAULT_QUEUE_CAPACITY`] traces.
+    pub fn sink(&self) -> StoreSink {
+        StoreSink::new(self.clone(), DEFAULT_QUEUE_CAPACITY)
+    }
+
+    /// Like [`sink`](Store::sink), with a queue of `capacity` traces (at least 1).
+    pub fn sink_with_capacity(&self, capacity: usize) -> StoreSink {
+        StoreSink::new(self.clone(), capacity)
+    }
+}

@@ -1,0 +1,404 @@
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::atomic::{ensure_key_dir, write_atomic};
+use super::canonical::sha256_hex;
+use super::error::CassetteError;
+use super::format::{self, check_trace, is_full_hash};
+use super::key::validate_key;
+use super::redaction::Redaction;
+use super::scan::{read_sorted, scan};
+use crate::span::Trace;
+
+/// A folder of cassettes: one file per trace at `<dir>/<key>/<sha256>.json`.
+///
+/// `Store` is a handle: cloning it is cheap and clones share nothing that
+/// changes, so it can be handed to any number of tasks or threads. Any
+/// number of processes (or machines, through git) may read and write one
+/// folder at the same time: files are content-addressed and written
+/// atomically, so a reader sees a whole cassette or none.
+///
+/// ```
+/// use tracedeck::cassette::Store;
+/// use tracedeck::{Collector, Model, ModelRequest, Recorder, Script, ScriptedModel, with_span};
+///
+/// # let tmp = tempfile::tempdir().unwrap();
+/// # let dir = tmp.path().join("cassettes");
+/// let store = Store::open(&dir).unwrap();
+/// // Record one session straight into the store ...
+/// let model = Recorder::new(ScriptedModel::new(Script::text("Paris")), store.sink());
+/// tracedeck::testing::run_paused(async {
+///     with_span("capital", "France", async {
+///         model.generate(ModelRequest::new("m").user("Capital of France?")).await
+///     })
+///     .await
+///     .unwrap();
+///     assert!(model.flush().await.is_clean());
+/// });
+/// // ... and read it back.
+/// assert_eq!(store.keys().unwrap(), ["capital"]);
+/// let found = store.traces("capital").unwrap();
+/// assert!(found.errors.is_empty());
+/// let stored = &found.traces[0];
+/// assert_eq!(stored.trace.spans.len(), 2);
+/// assert_eq!(store.load(&stored.hash).unwrap().trace, stored.trace);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Store {
+    config: Arc<Config>,
+}
+
+#[derive(Debug, Clone)]
+struct Config {
+    dir: PathBuf,
+    redaction: Redaction,
+    stamp_recorded_at: bool,
+    sync: bool,
+}
+
+/// One cassette read from (or just written to) a [`Store`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTrace {
+    /// The sha256 of the file's bytes, which is also its name.
+    pub hash: String,
+    /// The file.
+    pub path: PathBuf,
+    /// The trace, as stored (that is, redacted).
+    pub trace: Trace,
+    /// When it was recorded, if the cassette says (see [`Store::with_recorded_at`]).
+    pub recorded_at: Option<SystemTime>,
+    /// The file's modification time, where the file system keeps one.
+    pub modified: Option<SystemTime>,
+}
+
+impl StoredTrace {
+    /// The trace's key (its root span's key), which is also its folder.
+    pub fn key(&self) -> &str {
+        self.trace.key()
+    }
+
+    /// The time that orders cassettes of one key: `recorded_at` if the
+    /// cassette has one, else the file's modification time.
+    pub fn recorded_time(&self) -> Option<SystemTime> {
+        self.recorded_at.or(self.modified)
+    }
+}
+
+/// The cassettes of one key, as [`Store::traces`] finds them.
+#[derive(Debug, Clone, Default)]
+pub struct KeyTraces {
+    /// Every cassette that loaded, in recorded order (see [`Store::traces`]).
+    pub traces: Vec<StoredTrace>,
+    /// Every file that did not, one error naming each, in file-name order.
+    pub errors: Vec<CassetteError>,
+}
+
+impl KeyTraces {
+    /// Whether no cassette loaded.
+    pub fn is_empty(&self) -> bool {
+        self.traces.is_empty()
+    }
+}
+
+/// A trace ready to be written: its folder key, bytes and hash.
+pub(crate) struct Prepared {
+    key: String,
+    bytes: Vec<u8>,
+    hash: String,
+    recorded_at: Option<SystemTime>,
+    /// The redacted trace, when there was redaction (else it is the caller's).
+    trace: Option<Trace>,
+}
+
+impl Store {
+    /// Opens the store in `dir`, creating the folder (and its parents) if
+    /// missing. Nothing is read until asked.
+    ///
+    /// # Errors
+    /// [`CassetteError::Io`] when the folder cannot be created, or exists as a file.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Store, CassetteError> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir)
+            .map_err(|e| CassetteError::io(&dir, "create the store folder", e))?;
+        Ok(Store {
+            config: Arc::new(Config {
+                dir,
+                redaction: Redaction::default(),
+                stamp_recorded_at: false,
+                sync: true,
+            }),
+        })
+    }
+
+    /// Hides `redaction`'s paths in every trace before it is hashed and written.
+    pub fn with_redaction(self, redaction: Redaction) -> Self {
+        self.configure(|c| c.redaction = redaction)
+    }
+
+    /// Whether to stamp each new cassette with the wall-clock time it was
+    /// written, as `recorded_at` (off by default).
+    ///
+    /// The stamp orders the traces of a key even after a `git clone` has
+    /// reset every file's modification time. But it makes the bytes — and so
+    /// the file name — of every recording unique: two recordings of the same
+    /// deterministic session are no longer one file (contract 6 holds only
+    /// with it off).
+    pub fn with_recorded_at(self, on: bool) -> Self {
+        self.configure(|c| c.stamp_recorded_at = on)
+    }
+
+    /// Whether to flush each cassette to disk before it is renamed into
+    /// place (on by default). Turned off, a machine crash (not a process
+    /// crash) may leave an empty cassette behind, which loading reports as
+    /// truncated; writes are faster.
+    pub fn with_sync(self, on: bool) -> Self {
+        self.configure(|c| c.sync = on)
+    }
+
+    fn configure(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        f(Arc::make_mut(&mut self.config));
+        self
+    }
+
+    /// The redaction applied before writing.
+    pub fn redaction(&self) -> &Redaction {
+        &self.config.redaction
+    }
+
+    /// The store's folder.
+    pub fn dir(&self) -> &Path {
+        &self.config.dir
+    }
+
+    /// The folder of `key` (which need not exist).
+    ///
+    /// # Errors
+    /// [`CassetteError::InvalidKey`] for an invalid key.
+    pub fn key_dir(&self, key: &str) -> Result<PathBuf, CassetteError> {
+        validate_key(key)?;
+        let mut dir = self.config.dir.clone();
+        dir.extend(key.split('/'));
+        Ok(dir)
+    }
+
+    /// Every key with at least one `.json` file in its folder, sorted by
+    /// bytes; nested keys read `a/b`.
+    ///
+    /// # Errors
+    /// [`CassetteError::Io`] when a folder of the store cannot be read.
+    pub fn keys(&self) -> Result<Vec<String>, CassetteError> {
+        let (files, errors) = scan(self.dir())?;
+        if let Some(first) = errors.into_iter().next() {
+            return Err(first);
+        }
+        let keys: BTreeSet<String> = files
+            .into_iter()
+            .filter(|f| f.folder_is_key && f.name.ends_with(".json"))
+            .map(|f| f.folder)
+            .collect();
+        Ok(keys.into_iter().collect())
+    }
+
+    /// Every cassette of `key`, in recorded order, each loaded and checked
+    /// as by [`load`](Store::load). Files that fail to load are returned as
+    /// errors alongside the good ones. A key with no folder has no traces.
+    ///
+    /// **Recorded order**: by [`StoredTrace::recorded_time`] (the cassette's
+    /// `recorded_at` if it has one, else the file's modification time), then
+    /// by hash. Without `recorded_at` the order is the order the files were
+    /// first written on this machine; a fresh checkout resets modification
+    /// times, so the order is then only as good as the checkout's (ties fall
+    /// back to the hash, which is stable everywhere). Subfolders (nested
+    /// keys) are not included.
+    ///
+    /// # Errors
+    /// [`CassetteError::InvalidKey`] for an invalid key;
+    /// [`CassetteError::Io`] when the key's folder exists but cannot be read.
+    pub fn traces(&self, key: &str) -> Result<KeyTraces, CassetteError> {
+        let dir = self.key_dir(key)?;
+        let entries = match read_sorted(&dir) {
+            Ok(entries) => entries,
+            Err(CassetteError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Ok(KeyTraces::default());
+            }
+            Err(e) => return Err(e),
+        };
+        let mut found = KeyTraces::default();
+        for (path, name) in entries {
+            if !name.ends_with(".json") || !path.is_file() {
+                continue;
+            }
+            match read_cassette(&path, Some(key)) {
+                Ok(stored) => found.traces.push(stored),
+                Err(e) => found.errors.push(e),
+            }
+        }
+        found
+            .traces
+            .sort_by(|a, b| (a.recorded_time(), &a.hash).cmp(&(b.recorded_time(), &b.hash)));
+        Ok(found)
+    }
+
+    /// Loads the cassette whose hash is `hash` or starts with it (at least
+    /// 4 hex digits; upper case is accepted), wherever its key.
+    ///
+    /// Loading checks everything: the file name is the sha256 of the bytes,
+    /// the JSON is whole, the format and version are known, the trace is
+    /// well-formed and lies in its key's folder. Each failure is a typed
+    /// error naming the file.
+    ///
+    /// # Errors
+    /// [`CassetteError::InvalidHash`], [`CassetteError::NotFound`],
+    /// [`CassetteError::AmbiguousHash`], or whatever is wrong with the file.
+    pub fn load(&self, hash: &str) -> Result<StoredTrace, CassetteError> {
+        let prefix = hash.to_ascii_lowercase();
+        let hex = prefix.bytes().all(|b| b.is_ascii_hexdigit());
+        if !(4..=64).contains(&prefix.len()) || !hex {
+            return Err(CassetteError::InvalidHash {
+                hash: hash.to_owned(),
+            });
+        }
+        let (files, _unreadable) = scan(self.dir())?;
+        let mut matches: Vec<_> = files
+            .into_iter()
+            .filter(|f| f.folder_is_key)
+            .filter(|f| {
+                f.name
+                    .strip_suffix(".json")
+                    .is_some_and(|stem| is_full_hash(stem) && stem.starts_with(&prefix))
+            })
+            .collect();
+        match matches.len() {
+            0 => Err(CassetteError::NotFound {
+                hash: prefix,
+                dir: self.dir().to_owned(),
+            }),
+            1 => {
+                let file = matches.remove(0);
+                read_cassette(&file.path, Some(&file.folder))
+            }
+            _ => Err(CassetteError::AmbiguousHash {
+                prefix,
+                matches: matches.into_iter().map(|f| f.path).collect(),
+            }),
+        }
+    }
+
+    /// Writes `trace` as a cassette and returns it as stored.
+    ///
+    /// The trace is checked (it has a root, ids increase, parents come
+    /// first) and its key validated; then it is redacted, encoded as
+    /// canonical JSON (see the [module docs](super)) and hashed, and the
+    /// bytes are written atomically to `<dir>/<key>/<hash>.json`: into a
+    /// temporary file in the same folder, flushed, then renamed. If that
+    /// file already exists with the same bytes, nothing is written and the
+    /// call succeeds. No temporary file outlives the call.
+    ///
+    /// # Errors
+    /// [`CassetteError::InvalidTrace`], [`CassetteError::InvalidKey`],
+    /// [`CassetteError::Serialize`], or [`CassetteError::Io`] naming the
+    /// path that could not be created or written.
+    pub fn write(&self, trace: &Trace) -> Result<StoredTrace, CassetteError> {
+        let mut prepared = self.prepare(trace)?;
+        let path = self.put(&prepared)?;
+        let modified = fs::metadata(&path).and_then(|m| m.modified()).ok();
+        Ok(StoredTrace {
+            hash: prepared.hash,
+            path,
+            trace: prepared.trace.take().unwrap_or_else(|| trace.clone()),
+            recorded_at: prepared.recorded_at,
+            modified,
+        })
+    }
+
+    /// Writes `trace` like [`write`](Store::write), without building the
+    /// [`StoredTrace`]; returns the file's path.
+    pub(crate) fn write_quietly(&self, trace: &Trace) -> Result<PathBuf, CassetteError> {
+        let prepared = self.prepare(trace)?;
+        self.put(&prepared)
+    }
+
+    /// The bytes and hash `trace` would be stored as, without writing anything.
+    ///
+    /// # Errors
+    /// As [`write`](Store::write), less the I/O errors.
+    pub fn encode(&self, trace: &Trace) -> Result<(String, Vec<u8>), CassetteError> {
+        let prepared = self.prepare(trace)?;
+        Ok((prepared.hash, prepared.bytes))
+    }
+
+    fn prepare(&self, trace: &Trace) -> Result<Prepared, CassetteError> {
+        check_trace(trace).map_err(|problem| CassetteError::InvalidTrace {
+            key: trace
+                .spans
+                .first()
+                .map(|s| s.key.clone())
+                .unwrap_or_default(),
+            problem,
+        })?;
+        let key = trace.key().to_owned();
+        validate_key(&key)?;
+        let redaction = &self.config.redaction;
+        let trace: Cow<'_, Trace> = if redaction.is_empty() {
+            Cow::Borrowed(trace)
+        } else {
+            let mut owned = trace.clone();
+            redaction.apply_to_trace(&mut owned);
+            Cow::Owned(owned)
+        };
+        let recorded_at = self
+            .config
+            .stamp_recorded_at
+            .then(|| truncate_to_micros(SystemTime::now()));
+        let bytes = format::encode(&trace, recorded_at)?;
+        let hash = sha256_hex(&bytes);
+        Ok(Prepared {
+            key,
+            bytes,
+            hash,
+            recorded_at,
+            trace: match trace {
+                Cow::Owned(owned) => Some(owned),
+                Cow::Borrowed(_) => None,
+            },
+        })
+    }
+
+    fn put(&self, prepared: &Prepared) -> Result<PathBuf, CassetteError> {
+        let dir = ensure_key_dir(self.dir(), &prepared.key)?;
+        write_atomic(
+            &dir,
+            &format!("{}.json", prepared.hash),
+            &prepared.bytes,
+            self.config.sync,
+        )
+    }
+}
+
+/// Reads and checks the cassette at `path`; `folder_key` is the key its
+/// folder stands for, if known.
+pub(crate) fn read_cassette(
+    path: &Path,
+    folder_key: Option<&str>,
+) -> Result<StoredTrace, CassetteError> {
+    let bytes = fs::read(path).map_err(|e| CassetteError::io(path, "read", e))?;
+    let decoded = format::decode(path, &bytes, folder_key)?;
+    let modified = fs::metadata(path).and_then(|m| m.modified()).ok();
+    Ok(StoredTrace {
+        hash: decoded.hash,
+        path: path.to_owned(),
+        trace: decoded.trace,
+        recorded_at: decoded.recorded_at,
+        modified,
+    })
+}
+
+/// `t`, truncated to whole microseconds as `recorded_at` stores it.
+fn truncate_to_micros(t: SystemTime) -> SystemTime {
+    humantime::parse_rfc3339(&humantime::format_rfc3339_micros(t).to_string()).unwrap_or(t)
+}

@@ -1,0 +1,201 @@
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::atomic::is_temp_name;
+use super::canonical::canonical_json;
+use super::error::CassetteError;
+use super::format;
+use super::key::validate_key;
+use super::scan::{FoundFile, scan};
+use super::secrets::{SecretFinding, find_secrets, find_secrets_in_text};
+use super::store::Store;
+
+/// What [`Store::verify`] found, file by file.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyReport {
+    /// Every cassette file (`*.json`) and leftover temporary file, in path order.
+    pub files: Vec<FileReport>,
+    /// Problems not about one file: folders that could not be read.
+    pub errors: Vec<CassetteError>,
+}
+
+/// What [`Store::verify`] found in one file.
+#[derive(Debug, Clone)]
+pub struct FileReport {
+    /// The file.
+    pub path: PathBuf,
+    /// The key its folder stands for, if the folder is a valid key.
+    pub key: Option<String>,
+    /// The sha256 of its bytes, if it could be read.
+    pub hash: Option<String>,
+    /// Everything wrong with it; empty for a good cassette.
+    pub problems: Vec<CassetteError>,
+    /// Secret-looking strings in it.
+    pub secrets: Vec<SecretFinding>,
+}
+
+impl FileReport {
+    /// Whether the file is a good cassette with nothing secret-looking in it.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty() && self.secrets.is_empty()
+    }
+}
+
+impl VerifyReport {
+    /// Whether every file is a good cassette, none holds a secret-looking
+    /// string, and every folder could be read.
+    pub fn is_clean(&self) -> bool {
+        self.errors.is_empty() && self.files.iter().all(FileReport::is_ok)
+    }
+
+    /// How many files were checked.
+    pub fn checked(&self) -> usize {
+        self.files.len()
+    }
+
+    /// The files with a problem or a secret.
+    pub fn failing(&self) -> impl Iterator<Item = &FileReport> + '_ {
+        self.files.iter().filter(|f| !f.is_ok())
+    }
+
+    /// Every problem, of files and folders.
+    pub fn problems(&self) -> impl Iterator<Item = &CassetteError> + '_ {
+        self.files
+            .iter()
+            .flat_map(|f| f.problems.iter())
+            .chain(self.errors.iter())
+    }
+
+    /// Every secret-looking string, with its file.
+    pub fn secrets(&self) -> impl Iterator<Item = (&Path, &SecretFinding)> + '_ {
+        self.files
+            .iter()
+            .flat_map(|f| f.secrets.iter().map(move |s| (f.path.as_path(), s)))
+    }
+}
+
+impl fmt::Display for VerifyReport {
+    /// One line per problem and per secret, then a summary line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for error in &self.errors {
+            writeln!(f, "error: {error}")?;
+        }
+        for file in &self.files {
+            for problem in &file.problems {
+                writeln!(f, "error: {problem}")?;
+            }
+            for secret in &file.secrets {
+                writeln!(f, "secret: {}: {secret}", file.path.display())?;
+            }
+        }
+        let bad = self.failing().count();
+        write!(
+            f,
+            "{} files checked, {} ok, {} with problems",
+            self.checked(),
+            self.checked() - bad,
+            bad
+        )?;
+        if !self.errors.is_empty() {
+            write!(f, ", {} unreadable folders", self.errors.len())?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Checks every file of the store, reporting per file.
+    ///
+    /// For each `*.json` file: it loads as [`load`](Store::load) would (name
+    /// is the hash of the bytes, whole JSON, known format and version,
+    /// well-formed trace, in its key's folder, the folder a valid key) and
+    /// is byte-for-byte canonical; and every string in it is scanned for
+    /// secret-looking values (see [`find_secrets`]). Temporary files left by
+    /// interrupted writes are reported too. Other files (a README, say) are
+    /// ignored. Never fails: an unreadable store folder is reported in
+    /// [`VerifyReport::errors`].
+    pub fn verify(&self) -> VerifyReport {
+        let (files, errors) = match scan(self.dir()) {
+            Ok(found) => found,
+            Err(e) => {
+                return VerifyReport {
+                    files: Vec::new(),
+                    errors: vec![e],
+                };
+            }
+        };
+        let mut report = VerifyReport {
+            files: Vec::new(),
+            errors,
+        };
+        for file in files {
+            if is_temp_name(&file.name) {
+                report.files.push(FileReport {
+                    key: file.folder_is_key.then(|| file.folder.clone()),
+                    hash: None,
+                    problems: vec![CassetteError::PartialWrite {
+                        path: file.path.clone(),
+                    }],
+                    secrets: Vec::new(),
+                    path: file.path,
+                });
+            } else if file.name.ends_with(".json") {
+                report.files.push(verify_file(file));
+            }
+        }
+        report.files.sort_by(|a, b| a.path.cmp(&b.path));
+        report
+    }
+}
+
+fn verify_file(file: FoundFile) -> FileReport {
+    let mut report = FileReport {
+        key: file.folder_is_key.then(|| file.folder.clone()),
+        hash: None,
+        problems: Vec::new(),
+        secrets: Vec::new(),
+        path: file.path,
+    };
+    let path = report.path.as_path();
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            report.problems.push(CassetteError::io(path, "read", e));
+            return report;
+        }
+    };
+    report.hash = Some(super::canonical::sha256_hex(&bytes));
+    if !file.folder.is_empty() {
+        // A folder that is not a valid key: no key could have put the file there.
+        if let Err(e) = validate_key(&file.folder) {
+            report.problems.push(e);
+        }
+    }
+    let folder_key = report.key.as_deref();
+    match format::decode(path, &bytes, folder_key) {
+        Ok(decoded) => {
+            if file.folder.is_empty() {
+                report.problems.push(CassetteError::KeyMismatch {
+                    path: path.to_owned(),
+                    folder_key: String::new(),
+                    trace_key: decoded.trace.key().to_owned(),
+                });
+            }
+            if canonical_json(&decoded.value).ok().as_deref() != Some(bytes.as_slice()) {
+                report.problems.push(CassetteError::NotCanonical {
+                    path: path.to_owned(),
+                });
+            }
+            report.secrets = find_secrets(&decoded.value);
+        }
+        Err(problem) => {
+            report.problems.push(problem);
+            report.secrets = match format::parse(path, &bytes) {
+                Ok(value) => find_secrets(&value),
+                Err(_) => find_secrets_in_text(&String::from_utf8_lossy(&bytes)),
+            };
+        }
+    }
+    report
+}

@@ -1,0 +1,93 @@
+//! A response body, read as it arrives, as a [`PartStream`].
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use super::decoder::{BodyDecoder, ProtocolDecoder};
+use super::http::transport_error;
+use super::secret::ApiKey;
+use crate::model::{ModelError, PartStream, StreamPart};
+
+type Body = BoxStream<'static, Result<Bytes, reqwest::Error>>;
+
+struct State<P> {
+    provider: String,
+    /// `None` once the protocol ended or the body failed: nothing more is read.
+    body: Option<Body>,
+    decoder: BodyDecoder<P>,
+    ready: VecDeque<Result<StreamPart, ModelError>>,
+    scratch: Vec<StreamPart>,
+    key: Option<ApiKey>,
+}
+
+impl<P: ProtocolDecoder> State<P> {
+    fn fail(&mut self, err: ModelError) {
+        self.body = None;
+        let err = match &self.key {
+            Some(key) => key.scrub(err),
+            None => err,
+        };
+        self.ready.push_back(Err(err));
+    }
+
+    /// Reads until at least one part (or the end) is ready.
+    async fn fill(&mut self) {
+        while self.ready.is_empty() {
+            let Some(body) = self.body.as_mut() else {
+                return;
+            };
+            match body.next().await {
+                Some(Ok(bytes)) => {
+                    let result = self.decoder.push_into(&bytes, &mut self.scratch);
+                    self.ready.extend(self.scratch.drain(..).map(Ok));
+                    match result {
+                        Err(err) => self.fail(err),
+                        // The protocol's end: drop the connection's remaining body.
+                        Ok(()) if self.decoder.is_done() => self.body = None,
+                        Ok(()) => {}
+                    }
+                }
+                Some(Err(err)) => {
+                    let err = transport_error(&self.provider, &err);
+                    self.fail(err);
+                }
+                None => {
+                    self.body = None;
+                    match self.decoder.finish() {
+                        Ok(parts) => self.ready.extend(parts.into_iter().map(Ok)),
+                        Err(err) => self.fail(err),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The parts of `body` as `decoder` reads them. Every part a network read
+/// completes is yielded at once, in order; the stream ends after the
+/// protocol's end marker, or with one error (transport failure, provider
+/// error event, malformed event, or truncation), errors scrubbed of `key`.
+pub(crate) fn part_stream<P: ProtocolDecoder>(
+    provider: String,
+    body: Body,
+    decoder: P,
+    key: Option<ApiKey>,
+) -> PartStream {
+    let state = State {
+        provider,
+        body: Some(body),
+        decoder: BodyDecoder::new(decoder),
+        ready: VecDeque::new(),
+        scratch: Vec::new(),
+        key,
+    };
+    futures::stream::unfold(state, |mut state| async move {
+        state.fill().await;
+        let item = state.ready.pop_front()?;
+        Some((item, state))
+    })
+    .boxed()
+}

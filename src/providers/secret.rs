@@ -1,0 +1,134 @@
+use std::sync::Arc;
+
+use crate::model::ModelError;
+
+/// An API key. It goes on the wire and nowhere else: its `Debug` shows no
+/// part of it, and errors passed through [`ApiKey::scrub`] have any echo of
+/// it (a server quoting the key it rejected) replaced.
+///
+/// ```
+/// use tracedeck::providers::ApiKey;
+/// let key = ApiKey::new("sk-test-SECRET-123");
+/// assert_eq!(format!("{key:?}"), "ApiKey(<redacted>)");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(Arc<str>);
+
+/// Keys shorter than this are not scrubbed from messages: replacing a short
+/// placeholder such as `ollama` would mangle text without protecting anything.
+const MIN_SCRUB_LEN: usize = 8;
+
+const REDACTED: &str = "<redacted>";
+
+impl ApiKey {
+    /// Wraps `key`.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(Arc::from(key.into()))
+    }
+
+    /// The key itself, for the one place that puts it on the wire.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `text` with every occurrence of the key replaced by `<redacted>`.
+    pub fn scrub_text(&self, text: &str) -> String {
+        if self.0.len() >= MIN_SCRUB_LEN && text.contains(&*self.0) {
+            text.replace(&*self.0, REDACTED)
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// `err` with every occurrence of the key in its text replaced.
+    pub fn scrub(&self, err: ModelError) -> ModelError {
+        let s = |t: String| self.scrub_text(&t);
+        match err {
+            ModelError::Http {
+                provider,
+                status,
+                message,
+                retry_after_ms,
+            } => ModelError::Http {
+                provider,
+                status,
+                message: s(message),
+                retry_after_ms,
+            },
+            ModelError::Provider {
+                provider,
+                kind,
+                message,
+            } => ModelError::Provider {
+                provider,
+                kind: s(kind),
+                message: s(message),
+            },
+            ModelError::Transport { provider, message } => ModelError::Transport {
+                provider,
+                message: s(message),
+            },
+            ModelError::Truncated { provider, message } => ModelError::Truncated {
+                provider,
+                message: s(message),
+            },
+            ModelError::Decode { provider, message } => ModelError::Decode {
+                provider,
+                message: s(message),
+            },
+            ModelError::CassetteMiss { key, detail } => ModelError::CassetteMiss {
+                key,
+                detail: s(detail),
+            },
+            ModelError::Config { message } => ModelError::Config {
+                message: s(message),
+            },
+            ModelError::Other { message } => ModelError::Other {
+                message: s(message),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl From<&str> for ApiKey {
+    fn from(key: &str) -> Self {
+        Self::new(key)
+    }
+}
+
+impl From<String> for ApiKey {
+    fn from(key: String) -> Self {
+        Self::new(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_replaces_the_key_in_every_message() {
+        let key = ApiKey::new("sk-test-SECRET-123");
+        let err = ModelError::Http {
+            provider: "openai".into(),
+            status: 401,
+            message: "Incorrect API key provided: sk-test-SECRET-123.".into(),
+            retry_after_ms: None,
+        };
+        let scrubbed = key.scrub(err).to_string();
+        assert!(!scrubbed.contains("SECRET"), "{scrubbed}");
+        assert!(scrubbed.contains("Incorrect API key provided: <redacted>."));
+    }
+
+    #[test]
+    fn short_placeholder_keys_leave_text_alone() {
+        let key = ApiKey::new("ollama");
+        assert_eq!(key.scrub_text("ollama is up"), "ollama is up");
+    }
+}

@@ -1,0 +1,183 @@
+//! Small JSON helpers shared by the wire mappings.
+
+use serde_json::{Map, Value};
+
+use super::sse::SseEvent;
+use crate::model::{ModelError, Role, ToolChoice};
+
+/// Merges a request's `extra` into a wire body: objects merge key by key,
+/// recursively, anything else replaces what the mapping put there. `stream`
+/// is left alone: it follows the method called.
+pub(crate) fn merge_extra(body: &mut Map<String, Value>, extra: &Map<String, Value>) {
+    for (key, value) in extra {
+        if key == "stream" {
+            continue;
+        }
+        merge_value(body, key, value);
+    }
+}
+
+fn merge_value(target: &mut Map<String, Value>, key: &str, value: &Value) {
+    match (target.get_mut(key), value) {
+        (Some(Value::Object(existing)), Value::Object(incoming)) => {
+            for (k, v) in incoming {
+                merge_value(existing, k, v);
+            }
+        }
+        _ => {
+            target.insert(key.to_owned(), value.clone());
+        }
+    }
+}
+
+/// Parses an event's data as JSON, or says which event could not be read.
+pub(crate) fn event_json(provider: &str, event: &SseEvent) -> Result<Value, ModelError> {
+    serde_json::from_str(&event.data).map_err(|e| ModelError::Decode {
+        provider: provider.to_owned(),
+        message: format!(
+            "event `{}` does not hold JSON ({e}): {}",
+            event.kind(),
+            excerpt(&event.data)
+        ),
+    })
+}
+
+/// The first 200 characters of `text`, for error messages.
+pub(crate) fn excerpt(text: &str) -> String {
+    const MAX: usize = 200;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// A string field, if present and a string.
+pub(crate) fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Value::as_str)
+}
+
+/// A non-empty string field.
+pub(crate) fn non_empty<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    str_at(value, key).filter(|s| !s.is_empty())
+}
+
+/// An unsigned integer at a `/`-separated JSON pointer.
+pub(crate) fn u64_at(value: &Value, pointer: &str) -> Option<u64> {
+    value.pointer(pointer).and_then(Value::as_u64)
+}
+
+/// Text that servers send either as a string or as a list of parts with
+/// `text` (some OpenAI-compatible servers do the latter).
+pub(crate) fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter(|p| str_at(p, "type").is_none_or(|t| t == "text" || t == "output_text"))
+            .filter_map(|p| str_at(p, "text"))
+            .collect(),
+        _ => String::new(),
+    }
+}
+
+/// The provider's message and type from an error object such as OpenAI's
+/// `{"message", "type", "code"}` or Anthropic's `{"type", "message"}`.
+pub(crate) fn error_fields(error: &Value) -> (String, String) {
+    if let Some(text) = error.as_str() {
+        return ("error".to_owned(), text.to_owned());
+    }
+    // `type` names the error, except in the Responses API's `error` event,
+    // where it is the event's own type and `code` names the error.
+    let kind = non_empty(error, "type")
+        .filter(|t| *t != "error")
+        .map(str::to_owned)
+        .or_else(|| match error.get("code") {
+            Some(Value::String(code)) if !code.is_empty() => Some(code.clone()),
+            Some(Value::Number(code)) => Some(code.to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "error".to_owned());
+    let message = str_at(error, "message")
+        .map(str::to_owned)
+        .unwrap_or_else(|| error.to_string());
+    (kind, message)
+}
+
+/// A provider-reported error.
+pub(crate) fn provider_error(provider: &str, error: &Value) -> ModelError {
+    let (kind, message) = error_fields(error);
+    ModelError::Provider {
+        provider: provider.to_owned(),
+        kind,
+        message,
+    }
+}
+
+/// The tool-choice string OpenAI's two APIs share (`auto`, `none`,
+/// `required`); a named tool, which each API writes its own way, is `None`.
+pub(crate) fn openai_tool_choice_mode(choice: &ToolChoice) -> Option<&'static str> {
+    match choice {
+        ToolChoice::Auto => Some("auto"),
+        ToolChoice::None => Some("none"),
+        ToolChoice::Required => Some("required"),
+        ToolChoice::Tool { .. } => None,
+    }
+}
+
+/// "a user message", "an assistant message", ... for error messages.
+pub(crate) fn role_phrase(role: Role) -> &'static str {
+    match role {
+        Role::System => "a system message",
+        Role::User => "a user message",
+        Role::Assistant => "an assistant message",
+        Role::Tool => "a tool message",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn extra_merges_objects_deeply_and_never_touches_stream() {
+        let mut body = json!({"stream": true, "text": {"format": {"type": "json_object"}}, "n": 1})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let extra = json!({"stream": false, "text": {"verbosity": "low"}, "n": 2, "store": false});
+        merge_extra(&mut body, extra.as_object().unwrap());
+        assert_eq!(
+            Value::Object(body),
+            json!({"stream": true, "text": {"format": {"type": "json_object"}, "verbosity": "low"}, "n": 2, "store": false})
+        );
+    }
+
+    #[test]
+    fn error_fields_read_both_providers_shapes() {
+        let openai =
+            json!({"message": "Rate limit", "type": "requests", "code": "rate_limit_exceeded"});
+        assert_eq!(
+            error_fields(&openai),
+            ("requests".into(), "Rate limit".into())
+        );
+        let coded = json!({"message": "boom", "code": 500});
+        assert_eq!(error_fields(&coded), ("500".into(), "boom".into()));
+        assert_eq!(
+            error_fields(&json!("plain")),
+            ("error".into(), "plain".into())
+        );
+        let responses_event = json!({"type": "error", "code": "server_error", "message": "x"});
+        assert_eq!(
+            error_fields(&responses_event),
+            ("server_error".into(), "x".into())
+        );
+    }
+
+    #[test]
+    fn excerpt_cuts_on_character_boundaries() {
+        let long = "é".repeat(300);
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), 201);
+    }
+}

@@ -1,0 +1,327 @@
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures::future::BoxFuture;
+use tokio::time::Instant;
+
+use super::player::CallKind;
+use super::{IgnoredPath, Mode, Player, ReplayError, Speed};
+use crate::cassette::{Store, StoreSink};
+use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
+use crate::record::{FlushReport, Recorder, Sink, SinkError};
+use crate::span::Trace;
+
+/// A cassette folder in front of a live model: a [`Model`] that replays,
+/// records, or both, as its [`Mode`] says.
+///
+/// ```no_run
+/// # use tracedeck::{ScriptedModel, Script, replay::CassetteModel};
+/// # fn demo(live: ScriptedModel) -> Result<(), tracedeck::ReplayError> {
+/// // Mode from the environment: Replay on CI, Auto locally, TRACEDECK_MODE overrides.
+/// let model = CassetteModel::at("tests/cassettes").in_front_of(live)?;
+/// # Ok(()) }
+/// ```
+///
+/// - `Replay`: every call is served by a [`Player`] over the folder; a call
+///   with no recording fails with `CassetteMiss`.
+/// - `Auto`: recorded calls are served; the others call the live model, and
+///   every trace that made such a call is written to the folder (recorded
+///   calls included, so the new cassette is complete). Traces served entirely
+///   from the folder are not written again.
+/// - `Record`: every call is live and every trace is written.
+/// - `Passthrough`: every call is live; nothing is read or written.
+///
+/// Traces are written in the background; call [`flush`](CassetteModel::flush)
+/// before the process ends (or before replaying what was just recorded). The
+/// model records by itself: do not wrap it in another
+/// [`Recorder`](crate::Recorder).
+pub struct CassetteModel {
+    mode: Mode,
+    store: Store,
+    route: Route,
+}
+
+enum Route {
+    Replay(Player),
+    Record(Recorder<Arc<dyn Model>>),
+    Auto(Recorder<AutoModel>),
+    Passthrough(Arc<dyn Model>),
+}
+
+/// Builds a [`CassetteModel`]; made by [`CassetteModel::at`] or
+/// [`CassetteModel::on`].
+#[derive(Debug, Clone)]
+pub struct CassetteModelBuilder {
+    store: StoreSource,
+    mode: Option<Mode>,
+    key: Option<String>,
+    ignored: Vec<IgnoredPath>,
+    allow_repeats: bool,
+    speed: Speed,
+}
+
+#[derive(Debug, Clone)]
+enum StoreSource {
+    Dir(PathBuf),
+    Store(Store),
+}
+
+impl CassetteModel {
+    /// A cassette in the folder `dir` (created if missing).
+    pub fn at(dir: impl Into<PathBuf>) -> CassetteModelBuilder {
+        CassetteModelBuilder::new(StoreSource::Dir(dir.into()))
+    }
+
+    /// A cassette in an open store (with its redaction).
+    pub fn on(store: Store) -> CassetteModelBuilder {
+        CassetteModelBuilder::new(StoreSource::Store(store))
+    }
+
+    /// The mode it runs in.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The store it reads and writes.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Waits until every trace recorded so far is written, and reports what
+    /// could not be. Nothing to wait for in `Replay` and `Passthrough`.
+    pub async fn flush(&self) -> FlushReport {
+        match &self.route {
+            Route::Record(recorder) => recorder.flush().await,
+            Route::Auto(recorder) => recorder.flush().await,
+            Route::Replay(_) | Route::Passthrough(_) => FlushReport::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for CassetteModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CassetteModel")
+            .field("mode", &self.mode)
+            .field("store", &self.store.dir())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CassetteModelBuilder {
+    fn new(store: StoreSource) -> Self {
+        Self {
+            store,
+            mode: None,
+            key: None,
+            ignored: Vec::new(),
+            allow_repeats: false,
+            speed: Speed::default(),
+        }
+    }
+
+    /// Runs in `mode` instead of [`Mode::from_env`].
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+
+    /// Replays only the recordings under `key` (default: every key).
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Leaves `pointer` out when matching requests; see [`Player::ignore_path`].
+    ///
+    /// # Errors
+    /// [`ReplayError::InvalidIgnoredPath`] for a malformed pointer.
+    pub fn ignore_path(mut self, pointer: &str) -> Result<Self, ReplayError> {
+        self.ignored.push(IgnoredPath::parse(pointer)?);
+        Ok(self)
+    }
+
+    /// Serves the last recording again when a request comes more often than
+    /// recorded; see [`Player::allow_repeats`].
+    pub fn allow_repeats(mut self) -> Self {
+        self.allow_repeats = true;
+        self
+    }
+
+    /// Sets the pace of playback; see [`Speed`].
+    pub fn speed(mut self, speed: Speed) -> Self {
+        self.speed = speed;
+        self
+    }
+
+    /// Puts the cassette in front of `live`.
+    ///
+    /// # Errors
+    /// [`ReplayError::InvalidMode`] when no mode was set and
+    /// `TRACEDECK_MODE` is invalid; [`ReplayError::Cassette`] when the folder
+    /// cannot be opened or (in `Replay` and `Auto`) a cassette in it cannot be
+    /// loaded.
+    pub fn in_front_of(self, live: impl Model + 'static) -> Result<CassetteModel, ReplayError> {
+        let mode = match self.mode {
+            Some(mode) => mode,
+            None => Mode::from_env()?,
+        };
+        let store = match &self.store {
+            StoreSource::Dir(dir) => Store::open(dir.clone())?,
+            StoreSource::Store(store) => store.clone(),
+        };
+        let live: Arc<dyn Model> = Arc::new(live);
+        let route = match mode {
+            Mode::Replay => Route::Replay(self.player(&store, live.info())?),
+            Mode::Auto => {
+                let misses = Arc::new(MissLog::default());
+                let player = self.player(&store, live.info())?;
+                let sink = MissSink {
+                    store: store.sink(),
+                    player: player.clone(),
+                    misses: Arc::clone(&misses),
+                };
+                let auto = AutoModel {
+                    player,
+                    live,
+                    misses,
+                };
+                Route::Auto(Recorder::new(auto, sink))
+            }
+            Mode::Record => Route::Record(Recorder::new(live, store.sink())),
+            Mode::Passthrough => Route::Passthrough(live),
+        };
+        Ok(CassetteModel { mode, store, route })
+    }
+
+    fn player(&self, store: &Store, info: ModelInfo) -> Result<Player, ReplayError> {
+        let mut player = match &self.key {
+            Some(key) => Player::from_store(store, key)?,
+            None => Player::from_whole_store(store)?,
+        };
+        for path in &self.ignored {
+            player = player.ignoring(path.clone());
+        }
+        if self.allow_repeats {
+            player = player.allow_repeats();
+        }
+        Ok(player.speed(self.speed).with_info(info))
+    }
+}
+
+impl Model for CassetteModel {
+    fn info(&self) -> ModelInfo {
+        match &self.route {
+            Route::Replay(player) => player.info(),
+            Route::Record(recorder) => recorder.info(),
+            Route::Auto(recorder) => recorder.info(),
+            Route::Passthrough(live) => live.info(),
+        }
+    }
+
+    fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
+        match &self.route {
+            Route::Replay(player) => player.generate(req),
+            Route::Record(recorder) => recorder.generate(req),
+            Route::Auto(recorder) => recorder.generate(req),
+            Route::Passthrough(live) => live.generate(req),
+        }
+    }
+
+    fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
+        match &self.route {
+            Route::Replay(player) => player.stream(req),
+            Route::Record(recorder) => recorder.stream(req),
+            Route::Auto(recorder) => recorder.stream(req),
+            Route::Passthrough(live) => live.stream(req),
+        }
+    }
+}
+
+/// The playback hashes of the requests `Auto` sent to the live model.
+#[derive(Default)]
+struct MissLog {
+    any: AtomicBool,
+    hashes: Mutex<HashSet<String>>,
+}
+
+impl MissLog {
+    fn add(&self, hash: String) {
+        self.hashes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(hash);
+        self.any.store(true, Ordering::Release);
+    }
+
+    fn contains(&self, hash: &str) -> bool {
+        self.hashes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(hash)
+    }
+}
+
+/// `Auto`'s model: the player when it has the call, the live model when not.
+struct AutoModel {
+    player: Player,
+    live: Arc<dyn Model>,
+    misses: Arc<MissLog>,
+}
+
+impl Model for AutoModel {
+    fn info(&self) -> ModelInfo {
+        self.live.info()
+    }
+
+    fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
+        match self.player.take(&req, CallKind::Generate, Instant::now()) {
+            Ok(playback) => playback.generate(),
+            Err(miss) => {
+                self.misses.add(miss.hash);
+                self.live.generate(req)
+            }
+        }
+    }
+
+    fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
+        match self.player.take(&req, CallKind::Stream, Instant::now()) {
+            Ok(playback) => playback.stream(),
+            Err(miss) => {
+                self.misses.add(miss.hash);
+                self.live.stream(req)
+            }
+        }
+    }
+}
+
+/// `Auto`'s sink: writes a trace only if one of its calls went to the live
+/// model, so runs served entirely from the folder leave it as it was.
+struct MissSink {
+    store: StoreSink,
+    player: Player,
+    misses: Arc<MissLog>,
+}
+
+impl Sink for MissSink {
+    fn accept(&self, trace: Arc<Trace>) -> Result<(), SinkError> {
+        // Nothing went live yet: skip without hashing anything.
+        if !self.misses.any.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let went_live = trace.llm_spans().any(|span| {
+            self.misses
+                .contains(&self.player.playback_hash(&span.input))
+        });
+        if went_live {
+            self.store.accept(trace)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Vec<SinkError>> {
+        Sink::flush(&self.store)
+    }
+}

@@ -1,0 +1,455 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures::future::{self, BoxFuture};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::miss::{Miss, MissReason};
+use super::playback::Playback;
+use super::request_matcher::RequestMatcher;
+use super::{IgnoredPath, ReplayError, Speed};
+use crate::cassette::{Redaction, Store, StoredTrace};
+use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
+use crate::span::{Span, Trace};
+
+/// A [`Model`] that answers every call from recorded `llm` spans.
+///
+/// A call is matched to a recording by the sha256 of its canonical request,
+/// after the store's [`Redaction`] and the paths you
+/// [ignore](Player::ignore_path). Identical requests are served in recorded
+/// order (traces in the order given, calls in start order); asking more often
+/// than recorded is a miss unless [`allow_repeats`](Player::allow_repeats).
+/// A miss fails with [`ModelError::CassetteMiss`], whose detail shows how the
+/// request differs from the closest recorded one and what to do next.
+///
+/// A stream opens at its recorded `opened` offset from the call, yields every
+/// recorded part at its recorded offset (with `tokio::time::sleep_until`,
+/// so a paused test clock makes this instant and exact; tokio's timers tick
+/// in whole milliseconds, so sub-millisecond offsets come rounded up, never
+/// early), then ends at the recorded end, with the recorded error if it
+/// failed. `generate` answers after the recorded duration. [`Speed`] changes
+/// the pace for runs on the real clock.
+///
+/// Clones share what has been served, so one `Player` can serve many
+/// concurrent tasks; wrap it in a [`Recorder`](crate::Recorder) to record the
+/// replay.
+///
+/// ```
+/// use tracedeck::{Collector, Model, ModelRequest, Player, Recorder, Script, ScriptedModel, with_span};
+/// # tracedeck::testing::run_paused(async {
+/// // Record one call...
+/// let recorded = Collector::new();
+/// let live = Recorder::new(ScriptedModel::new(Script::text("Paris")), recorded.clone());
+/// let ask = |model: &dyn Model| model.generate(ModelRequest::new("m").user("Capital of France?"));
+/// with_span("capital", "France", async { ask(&live).await }).await.unwrap();
+///
+/// // ...and replay it without the live model.
+/// let player = Player::new("capital", recorded.traces());
+/// assert_eq!(ask(&player).await.unwrap().text, "Paris");
+///
+/// // A request that was never recorded is a miss that says what changed.
+/// let err = player.generate(ModelRequest::new("m").user("Capital of Spain?")).await.unwrap_err();
+/// assert!(err.to_string().contains(r#""Capital of France?" → "Capital of Spain?""#));
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Player {
+    key: Arc<str>,
+    traces: Arc<Vec<Recording>>,
+    matcher: RequestMatcher,
+    catalog: Arc<Catalog>,
+    served: Arc<Mutex<Vec<bool>>>,
+    scope: Option<usize>,
+    allow_repeats: bool,
+    speed: Speed,
+    info: ModelInfo,
+}
+
+/// One recorded trace and where it came from (for messages).
+pub(crate) struct Recording {
+    pub(crate) origin: String,
+    pub(crate) trace: Trace,
+}
+
+/// Every recorded `llm` span, with its playback hash.
+#[derive(Default)]
+pub(crate) struct Catalog {
+    pub(crate) calls: Vec<RecordedCall>,
+    by_hash: HashMap<String, Vec<usize>>,
+}
+
+/// One recorded `llm` span as playback sees it.
+pub(crate) struct RecordedCall {
+    /// The index of its trace in the player's traces.
+    pub(crate) trace: usize,
+    /// `<trace origin>, span #<id>`.
+    pub(crate) origin: Arc<str>,
+    pub(crate) span: Arc<Span>,
+    /// The request as playback compares it.
+    pub(crate) normalized: Value,
+}
+
+/// Whether a call asks for a stream or a whole answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallKind {
+    Generate,
+    Stream,
+}
+
+impl std::fmt::Debug for Player {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Player")
+            .field("key", &self.key)
+            .field("traces", &self.traces.len())
+            .field("calls", &self.catalog.calls.len())
+            .field("scope", &self.scope)
+            .field("allow_repeats", &self.allow_repeats)
+            .field("speed", &self.speed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Player {
+    /// A player serving the `llm` spans of `traces`, in the order given;
+    /// `key` names them in errors (usually the traces' key).
+    pub fn new(key: impl Into<String>, traces: impl IntoIterator<Item = Trace>) -> Self {
+        let recordings = traces
+            .into_iter()
+            .enumerate()
+            .map(|(i, trace)| Recording {
+                origin: format!("trace {i}"),
+                trace,
+            })
+            .collect();
+        Self::from_recordings(key.into(), recordings, RequestMatcher::default())
+    }
+
+    /// A player serving the traces loaded from a store, named by their files
+    /// in errors.
+    pub fn from_stored(
+        key: impl Into<String>,
+        traces: impl IntoIterator<Item = StoredTrace>,
+    ) -> Self {
+        let recordings = traces.into_iter().map(Recording::from).collect();
+        Self::from_recordings(key.into(), recordings, RequestMatcher::default())
+    }
+
+    /// A player serving every trace recorded under `key` in `store`, with the
+    /// store's redaction applied to live requests before they are matched.
+    ///
+    /// # Errors
+    /// [`ReplayError::Cassette`] for an invalid key, an unreadable folder or
+    /// any file under the key that fails to load (a test must not pass on
+    /// half a cassette).
+    pub fn from_store(store: &Store, key: &str) -> Result<Self, ReplayError> {
+        let loaded = store.traces(key)?;
+        if let Some(err) = loaded.errors.into_iter().next() {
+            return Err(err.into());
+        }
+        let recordings = loaded.traces.into_iter().map(Recording::from).collect();
+        Ok(Self::from_recordings(
+            key.to_owned(),
+            recordings,
+            RequestMatcher::redacting(store.redaction()),
+        ))
+    }
+
+    /// A player serving every trace of every key in `store`, named `*` in
+    /// errors. Keys are taken in sorted order, each key's traces in recorded
+    /// order.
+    ///
+    /// # Errors
+    /// As [`from_store`](Player::from_store), for any key.
+    pub fn from_whole_store(store: &Store) -> Result<Self, ReplayError> {
+        let mut recordings = Vec::new();
+        for key in store.keys()? {
+            let loaded = store.traces(&key)?;
+            if let Some(err) = loaded.errors.into_iter().next() {
+                return Err(err.into());
+            }
+            recordings.extend(loaded.traces.into_iter().map(Recording::from));
+        }
+        Ok(Self::from_recordings(
+            "*".to_owned(),
+            recordings,
+            RequestMatcher::redacting(store.redaction()),
+        ))
+    }
+
+    pub(crate) fn from_recordings(
+        key: String,
+        traces: Vec<Recording>,
+        matcher: RequestMatcher,
+    ) -> Self {
+        let info = traces
+            .iter()
+            .flat_map(|r| r.trace.llm_spans())
+            .find_map(|s| s.model.clone())
+            .unwrap_or_else(|| ModelInfo::new("replay", key.clone()));
+        let traces = Arc::new(traces);
+        let catalog = Arc::new(Catalog::build(&traces, &matcher));
+        Self {
+            key: Arc::from(key),
+            served: Arc::new(Mutex::new(vec![false; catalog.calls.len()])),
+            traces,
+            matcher,
+            catalog,
+            scope: None,
+            allow_repeats: false,
+            speed: Speed::default(),
+            info,
+        }
+    }
+
+    /// Leaves the value at `pointer` (RFC 6901, `*` matching any key or
+    /// index) out when matching requests, e.g. `/settings/seed` or
+    /// `/messages/*/content/*/call_id`. See [`IgnoredPath`].
+    ///
+    /// Resets what has been served.
+    ///
+    /// # Errors
+    /// [`ReplayError::InvalidIgnoredPath`] for a malformed pointer.
+    pub fn ignore_path(self, pointer: &str) -> Result<Self, ReplayError> {
+        Ok(self.ignoring(IgnoredPath::parse(pointer)?))
+    }
+
+    /// [`ignore_path`](Player::ignore_path) for an already parsed path.
+    pub fn ignoring(mut self, path: IgnoredPath) -> Self {
+        self.matcher.ignored.push(path);
+        self.reindexed()
+    }
+
+    /// Redacts live requests with `redaction` before matching them (a player
+    /// [`from_store`](Player::from_store) already uses the store's).
+    ///
+    /// Resets what has been served.
+    pub fn with_redaction(mut self, redaction: Redaction) -> Self {
+        self.matcher.redaction = redaction;
+        self.reindexed()
+    }
+
+    /// Serves the last recording of a request again once every recording of
+    /// it has been served, instead of failing.
+    pub fn allow_repeats(mut self) -> Self {
+        self.allow_repeats = true;
+        self
+    }
+
+    /// Sets the pace of playback (default: as recorded).
+    pub fn speed(mut self, speed: Speed) -> Self {
+        self.speed = speed;
+        self
+    }
+
+    /// Reports `info` from [`Model::info`] (default: the model of the first
+    /// recorded call, so a replay recorded through a
+    /// [`Recorder`](crate::Recorder) names the same model as the recording).
+    pub fn with_info(mut self, info: ModelInfo) -> Self {
+        self.info = info;
+        self
+    }
+
+    /// The key named in misses.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// How many recorded calls this player can serve.
+    pub fn len(&self) -> usize {
+        self.scoped_calls().count()
+    }
+
+    /// Whether it has no recorded call at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many recorded calls have not been served yet.
+    pub fn remaining(&self) -> usize {
+        let served = self.lock_served();
+        self.scoped_calls().filter(|(i, _)| !served[*i]).count()
+    }
+
+    /// The playback hash of `request`: the sha256 of its canonical JSON
+    /// after redaction and ignored paths.
+    pub fn request_hash(&self, request: &ModelRequest) -> String {
+        self.playback_hash(&request_value(request))
+    }
+
+    /// The playback hash of a serialized request (a recorded span's input).
+    pub(crate) fn playback_hash(&self, request: &Value) -> String {
+        RequestMatcher::hash(&self.matcher.normalize(request))
+    }
+
+    /// A view that serves only the calls of trace `index` (in the order the
+    /// traces were given), sharing what has been served with this player.
+    pub(crate) fn for_trace(&self, index: usize) -> Self {
+        Self {
+            scope: Some(index),
+            ..self.clone()
+        }
+    }
+
+    /// The recorded traces, in the order given.
+    pub(crate) fn recordings(&self) -> &[Recording] {
+        &self.traces
+    }
+
+    pub(crate) fn scope(&self) -> Option<usize> {
+        self.scope
+    }
+
+    fn reindexed(mut self) -> Self {
+        self.catalog = Arc::new(Catalog::build(&self.traces, &self.matcher));
+        self.served = Arc::new(Mutex::new(vec![false; self.catalog.calls.len()]));
+        self
+    }
+
+    /// The calls in this player's scope, with their catalog index.
+    pub(crate) fn scoped_calls(&self) -> impl Iterator<Item = (usize, &RecordedCall)> + '_ {
+        self.catalog
+            .calls
+            .iter()
+            .enumerate()
+            .filter(|(_, call)| self.in_scope(call))
+    }
+
+    fn in_scope(&self, call: &RecordedCall) -> bool {
+        self.scope.is_none_or(|s| call.trace == s)
+    }
+
+    fn lock_served(&self) -> std::sync::MutexGuard<'_, Vec<bool>> {
+        // Only plain flags are written under the lock: a poisoned one is still valid.
+        self.served.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Finds the recording that answers `request` and marks it served, or
+    /// says why there is none. The lock is held only for the lookup.
+    pub(crate) fn take(
+        &self,
+        request: &ModelRequest,
+        kind: CallKind,
+        start: Instant,
+    ) -> Result<Playback, Miss> {
+        let normalized = self.matcher.normalize(&request_value(request));
+        let hash = RequestMatcher::hash(&normalized);
+        let catalog = &self.catalog;
+        let candidates: Vec<usize> = catalog
+            .by_hash
+            .get(&hash)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&i| self.in_scope(&catalog.calls[i]))
+            .collect();
+        // A stream cannot be made from a whole answer; a whole answer can be
+        // made from a stream (its recorded output is what the parts add up to).
+        let usable: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| kind == CallKind::Generate || catalog.calls[i].span.streamed)
+            .collect();
+        let chosen = {
+            let mut served = self.lock_served();
+            match usable.iter().copied().find(|&i| !served[i]) {
+                Some(i) => {
+                    served[i] = true;
+                    Some(i)
+                }
+                None if self.allow_repeats => usable.last().copied(),
+                None => None,
+            }
+        };
+        match chosen {
+            Some(i) => {
+                let call = &catalog.calls[i];
+                Ok(Playback {
+                    span: Arc::clone(&call.span),
+                    key: Arc::clone(&self.key),
+                    origin: Arc::clone(&call.origin),
+                    start,
+                    speed: self.speed,
+                })
+            }
+            None => {
+                let reason = if !usable.is_empty() {
+                    MissReason::Exhausted {
+                        times: usable.len(),
+                    }
+                } else if let Some(&i) = candidates.first() {
+                    MissReason::RecordedAsGenerate {
+                        origin: catalog.calls[i].origin.to_string(),
+                    }
+                } else {
+                    MissReason::NotRecorded
+                };
+                Err(Miss {
+                    hash,
+                    normalized,
+                    reason,
+                })
+            }
+        }
+    }
+}
+
+impl From<StoredTrace> for Recording {
+    /// Named `<key>/<hash>.json`: where the file is inside the store, the
+    /// same on every machine.
+    fn from(stored: StoredTrace) -> Self {
+        Self {
+            origin: format!("{}/{}.json", stored.trace.key(), stored.hash),
+            trace: stored.trace,
+        }
+    }
+}
+
+impl Catalog {
+    fn build(traces: &[Recording], matcher: &RequestMatcher) -> Self {
+        let mut catalog = Self::default();
+        for (t, recording) in traces.iter().enumerate() {
+            for span in recording.trace.llm_spans() {
+                let normalized = matcher.normalize(&span.input);
+                let hash = RequestMatcher::hash(&normalized);
+                catalog
+                    .by_hash
+                    .entry(hash)
+                    .or_default()
+                    .push(catalog.calls.len());
+                catalog.calls.push(RecordedCall {
+                    trace: t,
+                    origin: Arc::from(format!("{}, span {}", recording.origin, span.id)),
+                    span: Arc::new(span.clone()),
+                    normalized,
+                });
+            }
+        }
+        catalog
+    }
+}
+
+fn request_value(request: &ModelRequest) -> Value {
+    // A ModelRequest is plain data with string keys: it always serializes.
+    serde_json::to_value(request).unwrap_or(Value::Null)
+}
+
+impl Model for Player {
+    fn info(&self) -> ModelInfo {
+        self.info.clone()
+    }
+
+    fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
+        match self.take(&req, CallKind::Generate, Instant::now()) {
+            Ok(playback) => playback.generate(),
+            Err(miss) => Box::pin(future::ready(Err(miss.into_error(self)))),
+        }
+    }
+
+    fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
+        match self.take(&req, CallKind::Stream, Instant::now()) {
+            Ok(playback) => playback.stream(),
+            Err(miss) => Box::pin(future::ready(Err(miss.into_error(self)))),
+        }
+    }
+}

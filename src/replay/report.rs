@@ -1,0 +1,277 @@
+use std::fmt::{self, Write as _};
+
+use serde::{Deserialize, Serialize};
+
+use super::{JsonChange, LlmTiming, SpanTreeDiff};
+use crate::span::{Trace, format_us};
+
+/// What [`replay`](crate::replay::replay) found: for every recorded trace
+/// of the key, how the new run compares.
+///
+/// [`snapshot`](ReplayReport::snapshot) gives a compact, deterministic view
+/// for `insta::assert_yaml_snapshot!`; `Display` prints a summary for people;
+/// [`assert_unchanged`](ReplayReport::assert_unchanged) fails a test with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayReport {
+    /// The key replayed.
+    pub key: String,
+    /// One entry per replayed trace, in recorded order.
+    pub traces: Vec<TraceReplay>,
+    /// Cassette files under the key that could not be loaded, with why.
+    pub unreadable: Vec<String>,
+}
+
+/// One recorded trace replayed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceReplay {
+    /// Where the recording came from: `<key>/<hash>.json` in a store, or
+    /// `trace <n>` for traces given in memory.
+    pub origin: String,
+    /// The recording.
+    pub recorded: Trace,
+    /// The new run's trace; `None` when it did not finish (a task spawned
+    /// inside it was still running when the function returned).
+    pub replayed: Option<Trace>,
+    /// Unchanged, changed, or failed.
+    pub outcome: TraceOutcome,
+    /// How the root output changed (empty when it did not).
+    pub output_diff: Vec<JsonChange>,
+    /// How the span tree changed.
+    pub tree: SpanTreeDiff,
+    /// Recorded versus replayed TTFT and duration of each `llm` span both have.
+    pub llm_timings: Vec<LlmTiming>,
+}
+
+/// How a replayed trace compares with its recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum TraceOutcome {
+    /// Same output, same span tree (timing aside).
+    Unchanged,
+    /// The output or the span tree differs.
+    Changed,
+    /// The function panicked or returned an error the recording did not
+    /// have, or the recorded input did not decode as its input type.
+    Failed {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Counts over a [`ReplayReport`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayTotals {
+    /// Traces replayed.
+    pub traces: usize,
+    /// Traces unchanged.
+    pub unchanged: usize,
+    /// Traces changed.
+    pub changed: usize,
+    /// Traces failed.
+    pub failed: usize,
+    /// Cassette files that could not be loaded.
+    pub unreadable: usize,
+    /// Spans only the replays have.
+    pub spans_added: usize,
+    /// Spans only the recordings have.
+    pub spans_removed: usize,
+    /// Spans both have whose content differs.
+    pub spans_changed: usize,
+}
+
+impl TraceReplay {
+    /// Whether the root output is the same as recorded.
+    pub fn output_unchanged(&self) -> bool {
+        self.replayed.is_some() && self.output_diff.is_empty()
+    }
+}
+
+impl ReplayReport {
+    /// The counts.
+    pub fn totals(&self) -> ReplayTotals {
+        let mut totals = ReplayTotals {
+            traces: self.traces.len(),
+            unreadable: self.unreadable.len(),
+            ..ReplayTotals::default()
+        };
+        for t in &self.traces {
+            match t.outcome {
+                TraceOutcome::Unchanged => totals.unchanged += 1,
+                TraceOutcome::Changed => totals.changed += 1,
+                TraceOutcome::Failed { .. } => totals.failed += 1,
+            }
+            totals.spans_added += t.tree.added.len();
+            totals.spans_removed += t.tree.removed.len();
+            totals.spans_changed += t.tree.changed.len();
+        }
+        totals
+    }
+
+    /// Whether every trace replayed unchanged and every file loaded.
+    pub fn is_unchanged(&self) -> bool {
+        self.unreadable.is_empty()
+            && self
+                .traces
+                .iter()
+                .all(|t| t.outcome == TraceOutcome::Unchanged)
+    }
+
+    /// Fails the calling test with the report unless it
+    /// [`is_unchanged`](ReplayReport::is_unchanged).
+    ///
+    /// # Panics
+    /// When a trace changed or failed, or a file could not be loaded; the
+    /// message is the report.
+    #[track_caller]
+    pub fn assert_unchanged(&self) {
+        if !self.is_unchanged() {
+            panic!("replay of `{}` changed:\n{self}", self.key);
+        }
+    }
+
+    /// A compact, deterministic view for snapshot tests: outcomes, diffs
+    /// as `path: old → new` lines, timings and totals, without the full
+    /// traces (snapshot those with [`Trace::snapshot`]).
+    pub fn snapshot(&self) -> ReplayReportSnapshot {
+        ReplayReportSnapshot {
+            key: self.key.clone(),
+            totals: self.totals(),
+            traces: self.traces.iter().map(TraceReplaySnapshot::from).collect(),
+            unreadable: self.unreadable.clone(),
+        }
+    }
+}
+
+/// The snapshot view of a [`ReplayReport`]; see [`ReplayReport::snapshot`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayReportSnapshot {
+    /// The key replayed.
+    pub key: String,
+    /// The counts.
+    pub totals: ReplayTotals,
+    /// One entry per trace, in recorded order.
+    pub traces: Vec<TraceReplaySnapshot>,
+    /// Files that could not be loaded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
+}
+
+/// One trace of a [`ReplayReportSnapshot`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceReplaySnapshot {
+    /// Where the recording came from.
+    pub origin: String,
+    /// Unchanged, changed or failed (with the reason).
+    #[serde(flatten)]
+    pub outcome: TraceOutcome,
+    /// Output changes, one `path: old → new` line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output_diff: Vec<String>,
+    /// Spans only the replay has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans_added: Vec<String>,
+    /// Spans only the recording has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans_removed: Vec<String>,
+    /// Changed spans, each with its `path: old → new` lines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans_changed: Vec<SpanChangeSnapshot>,
+    /// Recorded versus replayed timing per `llm` span.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub llm_timings: Vec<LlmTiming>,
+}
+
+/// One changed span of a [`TraceReplaySnapshot`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanChangeSnapshot {
+    /// The span's path.
+    pub span: String,
+    /// Its changes, one `path: old → new` line each.
+    pub changes: Vec<String>,
+}
+
+impl From<&TraceReplay> for TraceReplaySnapshot {
+    fn from(t: &TraceReplay) -> Self {
+        Self {
+            origin: t.origin.clone(),
+            outcome: t.outcome.clone(),
+            output_diff: t.output_diff.iter().map(ToString::to_string).collect(),
+            spans_added: t.tree.added.clone(),
+            spans_removed: t.tree.removed.clone(),
+            spans_changed: t
+                .tree
+                .changed
+                .iter()
+                .map(|c| SpanChangeSnapshot {
+                    span: c.span.clone(),
+                    changes: c.changes.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+            llm_timings: t.llm_timings.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ReplayReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.totals();
+        writeln!(
+            f,
+            "replay of `{}`: {} trace(s): {} unchanged, {} changed, {} failed",
+            self.key, t.traces, t.unchanged, t.changed, t.failed
+        )?;
+        for file in &self.unreadable {
+            writeln!(f, "✗ unreadable: {file}")?;
+        }
+        for trace in &self.traces {
+            f.write_str(&describe(trace))?;
+        }
+        Ok(())
+    }
+}
+
+fn describe(t: &TraceReplay) -> String {
+    let mut out = String::new();
+    let _ = match &t.outcome {
+        TraceOutcome::Unchanged => writeln!(out, "✓ {} unchanged", t.origin),
+        TraceOutcome::Changed => writeln!(out, "~ {} changed", t.origin),
+        TraceOutcome::Failed { reason } => {
+            let mut lines = reason.lines();
+            let _ = writeln!(
+                out,
+                "✗ {} failed: {}",
+                t.origin,
+                lines.next().unwrap_or_default()
+            );
+            lines.try_for_each(|l| writeln!(out, "      {l}"))
+        }
+    };
+    for change in &t.output_diff {
+        let _ = writeln!(out, "    output {change}");
+    }
+    for span in &t.tree.added {
+        let _ = writeln!(out, "    + {span}");
+    }
+    for span in &t.tree.removed {
+        let _ = writeln!(out, "    - {span}");
+    }
+    for span in &t.tree.changed {
+        let _ = writeln!(out, "    ~ {}", span.span);
+        for change in &span.changes {
+            let _ = writeln!(out, "        {change}");
+        }
+    }
+    for timing in t.llm_timings.iter().filter(|x| !x.is_unchanged()) {
+        let ttft = |v: Option<u64>| v.map_or("-".to_owned(), format_us);
+        let _ = writeln!(
+            out,
+            "    ⏱ {}: ttft {} → {}, duration {} → {}",
+            timing.span,
+            ttft(timing.recorded_ttft_us),
+            ttft(timing.replayed_ttft_us),
+            format_us(timing.recorded_duration_us),
+            format_us(timing.replayed_duration_us),
+        );
+    }
+    out
+}

@@ -1,0 +1,419 @@
+//! The `tracedeck` binary run on the committed example cassettes
+//! (`cassettes/examples/`, see `tests/example_cassettes.rs`): each command's
+//! output, exit codes, JSON that parses, `verify` failing on a corrupted copy
+//! with the file named, and a timeline that is well-formed SVG with one bar
+//! per span and one tick per streamed part.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use tracedeck::cassette::Store;
+
+/// The committed example store, relative to the crate root (where the binary runs).
+const EXAMPLES: &str = "cassettes/examples";
+/// The weather turn: four spans, two streamed calls and a tool run.
+const WEATHER: &str = "dc195aadf2d5459ab968a7e7004b00c0f4db12283479107e6a368e6530cece03";
+/// The two triage tickets.
+const TRIAGE_SAM: &str = "7522227012363a97a37cfcec3af393f63d2be4ac0daf05c327ad2e908d11387f";
+const TRIAGE_ADA: &str = "033b04792934a02e03522009da7919d3c5cedbffa9a4a473b3c45c49742e45dc";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `tracedeck ARGS` from the crate root with no `TRACEDECK_DIR` set.
+fn tracedeck(args: &[&str]) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(env!("CARGO_BIN_EXE_tracedeck"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("TRACEDECK_DIR")
+        .output()
+        .expect("run tracedeck");
+    Run {
+        code: status.code().expect("exited normally, not by a signal"),
+        stdout: String::from_utf8(stdout).expect("UTF-8 stdout"),
+        stderr: String::from_utf8(stderr).expect("UTF-8 stderr"),
+    }
+}
+
+/// Runs `tracedeck --dir cassettes/examples ARGS` and expects exit status `code`.
+fn examples(args: &[&str], code: i32) -> Run {
+    let mut all = vec!["--dir", EXAMPLES];
+    all.extend_from_slice(args);
+    let run = tracedeck(&all);
+    assert_eq!(
+        run.code, code,
+        "tracedeck {all:?}\nstdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    run
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
+/// A copy of the example store in a temporary folder.
+fn copy_of_examples() -> (tempfile::TempDir, PathBuf) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cassettes");
+    copy(&root().join(EXAMPLES), &dir);
+    (tmp, dir)
+}
+
+#[test]
+fn ls_lists_keys_counts_sizes_and_newest() {
+    let run = examples(&["ls"], 0);
+    insta::with_settings!({filters => vec![(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[time]")]}, {
+        insta::assert_snapshot!("ls", run.stdout);
+    });
+    // A positional folder overrides --dir.
+    let positional = tracedeck(&["--dir", "nowhere", "ls", EXAMPLES]);
+    assert_eq!(positional.code, 0, "{}", positional.stderr);
+    assert_eq!(positional.stdout, run.stdout);
+}
+
+#[test]
+fn ls_json_parses() {
+    let run = examples(&["ls", "--json"], 0);
+    let keys = json(&run.stdout);
+    let keys = keys.as_array().unwrap();
+    let names: Vec<&str> = keys.iter().map(|k| k["key"].as_str().unwrap()).collect();
+    assert_eq!(names, ["chat-turn", "summarize", "support/triage"]);
+    let counts: Vec<u64> = keys.iter().map(|k| k["traces"].as_u64().unwrap()).collect();
+    assert_eq!(counts, [3, 1, 2]);
+    let chat_bytes: u64 = std::fs::read_dir(root().join(EXAMPLES).join("chat-turn"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(keys[0]["bytes"].as_u64(), Some(chat_bytes));
+    assert!(keys.iter().all(|k| k["newest"].is_string()));
+}
+
+#[test]
+fn show_prints_the_span_tree_with_durations_ttft_tokens_and_status() {
+    let run = examples(&["show", &WEATHER[..8]], 0);
+    insta::assert_snapshot!("show_weather", run.stdout);
+    for expected in [
+        "ttft 500ms",
+        "tokens 131→44",
+        "tool/get_weather #2 task ok 120ms",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected}");
+    }
+    // A failed and a cancelled call say so.
+    let summarize = examples(&["show", "summarize"], 0);
+    assert!(
+        summarize
+            .stdout
+            .contains("stream cancelled 700ms opened 300ms ttft 500ms")
+    );
+    let chat = examples(&["show", "chat-turn"], 0);
+    assert!(chat.stdout.starts_with("chat-turn · 3 traces\n"));
+    assert_eq!(chat.stdout.matches("\ntrace ").count(), 3);
+    assert!(chat.stdout.contains(
+        "stream error 625ms opened 300ms ttft 520ms tokens 40→3 parts 8 (openai reported server_error"
+    ));
+}
+
+#[test]
+fn show_parts_lists_every_part_and_marks_the_first_token() {
+    let run = examples(&["show", TRIAGE_SAM, "--parts"], 0);
+    insta::assert_snapshot!("show_triage_parts", run.stdout);
+    let listed = run
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with('+'))
+        .count();
+    assert_eq!(listed, 33, "one line per part of the streamed call");
+    assert_eq!(run.stdout.matches("← first token").count(), 1);
+}
+
+#[test]
+fn show_accepts_a_cassette_file_path() {
+    let path = format!("{EXAMPLES}/support/triage/{TRIAGE_ADA}.json");
+    let run = examples(&["show", &path], 0);
+    assert!(
+        run.stdout
+            .starts_with(&format!("trace {} · support/triage", &TRIAGE_ADA[..12]))
+    );
+}
+
+#[test]
+fn show_json_parses_and_holds_the_trace() {
+    let run = examples(&["show", "chat-turn", "--json"], 0);
+    let shown = json(&run.stdout);
+    let shown = shown.as_array().unwrap();
+    assert_eq!(shown.len(), 3);
+    let store = Store::open(root().join(EXAMPLES)).unwrap();
+    for entry in shown {
+        let hash = entry["hash"].as_str().unwrap();
+        assert_eq!(entry["key"], "chat-turn");
+        let trace: tracedeck::Trace = serde_json::from_value(entry["trace"].clone()).unwrap();
+        assert_eq!(trace, store.load(hash).unwrap().trace);
+    }
+}
+
+#[test]
+fn verify_passes_on_the_committed_cassettes() {
+    let run = examples(&["verify"], 0);
+    insta::assert_snapshot!("verify_clean", run.stdout);
+    let report = json(&examples(&["verify", "--json"], 0).stdout);
+    assert_eq!(report["clean"], true);
+    assert_eq!(report["checked"], 6);
+}
+
+#[test]
+fn verify_fails_on_a_corrupted_copy_naming_the_file() {
+    let (_tmp, dir) = copy_of_examples();
+    let victim = dir.join("summarize").join(format!(
+        "{}.json",
+        "2e6abf90b7829572ce152658e69cfc58ba2100dde031387cdf341bb206d12a2e"
+    ));
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01; // one flipped bit: still the same length, no longer the same hash
+    std::fs::write(&victim, &bytes).unwrap();
+
+    let run = tracedeck(&["verify", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let victim_name = victim.display().to_string();
+    assert!(
+        run.stdout.contains(&format!("FAIL {victim_name}\n")),
+        "names the file:\n{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stdout.matches("FAIL ").count(),
+        1,
+        "only that file fails"
+    );
+    assert!(run.stdout.contains("6 cassettes checked"));
+    assert!(run.stdout.contains("5 ok, 1 with problems"));
+
+    let report = json(&tracedeck(&["verify", "--json", dir.to_str().unwrap()]).stdout);
+    assert_eq!(report["clean"], false);
+    let failing: Vec<&Value> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["ok"] == false)
+        .collect();
+    assert_eq!(failing.len(), 1);
+    assert_eq!(failing[0]["path"], victim_name.as_str());
+    assert!(!failing[0]["problems"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn verify_flags_a_secret_in_a_well_formed_cassette() {
+    let (_tmp, dir) = copy_of_examples();
+    let store = Store::open(&dir).unwrap();
+    let mut trace = store.load(&TRIAGE_ADA[..8]).unwrap().trace;
+    trace.spans[0].input = serde_json::json!({"api_key": "sk-proj-abcdefghijklmnopqrstuvwxyz0123"});
+    let leaked = store.write(&trace).unwrap();
+
+    let run = tracedeck(&["verify", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(&format!("FAIL {}\n", leaked.path.display()))
+    );
+    assert!(run.stdout.contains("secret:"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("/trace/spans/0/input/api_key"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("abcdefghijklmnopqrstuvwxyz0123"),
+        "never prints the whole secret"
+    );
+}
+
+#[test]
+fn stats_per_model_percentiles_and_tokens() {
+    let run = examples(&["stats", "chat-turn", "support/triage"], 0);
+    insta::assert_snapshot!("stats", run.stdout);
+    let all = json(&examples(&["stats", "--json"], 0).stdout);
+    assert_eq!(
+        all["keys"],
+        serde_json::json!(["chat-turn", "summarize", "support/triage"])
+    );
+    assert_eq!(all["traces"], 6);
+    assert_eq!(all["calls"], 9);
+    let mini = all["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"]["model"] == "gpt-4o-mini")
+        .unwrap();
+    assert_eq!(mini["calls"], 7);
+    assert_eq!(mini["errors"], 1);
+    assert_eq!(mini["cancelled"], 1);
+    assert_eq!(mini["ttft"]["max_us"], 610_000);
+}
+
+#[test]
+fn diff_names_what_changed_and_exits_1() {
+    let run = examples(&["diff", &TRIAGE_SAM[..8], &TRIAGE_ADA[..8]], 1);
+    insta::assert_snapshot!("diff_triage", run.stdout);
+    let same = examples(&["diff", TRIAGE_SAM, TRIAGE_SAM], 0);
+    assert!(same.stdout.ends_with("the traces are the same\n"));
+
+    let json = json(&examples(&["diff", TRIAGE_SAM, TRIAGE_ADA, "--json"], 1).stdout);
+    assert_eq!(json["same"], false);
+    assert_eq!(json["old"], TRIAGE_SAM);
+    assert_eq!(json["spans"]["changed"].as_array().unwrap().len(), 3);
+    assert_eq!(json["timing"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn timeline_writes_well_formed_svg_with_a_bar_per_span_and_a_tick_per_part() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("weather.svg");
+    let run = examples(&["timeline", WEATHER, "-o", file.to_str().unwrap()], 0);
+    assert!(
+        run.stdout
+            .starts_with("wrote dc195aadf2d5 (chat-turn · 4 spans · 48 streamed parts)")
+    );
+
+    let svg = std::fs::read_to_string(&file).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let with_class = |class: &str| {
+        doc.descendants()
+            .filter(|n| {
+                n.attribute("class")
+                    .is_some_and(|c| c.split(' ').next() == Some(class))
+            })
+            .count()
+    };
+    let trace = Store::open(root().join(EXAMPLES))
+        .unwrap()
+        .load(WEATHER)
+        .unwrap()
+        .trace;
+    let parts: usize = trace.spans.iter().map(|s| s.parts.len()).sum();
+    assert_eq!(with_class("bar"), trace.spans.len());
+    assert_eq!(with_class("tick"), parts);
+    assert_eq!(with_class("ttft"), 2, "both streamed calls mark their TTFT");
+
+    // Without -o the SVG goes to standard output, byte for byte the same.
+    assert_eq!(examples(&["timeline", &WEATHER[..6]], 0).stdout, svg);
+}
+
+#[test]
+fn errors_say_what_to_do_and_exit_2() {
+    let missing = tracedeck(&["--dir", "no/such/folder", "ls"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing
+            .stderr
+            .contains("no cassette folder at `no/such/folder`")
+    );
+    assert!(
+        !root().join("no").exists(),
+        "reading never creates the folder"
+    );
+
+    let unknown = examples(&["show", "no-such-key"], 2);
+    assert!(
+        unknown
+            .stderr
+            .contains("no key or trace hash `no-such-key`")
+    );
+    assert!(unknown.stderr.contains("tracedeck ls"));
+
+    let several = examples(&["timeline", "chat-turn"], 2);
+    assert!(
+        several
+            .stderr
+            .contains("key `chat-turn` has 3 traces; name one by hash")
+    );
+    assert!(several.stderr.contains(&WEATHER[..12]));
+
+    let hostile = examples(&["show", "../../etc/passwd"], 2);
+    assert!(hostile.stderr.starts_with("error: "));
+
+    let unwritable = tempfile::tempdir().unwrap();
+    let target = unwritable.path().join("missing-folder").join("t.svg");
+    let failed = examples(&["timeline", WEATHER, "-o", target.to_str().unwrap()], 2);
+    assert!(failed.stderr.contains("could not write"));
+
+    let usage = tracedeck(&["diff", "only-one"]);
+    assert_eq!(usage.code, 2);
+    for run in [&missing, &unknown, &several, &hostile, &failed, &usage] {
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn a_folder_holding_stores_points_at_them() {
+    // `cassettes/` holds the example store (and the quickstart's, once run):
+    // its files sit one folder too deep for it to be a store itself.
+    let ls = tracedeck(&["--dir", "cassettes", "ls"]);
+    assert_eq!(ls.code, 0);
+    assert!(
+        ls.stderr.contains(
+            "hint: `cassettes/examples` looks like a cassette folder of its own: try `tracedeck ls cassettes/examples`"
+        ),
+        "{}",
+        ls.stderr
+    );
+    let verify = tracedeck(&["verify", "cassettes"]);
+    assert_eq!(verify.code, 1);
+    assert!(
+        verify
+            .stderr
+            .contains("try `tracedeck verify cassettes/examples`")
+    );
+}
+
+#[test]
+fn every_command_and_flag_has_help() {
+    let top = tracedeck(&["--help"]);
+    assert_eq!(top.code, 0);
+    for command in ["ls", "show", "verify", "stats", "diff", "timeline"] {
+        assert!(
+            top.stdout.contains(&format!("  {command} ")),
+            "{command} listed"
+        );
+        let help = tracedeck(&["help", command]);
+        assert_eq!(help.code, 0, "{command}");
+        // Every argument and flag line carries a description.
+        for line in help
+            .stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with('-'))
+        {
+            assert!(
+                line.trim().split("  ").count() > 1,
+                "{command}: `{line}` has no help text"
+            );
+        }
+    }
+    insta::assert_snapshot!("help", top.stdout);
+}

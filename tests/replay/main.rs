@@ -1,0 +1,9 @@
+//! Replay: the Player, modes, replay(key, fn) and span-tree snapshots (issue 4).
+
+mod common;
+mod concurrency;
+mod modes;
+mod player;
+mod report;
+mod roundtrip;
+mod timing;
