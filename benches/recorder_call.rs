@@ -17,8 +17,9 @@ use criterion::{BenchmarkId, Criterion};
 use futures::StreamExt;
 use tracedeck::{Model, ModelRequest, Recorder};
 
+use common::memory_model::MemoryModel;
 use common::report::Report;
-use common::{Discard, MemoryModel, chat_request, current_thread_runtime, time_calls};
+use common::{Discard, chat_request, current_thread_runtime, time_calls};
 
 /// Parts in the model's answer (text of 97 tokens for `generate`).
 const PARTS: usize = 100;

@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use tracedeck::{Collector, Model, ModelRequest, Recorder, Sink, SpanKind, with_span};
 
+use common::memory_model::MemoryModel;
 use common::report::Report;
-use common::{Discard, MemoryModel, chat_request, drain};
+use common::{Discard, chat_request, drain};
 
 /// Concurrent calls per round.
 const CALLS: usize = 10_000;

@@ -14,8 +14,9 @@ mod common;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use tracedeck::{Collector, Model, Recorder};
 
+use common::memory_model::MemoryModel;
 use common::report::{Report, human};
-use common::{Discard, MemoryModel, chat_request, current_thread_runtime, drain, time_calls};
+use common::{Discard, chat_request, current_thread_runtime, drain, time_calls};
 
 /// Parts per stream.
 const LENGTHS: [usize; 3] = [10, 100, 1_000];

@@ -7,6 +7,7 @@
 
 pub mod memory_model;
 pub mod report;
+pub mod session;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,8 +15,6 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tracedeck::{Message, ModelError, ModelRequest, PartStream, Sink, SinkError, Trace};
-
-pub use memory_model::MemoryModel;
 
 /// A sink that drops every trace it gets: the recorder does all of its work
 /// (the trace is built and handed over) but nothing accumulates across
