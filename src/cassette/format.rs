@@ -80,13 +80,92 @@ pub(crate) fn decode(
     bytes: &[u8],
     folder_key: Option<&str>,
 ) -> Result<Decoded, CassetteError> {
-    let Some(expected) = hash_of_file_name(path) else {
-        return Err(CassetteError::BadFileName {
-            path: path.to_owned(),
-        });
-    };
+    let expected = expected_hash(path)?;
     let value = parse(path, bytes)?;
     check_envelope(path, &value)?;
+    let hash = checked_hash(path, bytes, expected)?;
+    let trace = value
+        .get("trace")
+        .ok_or_else(|| bad_trace(path, "the `trace` field is missing".into()))
+        .and_then(|t| Trace::deserialize(t).map_err(|e| bad_trace(path, e.to_string())))?;
+    let (trace, recorded_at) = checked_trace(path, trace, value.get("recorded_at"), folder_key)?;
+    Ok(Decoded {
+        value,
+        hash,
+        trace,
+        recorded_at,
+    })
+}
+
+/// A checked cassette's trace, without the JSON tree: what loading needs.
+#[derive(Debug)]
+pub(crate) struct DecodedTrace {
+    pub hash: String,
+    pub trace: Trace,
+    pub recorded_at: Option<SystemTime>,
+}
+
+/// A cassette's top-level object read straight into a trace. Other fields
+/// are ignored, as [`decode`] ignores them.
+#[derive(Deserialize)]
+struct TypedEnvelope {
+    format: String,
+    version: u64,
+    /// `Some` whenever the field is present, even as `null`, so it is
+    /// checked exactly as [`decode`] checks it.
+    #[serde(default, deserialize_with = "present")]
+    recorded_at: Option<Value>,
+    trace: Trace,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// Decodes and checks a cassette exactly as [`decode`] does, but reads the
+/// trace straight from the bytes instead of through a JSON tree, which is
+/// about half the work of a load (bench 4 in `BENCHMARKS.md`). A file the
+/// direct read does not take as a cassette of this format and version — or
+/// that is broken in any way the direct read notices — goes through
+/// [`decode`], so every error is the one `decode` gives.
+pub(crate) fn decode_trace(
+    path: &Path,
+    bytes: &[u8],
+    folder_key: Option<&str>,
+) -> Result<DecodedTrace, CassetteError> {
+    let expected = expected_hash(path)?;
+    match serde_json::from_slice::<TypedEnvelope>(bytes) {
+        Ok(envelope) if envelope.format == FORMAT && envelope.version == VERSION => {
+            let hash = checked_hash(path, bytes, expected)?;
+            let (trace, recorded_at) = checked_trace(
+                path,
+                envelope.trace,
+                envelope.recorded_at.as_ref(),
+                folder_key,
+            )?;
+            Ok(DecodedTrace {
+                hash,
+                trace,
+                recorded_at,
+            })
+        }
+        _ => decode(path, bytes, folder_key).map(|d| DecodedTrace {
+            hash: d.hash,
+            trace: d.trace,
+            recorded_at: d.recorded_at,
+        }),
+    }
+}
+
+/// The hash a cassette's file name says its bytes have.
+fn expected_hash(path: &Path) -> Result<&str, CassetteError> {
+    hash_of_file_name(path).ok_or_else(|| CassetteError::BadFileName {
+        path: path.to_owned(),
+    })
+}
+
+/// The sha256 of `bytes`, when it is the `expected` one.
+fn checked_hash(path: &Path, bytes: &[u8], expected: &str) -> Result<String, CassetteError> {
     let hash = sha256_hex(bytes);
     if hash != expected {
         return Err(CassetteError::HashMismatch {
@@ -94,26 +173,38 @@ pub(crate) fn decode(
             actual: hash,
         });
     }
-    let bad_trace = |message: String| CassetteError::BadTrace {
+    Ok(hash)
+}
+
+fn bad_trace(path: &Path, message: String) -> CassetteError {
+    CassetteError::BadTrace {
         path: path.to_owned(),
         message,
-    };
-    let trace = value
-        .get("trace")
-        .ok_or_else(|| bad_trace("the `trace` field is missing".into()))
-        .and_then(|t| Trace::deserialize(t).map_err(|e| bad_trace(e.to_string())))?;
-    check_trace(&trace).map_err(bad_trace)?;
-    let recorded_at = match value.get("recorded_at") {
+    }
+}
+
+/// Checks a decoded trace: well-formed, a valid `recorded_at` if present,
+/// and in `folder_key`'s folder when given.
+fn checked_trace(
+    path: &Path,
+    trace: Trace,
+    recorded_at: Option<&Value>,
+    folder_key: Option<&str>,
+) -> Result<(Trace, Option<SystemTime>), CassetteError> {
+    check_trace(&trace).map_err(|m| bad_trace(path, m))?;
+    let recorded_at = match recorded_at {
         None => None,
         Some(Value::String(text)) => Some(humantime::parse_rfc3339(text).map_err(|e| {
-            bad_trace(format!(
-                "`recorded_at` {text:?} is not an RFC 3339 time: {e}"
-            ))
+            bad_trace(
+                path,
+                format!("`recorded_at` {text:?} is not an RFC 3339 time: {e}"),
+            )
         })?),
         Some(other) => {
-            return Err(bad_trace(format!(
-                "`recorded_at` must be an RFC 3339 string, found {other}"
-            )));
+            return Err(bad_trace(
+                path,
+                format!("`recorded_at` must be an RFC 3339 string, found {other}"),
+            ));
         }
     };
     if let Some(folder_key) = folder_key {
@@ -125,12 +216,7 @@ pub(crate) fn decode(
             });
         }
     }
-    Ok(Decoded {
-        value,
-        hash,
-        trace,
-        recorded_at,
-    })
+    Ok((trace, recorded_at))
 }
 
 fn check_envelope(path: &Path, value: &Value) -> Result<(), CassetteError> {
@@ -224,4 +310,119 @@ pub(crate) fn hash_of_file_name(path: &Path) -> Option<&str> {
 /// Whether `s` is 64 lowercase hex digits.
 pub(crate) fn is_full_hash(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::span::{Span, SpanKind};
+
+    fn cassette(recorded_at: Option<SystemTime>) -> Vec<u8> {
+        let trace = Trace::new(vec![
+            Span::fixture(0, None, "turn", SpanKind::Task),
+            Span::fixture(1, Some(0), "llm", SpanKind::Llm),
+        ])
+        .unwrap();
+        encode(&trace, recorded_at).unwrap()
+    }
+
+    /// `bytes` named as their own hash, in folder `turn`.
+    fn named(bytes: &[u8]) -> PathBuf {
+        PathBuf::from(format!("store/turn/{}.json", sha256_hex(bytes)))
+    }
+
+    /// Rewrites one top-level field of a valid cassette.
+    fn with_field(name: &str, json: &str) -> Vec<u8> {
+        let mut value: Value = serde_json::from_slice(&cassette(None)).unwrap();
+        value[name] = serde_json::from_str(json).unwrap();
+        serde_json::to_vec(&value).unwrap()
+    }
+
+    fn without_field(name: &str) -> Vec<u8> {
+        let mut value: Value = serde_json::from_slice(&cassette(None)).unwrap();
+        value.as_object_mut().unwrap().remove(name);
+        serde_json::to_vec(&value).unwrap()
+    }
+
+    #[test]
+    fn the_direct_read_decodes_and_fails_exactly_as_decode() {
+        let valid = cassette(None);
+        let stamped = cassette(Some(SystemTime::UNIX_EPOCH));
+        let text = String::from_utf8(valid.clone()).unwrap();
+        let twice = text.replacen("\"trace\":", "\"trace\": {\"spans\": []},\n  \"trace\":", 1);
+        let mut cases: Vec<(&str, PathBuf, Vec<u8>, Option<&str>)> = vec![
+            ("valid", named(&valid), valid.clone(), Some("turn")),
+            ("valid, any folder", named(&valid), valid.clone(), None),
+            (
+                "recorded_at",
+                named(&stamped),
+                stamped.clone(),
+                Some("turn"),
+            ),
+            ("wrong folder", named(&valid), valid.clone(), Some("other")),
+            (
+                "hash mismatch",
+                named(b"other"),
+                valid.clone(),
+                Some("turn"),
+            ),
+            (
+                "bad name",
+                PathBuf::from("turn/x.json"),
+                valid.clone(),
+                None,
+            ),
+            (
+                "truncated",
+                PathBuf::new(),
+                valid[..valid.len() / 2].to_vec(),
+                None,
+            ),
+            (
+                "trailing",
+                PathBuf::new(),
+                [&valid[..], b"x"].concat(),
+                None,
+            ),
+            ("not an object", PathBuf::new(), b"[1]".to_vec(), None),
+            ("twice the trace", PathBuf::new(), twice.into_bytes(), None),
+            ("no trace", PathBuf::new(), without_field("trace"), None),
+            ("no version", PathBuf::new(), without_field("version"), None),
+        ];
+        for (field, json) in [
+            ("recorded_at", "null"),
+            ("recorded_at", "5"),
+            ("recorded_at", "\"yesterday\""),
+            ("version", "2"),
+            ("version", "1.0"),
+            ("format", "\"other/cassette\""),
+            ("format", "7"),
+            ("trace", "{\"spans\": []}"),
+            ("trace", "{\"spans\": 3}"),
+        ] {
+            cases.push((field, PathBuf::new(), with_field(field, json), None));
+        }
+        for (what, path, bytes, folder) in cases {
+            let path = if path.as_os_str().is_empty() {
+                named(&bytes)
+            } else {
+                path
+            };
+            let direct = decode_trace(&path, &bytes, folder);
+            let through_tree = decode(&path, &bytes, folder);
+            match (direct, through_tree) {
+                (Ok(direct), Ok(tree)) => {
+                    assert_eq!(direct.hash, tree.hash, "{what}");
+                    assert_eq!(direct.trace, tree.trace, "{what}");
+                    assert_eq!(direct.recorded_at, tree.recorded_at, "{what}");
+                }
+                (Err(direct), Err(tree)) => {
+                    assert_eq!(format!("{direct:?}"), format!("{tree:?}"), "{what}");
+                }
+                (direct, tree) => panic!("{what}: direct {direct:?}, through the tree {tree:?}"),
+            }
+        }
+    }
 }

@@ -387,7 +387,7 @@ pub(crate) fn read_cassette(
     folder_key: Option<&str>,
 ) -> Result<StoredTrace, CassetteError> {
     let bytes = fs::read(path).map_err(|e| CassetteError::io(path, "read", e))?;
-    let decoded = format::decode(path, &bytes, folder_key)?;
+    let decoded = format::decode_trace(path, &bytes, folder_key)?;
     let modified = fs::metadata(path).and_then(|m| m.modified()).ok();
     Ok(StoredTrace {
         hash: decoded.hash,
