@@ -71,6 +71,7 @@ async fn replay_session(player: &Player, requests: Vec<ModelRequest>, concurrent
 
 /// Times `iters` whole replays; each gets a fresh player and its requests
 /// before the clock starts (a player serves each recording once).
+// Out of line, so a profiler can single it out (callgrind --toggle-collect).
 #[inline(never)]
 fn timed_replays(
     rt: &tokio::runtime::Runtime,
@@ -94,6 +95,7 @@ fn timed_replays(
 /// Times `iters` runs of tokio alone waiting, one after another, for every
 /// instant at which the replay emits a part: each turn's recorded part
 /// offsets, from its own start.
+// Out of line, so a profiler can single it out (callgrind --toggle-collect).
 #[inline(never)]
 fn timed_timer_floor(rt: &tokio::runtime::Runtime, traces: &[Trace], iters: u64) -> Duration {
     let offsets: Vec<Vec<Duration>> = traces

@@ -1,6 +1,7 @@
 //! What every benchmark shares: an in-memory model to measure against, a
-//! sink that keeps nothing, a typical request, the runtimes, and the report
-//! that turns criterion's estimates into ratios against each baseline.
+//! sink that keeps nothing, a typical request, a recorded session to store
+//! and replay, the runtimes, and the report that turns criterion's
+//! estimates into ratios against each baseline.
 //!
 //! Each bench binary includes this module and uses part of it.
 #![allow(dead_code)]
@@ -30,7 +31,7 @@ impl Sink for Discard {
 }
 
 /// A typical chat turn: a system prompt, two earlier turns and the new
-/// question, with sampling settings (about 600 bytes as JSON).
+/// question, with sampling settings (about 640 bytes as JSON).
 pub fn chat_request() -> ModelRequest {
     ModelRequest::new("gpt-4o-mini")
         .system(
