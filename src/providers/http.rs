@@ -172,13 +172,15 @@ pub(crate) struct HttpCall {
 }
 
 /// Who a call talks to, and the key to scrub from whatever comes back.
-struct CallContext {
-    provider: String,
+pub(crate) struct CallContext {
+    /// The provider named in errors.
+    pub(crate) provider: String,
     key: Option<ApiKey>,
 }
 
 impl CallContext {
-    fn scrub(&self, err: ModelError) -> ModelError {
+    /// `err` with any echo of the key replaced.
+    pub(crate) fn scrub(&self, err: ModelError) -> ModelError {
         match &self.key {
             Some(key) => key.scrub(err),
             None => err,
@@ -254,12 +256,7 @@ impl HttpCall {
             };
             return Err(ctx.scrub(err));
         }
-        Ok(part_stream(
-            ctx.provider,
-            response.bytes_stream().boxed(),
-            decoder,
-            ctx.key,
-        ))
+        Ok(part_stream(ctx, response.bytes_stream().boxed(), decoder))
     }
 }
 
