@@ -16,9 +16,10 @@ use super::secret::ApiKey;
 use super::wire::{excerpt, provider_error, str_at};
 use crate::model::{ModelError, PartStream};
 
-/// How an adapter puts its key on the wire.
+/// How an adapter puts its key on the wire. (`pub` in this private module
+/// because the [`WireApi`](super::wire_api::WireApi) trait names it.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AuthScheme {
+pub enum AuthScheme {
     /// `Authorization: Bearer <key>` (OpenAI and compatible servers).
     Bearer,
     /// The key as the value of this header (Anthropic's `x-api-key`).

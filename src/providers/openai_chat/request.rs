@@ -9,9 +9,10 @@ use crate::providers::wire::{merge_extra, openai_tool_choice_mode, role_phrase};
 const API: &str = "OpenAI Chat Completions";
 
 /// Which body field carries the token limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) enum MaxTokensField {
     /// `max_completion_tokens`: OpenAI's current name, required by its reasoning models.
+    #[default]
     MaxCompletionTokens,
     /// `max_tokens`: the older name some OpenAI-compatible servers still expect.
     MaxTokens,
