@@ -1,34 +1,10 @@
-//! Small JSON helpers shared by the wire mappings.
+//! Small JSON helpers shared by the readers of every API's responses and
+//! events.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::sse::SseEvent;
-use crate::model::{ModelError, Role, ToolChoice};
-
-/// Merges a request's `extra` into a wire body: objects merge key by key,
-/// recursively, anything else replaces what the mapping put there. `stream`
-/// is left alone: it follows the method called.
-pub(crate) fn merge_extra(body: &mut Map<String, Value>, extra: &Map<String, Value>) {
-    for (key, value) in extra {
-        if key == "stream" {
-            continue;
-        }
-        merge_value(body, key, value);
-    }
-}
-
-fn merge_value(target: &mut Map<String, Value>, key: &str, value: &Value) {
-    match (target.get_mut(key), value) {
-        (Some(Value::Object(existing)), Value::Object(incoming)) => {
-            for (k, v) in incoming {
-                merge_value(existing, k, v);
-            }
-        }
-        _ => {
-            target.insert(key.to_owned(), value.clone());
-        }
-    }
-}
+use crate::model::ModelError;
 
 /// Parses an event's data as JSON, or says which event could not be read.
 pub(crate) fn event_json(provider: &str, event: &SseEvent) -> Result<Value, ModelError> {
@@ -113,45 +89,10 @@ pub(crate) fn provider_error(provider: &str, error: &Value) -> ModelError {
     }
 }
 
-/// The tool-choice string OpenAI's two APIs share (`auto`, `none`,
-/// `required`); a named tool, which each API writes its own way, is `None`.
-pub(crate) fn openai_tool_choice_mode(choice: &ToolChoice) -> Option<&'static str> {
-    match choice {
-        ToolChoice::Auto => Some("auto"),
-        ToolChoice::None => Some("none"),
-        ToolChoice::Required => Some("required"),
-        ToolChoice::Tool { .. } => None,
-    }
-}
-
-/// "a user message", "an assistant message", ... for error messages.
-pub(crate) fn role_phrase(role: Role) -> &'static str {
-    match role {
-        Role::System => "a system message",
-        Role::User => "a user message",
-        Role::Assistant => "an assistant message",
-        Role::Tool => "a tool message",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn extra_merges_objects_deeply_and_never_touches_stream() {
-        let mut body = json!({"stream": true, "text": {"format": {"type": "json_object"}}, "n": 1})
-            .as_object()
-            .cloned()
-            .unwrap();
-        let extra = json!({"stream": false, "text": {"verbosity": "low"}, "n": 2, "store": false});
-        merge_extra(&mut body, extra.as_object().unwrap());
-        assert_eq!(
-            Value::Object(body),
-            json!({"stream": true, "text": {"format": {"type": "json_object"}, "verbosity": "low"}, "n": 2, "store": false})
-        );
-    }
 
     #[test]
     fn error_fields_read_both_providers_shapes() {

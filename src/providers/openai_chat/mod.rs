@@ -12,8 +12,6 @@ mod usage;
 
 pub use stream::ChatStreamDecoder;
 
-pub(crate) use request::{arguments_text, image_url};
-
 use serde_json::Value;
 
 use request::{MaxTokensField, chat_body};
