@@ -13,7 +13,7 @@ use super::body_stream::part_stream;
 use super::decoder::ProtocolDecoder;
 use super::error::AdapterError;
 use super::secret::ApiKey;
-use super::wire::{excerpt, provider_error, str_at};
+use super::wire::{error_at, excerpt, provider_error, str_at};
 use crate::model::{ModelError, PartStream};
 
 /// How an adapter puts its key on the wire. (`pub` in this private module
@@ -243,11 +243,10 @@ impl HttpCall {
         if is_json {
             // Some servers answer a streaming request with a plain JSON error.
             let body = response.bytes().await.unwrap_or_default();
-            let err = match serde_json::from_slice::<Value>(&body) {
-                Ok(value) if value.get("error").is_some_and(|e| !e.is_null()) => {
-                    provider_error(&ctx.provider, &value["error"])
-                }
-                _ => ModelError::Decode {
+            let value = serde_json::from_slice::<Value>(&body).ok();
+            let err = match value.as_ref().and_then(error_at) {
+                Some(error) => provider_error(&ctx.provider, error),
+                None => ModelError::Decode {
                     provider: ctx.provider.clone(),
                     message: format!(
                         "asked for an event stream, got application/json: {}",

@@ -67,9 +67,11 @@ mod message_rules;
 pub mod openai_chat;
 mod openai_request;
 pub mod openai_responses;
+mod openai_usage;
 mod request_body;
 mod secret;
 pub mod sse;
+mod tool_call_ids;
 mod wire;
 mod wire_api;
 

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::sse::SseEvent;
-use crate::model::ModelError;
+use crate::model::{ModelError, StreamPart};
 
 /// Parses an event's data as JSON, or says which event could not be read.
 pub(crate) fn event_json(provider: &str, event: &SseEvent) -> Result<Value, ModelError> {
@@ -16,6 +16,15 @@ pub(crate) fn event_json(provider: &str, event: &SseEvent) -> Result<Value, Mode
             excerpt(&event.data)
         ),
     })
+}
+
+/// An event's JSON data and its type: the data's `type` field, else the
+/// `event:` line (APIs with named events repeat the type in both; some
+/// servers send only one of them).
+pub(crate) fn typed_event(provider: &str, event: &SseEvent) -> Result<(String, Value), ModelError> {
+    let data = event_json(provider, event)?;
+    let kind = str_at(&data, "type").unwrap_or(event.kind()).to_owned();
+    Ok((kind, data))
 }
 
 /// The first 200 characters of `text`, for error messages.
@@ -35,6 +44,40 @@ pub(crate) fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
 /// A non-empty string field.
 pub(crate) fn non_empty<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     str_at(value, key).filter(|s| !s.is_empty())
+}
+
+/// A field, if present and an object (a `usage` sent as `null` is no usage).
+pub(crate) fn object_at<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    value.get(key).filter(|v| v.is_object())
+}
+
+/// A list field, or the decode error saying the response lacks it.
+pub(crate) fn list_at<'a>(
+    provider: &str,
+    body: &'a Value,
+    key: &str,
+) -> Result<&'a [Value], ModelError> {
+    body.get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .ok_or_else(|| ModelError::Decode {
+            provider: provider.to_owned(),
+            message: format!("the response has no `{key}` list"),
+        })
+}
+
+/// The `error` a body or chunk carries in OpenAI's shape, unless absent or `null`.
+pub(crate) fn error_at(value: &Value) -> Option<&Value> {
+    value.get("error").filter(|e| !e.is_null())
+}
+
+/// The [`StreamPart::ResponseMetadata`] of a response object: its non-empty
+/// `id` and `model`.
+pub(crate) fn response_metadata(response: &Value) -> StreamPart {
+    StreamPart::ResponseMetadata {
+        id: non_empty(response, "id").map(str::to_owned),
+        model: non_empty(response, "model").map(str::to_owned),
+    }
 }
 
 /// An unsigned integer at a `/`-separated JSON pointer.

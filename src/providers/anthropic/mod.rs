@@ -1,6 +1,7 @@
 //! Anthropic Messages (`POST {base}/v1/messages`, with the
 //! `anthropic-version` header).
 
+mod block;
 mod finish;
 mod request;
 mod response;

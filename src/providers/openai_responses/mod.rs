@@ -4,6 +4,7 @@ mod finish;
 mod request;
 mod response;
 mod stream;
+mod tool_item;
 mod usage;
 
 pub use stream::ResponsesStreamDecoder;
