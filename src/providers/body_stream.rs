@@ -7,30 +7,25 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::decoder::{BodyDecoder, ProtocolDecoder};
-use super::http::transport_error;
-use super::secret::ApiKey;
+use super::http::{CallContext, transport_error};
 use crate::model::{ModelError, PartStream, StreamPart};
 
 type Body = BoxStream<'static, Result<Bytes, reqwest::Error>>;
 
 struct State<P> {
-    provider: String,
+    /// The provider named in errors, and the key scrubbed from them.
+    ctx: CallContext,
     /// `None` once the protocol ended or the body failed: nothing more is read.
     body: Option<Body>,
     decoder: BodyDecoder<P>,
     ready: VecDeque<Result<StreamPart, ModelError>>,
     scratch: Vec<StreamPart>,
-    key: Option<ApiKey>,
 }
 
 impl<P: ProtocolDecoder> State<P> {
     fn fail(&mut self, err: ModelError) {
         self.body = None;
-        let err = match &self.key {
-            Some(key) => key.scrub(err),
-            None => err,
-        };
-        self.ready.push_back(Err(err));
+        self.ready.push_back(Err(self.ctx.scrub(err)));
     }
 
     /// Reads until at least one part (or the end) is ready.
@@ -51,7 +46,7 @@ impl<P: ProtocolDecoder> State<P> {
                     }
                 }
                 Some(Err(err)) => {
-                    let err = transport_error(&self.provider, &err);
+                    let err = transport_error(&self.ctx.provider, &err);
                     self.fail(err);
                 }
                 None => {
@@ -69,20 +64,19 @@ impl<P: ProtocolDecoder> State<P> {
 /// The parts of `body` as `decoder` reads them. Every part a network read
 /// completes is yielded at once, in order; the stream ends after the
 /// protocol's end marker, or with one error (transport failure, provider
-/// error event, malformed event, or truncation), errors scrubbed of `key`.
+/// error event, malformed event, or truncation), errors scrubbed of the
+/// call's key.
 pub(crate) fn part_stream<P: ProtocolDecoder>(
-    provider: String,
+    ctx: CallContext,
     body: Body,
     decoder: P,
-    key: Option<ApiKey>,
 ) -> PartStream {
     let state = State {
-        provider,
+        ctx,
         body: Some(body),
         decoder: BodyDecoder::new(decoder),
         ready: VecDeque::new(),
         scratch: Vec::new(),
-        key,
     };
     futures::stream::unfold(state, |mut state| async move {
         state.fill().await;

@@ -144,3 +144,18 @@ impl<P: ProtocolDecoder> BodyDecoder<P> {
         Ok(out)
     }
 }
+
+/// Feeds `events` to `decoder` one by one, then ends the body: every part
+/// they decode to, or the first error (truncation included).
+#[cfg(test)]
+pub(crate) fn decode_events<P: ProtocolDecoder>(
+    mut decoder: P,
+    events: impl IntoIterator<Item = SseEvent>,
+) -> Result<Vec<StreamPart>, ModelError> {
+    let mut out = Vec::new();
+    for event in events {
+        decoder.decode(&event, &mut out)?;
+    }
+    decoder.end_of_body()?;
+    Ok(out)
+}

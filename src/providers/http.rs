@@ -13,12 +13,13 @@ use super::body_stream::part_stream;
 use super::decoder::ProtocolDecoder;
 use super::error::AdapterError;
 use super::secret::ApiKey;
-use super::wire::{excerpt, provider_error, str_at};
+use super::wire::{error_at, excerpt, provider_error, str_at};
 use crate::model::{ModelError, PartStream};
 
-/// How an adapter puts its key on the wire.
+/// How an adapter puts its key on the wire. (`pub` in this private module
+/// because the [`WireApi`](super::wire_api::WireApi) trait names it.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AuthScheme {
+pub enum AuthScheme {
     /// `Authorization: Bearer <key>` (OpenAI and compatible servers).
     Bearer,
     /// The key as the value of this header (Anthropic's `x-api-key`).
@@ -172,13 +173,15 @@ pub(crate) struct HttpCall {
 }
 
 /// Who a call talks to, and the key to scrub from whatever comes back.
-struct CallContext {
-    provider: String,
+pub(crate) struct CallContext {
+    /// The provider named in errors.
+    pub(crate) provider: String,
     key: Option<ApiKey>,
 }
 
 impl CallContext {
-    fn scrub(&self, err: ModelError) -> ModelError {
+    /// `err` with any echo of the key replaced.
+    pub(crate) fn scrub(&self, err: ModelError) -> ModelError {
         match &self.key {
             Some(key) => key.scrub(err),
             None => err,
@@ -240,11 +243,10 @@ impl HttpCall {
         if is_json {
             // Some servers answer a streaming request with a plain JSON error.
             let body = response.bytes().await.unwrap_or_default();
-            let err = match serde_json::from_slice::<Value>(&body) {
-                Ok(value) if value.get("error").is_some_and(|e| !e.is_null()) => {
-                    provider_error(&ctx.provider, &value["error"])
-                }
-                _ => ModelError::Decode {
+            let value = serde_json::from_slice::<Value>(&body).ok();
+            let err = match value.as_ref().and_then(error_at) {
+                Some(error) => provider_error(&ctx.provider, error),
+                None => ModelError::Decode {
                     provider: ctx.provider.clone(),
                     message: format!(
                         "asked for an event stream, got application/json: {}",
@@ -254,12 +256,7 @@ impl HttpCall {
             };
             return Err(ctx.scrub(err));
         }
-        Ok(part_stream(
-            ctx.provider,
-            response.bytes_stream().boxed(),
-            decoder,
-            ctx.key,
-        ))
+        Ok(part_stream(ctx, response.bytes_stream().boxed(), decoder))
     }
 }
 

@@ -1,7 +1,10 @@
 //! Real model providers over HTTP: [`OpenAi`] (Chat Completions, and any
 //! OpenAI-compatible server), [`OpenAiResponses`] (the Responses API) and
 //! [`Anthropic`] (Messages). Each is a [`Model`](crate::Model): wrap it in a
-//! [`Recorder`](crate::Recorder) to record production sessions.
+//! [`Recorder`](crate::Recorder) to record production sessions. All three
+//! are one [`HttpAdapter`] over their API's wire format, so they share the
+//! builder setters (`api_key`, `base_url`, `header`, `http_client`) and the
+//! `Model` implementation; each adds only its API's own settings.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -25,7 +28,7 @@
 //! # What the adapters guarantee
 //!
 //! - **Streaming and TTFT.** Every event is decoded the moment its bytes
-//!   arrive, into [`StreamPart`]s that keep the
+//!   arrive, into [`StreamPart`](crate::StreamPart)s that keep the
 //!   content/framing split: metadata, role-only deltas, pings
 //!   ([`KeepAlive`](crate::StreamPart::KeepAlive)), block starts and stops and
 //!   usage are framing; text, reasoning, refusals and tool calls are content.
@@ -54,73 +57,28 @@
 //! server-sent events from bytes split anywhere, [`BodyDecoder`] turns a body
 //! into parts, and each API's [`ProtocolDecoder`] works event by event.
 
-macro_rules! endpoint_builders {
-    () => {
-        /// Sends `key` with every call (on the wire only; it never appears in
-        /// requests, recordings, errors or `Debug` output).
-        pub fn api_key(mut self, key: impl Into<$crate::providers::ApiKey>) -> Self {
-            self.endpoint.api_key = Some(key.into());
-            self
-        }
-
-        /// Sends calls to `url` (scheme, host and path prefix) instead of the
-        /// provider's own API, e.g. a proxy, a gateway or a local server. A
-        /// URL that is not absolute `http`/`https` fails each call with
-        /// [`AdapterError::InvalidBaseUrl`](crate::providers::AdapterError::InvalidBaseUrl).
-        pub fn base_url(mut self, url: impl Into<String>) -> Self {
-            self.endpoint.base_url = url.into();
-            self
-        }
-
-        /// Sends the header `name: value` with every call (values are kept out
-        /// of `Debug` output, as they are often credentials). An invalid
-        /// header fails each call with
-        /// [`AdapterError::InvalidHeader`](crate::providers::AdapterError::InvalidHeader).
-        pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-            self.endpoint.headers.push((name.into(), value.into()));
-            self
-        }
-
-        /// Sends calls through `client` (for proxies, timeouts, custom TLS
-        /// roots) instead of the adapter's own rustls client.
-        pub fn http_client(mut self, client: reqwest::Client) -> Self {
-            self.endpoint.client = Ok(client);
-            self
-        }
-    };
-}
-pub(crate) use endpoint_builders;
-
+mod adapter;
 pub mod anthropic;
 mod body_stream;
 mod decoder;
 mod error;
 mod http;
+mod message_rules;
 pub mod openai_chat;
+mod openai_request;
 pub mod openai_responses;
+mod openai_usage;
+mod request_body;
 mod secret;
 pub mod sse;
+mod tool_call_ids;
 mod wire;
+mod wire_api;
 
+pub use adapter::HttpAdapter;
 pub use anthropic::Anthropic;
 pub use decoder::{BodyDecoder, ProtocolDecoder};
 pub use error::AdapterError;
 pub use openai_chat::OpenAi;
 pub use openai_responses::OpenAiResponses;
 pub use secret::ApiKey;
-
-use crate::model::{ModelInfo, ModelResponse, ResponseAccumulator, StreamPart};
-
-/// An environment variable, if set and not empty.
-fn env_lookup(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// The response that `parts` add up to.
-fn fold_parts(info: ModelInfo, parts: &[StreamPart]) -> ModelResponse {
-    let mut acc = ResponseAccumulator::new(info);
-    for part in parts {
-        acc.push(part);
-    }
-    acc.finish()
-}

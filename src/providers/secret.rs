@@ -41,52 +41,22 @@ impl ApiKey {
     }
 
     /// `err` with every occurrence of the key in its text replaced.
-    pub fn scrub(&self, err: ModelError) -> ModelError {
-        let s = |t: String| self.scrub_text(&t);
-        match err {
-            ModelError::Http {
-                provider,
-                status,
-                message,
-                retry_after_ms,
-            } => ModelError::Http {
-                provider,
-                status,
-                message: s(message),
-                retry_after_ms,
-            },
-            ModelError::Provider {
-                provider,
-                kind,
-                message,
-            } => ModelError::Provider {
-                provider,
-                kind: s(kind),
-                message: s(message),
-            },
-            ModelError::Transport { provider, message } => ModelError::Transport {
-                provider,
-                message: s(message),
-            },
-            ModelError::Truncated { provider, message } => ModelError::Truncated {
-                provider,
-                message: s(message),
-            },
-            ModelError::Decode { provider, message } => ModelError::Decode {
-                provider,
-                message: s(message),
-            },
-            ModelError::CassetteMiss { key, detail } => ModelError::CassetteMiss {
-                key,
-                detail: s(detail),
-            },
-            ModelError::Config { message } => ModelError::Config {
-                message: s(message),
-            },
-            ModelError::Other { message } => ModelError::Other {
-                message: s(message),
-            },
+    pub fn scrub(&self, mut err: ModelError) -> ModelError {
+        // No wildcard arm: a new variant must say which of its texts to scrub.
+        match &mut err {
+            ModelError::Provider { kind, message, .. } => {
+                *kind = self.scrub_text(kind);
+                *message = self.scrub_text(message);
+            }
+            ModelError::CassetteMiss { detail, .. } => *detail = self.scrub_text(detail),
+            ModelError::Http { message, .. }
+            | ModelError::Transport { message, .. }
+            | ModelError::Truncated { message, .. }
+            | ModelError::Decode { message, .. }
+            | ModelError::Config { message }
+            | ModelError::Other { message } => *message = self.scrub_text(message),
         }
+        err
     }
 }
 

@@ -1,34 +1,10 @@
-//! Small JSON helpers shared by the wire mappings.
+//! Small JSON helpers shared by the readers of every API's responses and
+//! events.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::sse::SseEvent;
-use crate::model::{ModelError, Role, ToolChoice};
-
-/// Merges a request's `extra` into a wire body: objects merge key by key,
-/// recursively, anything else replaces what the mapping put there. `stream`
-/// is left alone: it follows the method called.
-pub(crate) fn merge_extra(body: &mut Map<String, Value>, extra: &Map<String, Value>) {
-    for (key, value) in extra {
-        if key == "stream" {
-            continue;
-        }
-        merge_value(body, key, value);
-    }
-}
-
-fn merge_value(target: &mut Map<String, Value>, key: &str, value: &Value) {
-    match (target.get_mut(key), value) {
-        (Some(Value::Object(existing)), Value::Object(incoming)) => {
-            for (k, v) in incoming {
-                merge_value(existing, k, v);
-            }
-        }
-        _ => {
-            target.insert(key.to_owned(), value.clone());
-        }
-    }
-}
+use crate::model::{ModelError, StreamPart};
 
 /// Parses an event's data as JSON, or says which event could not be read.
 pub(crate) fn event_json(provider: &str, event: &SseEvent) -> Result<Value, ModelError> {
@@ -40,6 +16,15 @@ pub(crate) fn event_json(provider: &str, event: &SseEvent) -> Result<Value, Mode
             excerpt(&event.data)
         ),
     })
+}
+
+/// An event's JSON data and its type: the data's `type` field, else the
+/// `event:` line (APIs with named events repeat the type in both; some
+/// servers send only one of them).
+pub(crate) fn typed_event(provider: &str, event: &SseEvent) -> Result<(String, Value), ModelError> {
+    let data = event_json(provider, event)?;
+    let kind = str_at(&data, "type").unwrap_or(event.kind()).to_owned();
+    Ok((kind, data))
 }
 
 /// The first 200 characters of `text`, for error messages.
@@ -59,6 +44,40 @@ pub(crate) fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
 /// A non-empty string field.
 pub(crate) fn non_empty<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     str_at(value, key).filter(|s| !s.is_empty())
+}
+
+/// A field, if present and an object (a `usage` sent as `null` is no usage).
+pub(crate) fn object_at<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    value.get(key).filter(|v| v.is_object())
+}
+
+/// A list field, or the decode error saying the response lacks it.
+pub(crate) fn list_at<'a>(
+    provider: &str,
+    body: &'a Value,
+    key: &str,
+) -> Result<&'a [Value], ModelError> {
+    body.get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .ok_or_else(|| ModelError::Decode {
+            provider: provider.to_owned(),
+            message: format!("the response has no `{key}` list"),
+        })
+}
+
+/// The `error` a body or chunk carries in OpenAI's shape, unless absent or `null`.
+pub(crate) fn error_at(value: &Value) -> Option<&Value> {
+    value.get("error").filter(|e| !e.is_null())
+}
+
+/// The [`StreamPart::ResponseMetadata`] of a response object: its non-empty
+/// `id` and `model`.
+pub(crate) fn response_metadata(response: &Value) -> StreamPart {
+    StreamPart::ResponseMetadata {
+        id: non_empty(response, "id").map(str::to_owned),
+        model: non_empty(response, "model").map(str::to_owned),
+    }
 }
 
 /// An unsigned integer at a `/`-separated JSON pointer.
@@ -113,45 +132,10 @@ pub(crate) fn provider_error(provider: &str, error: &Value) -> ModelError {
     }
 }
 
-/// The tool-choice string OpenAI's two APIs share (`auto`, `none`,
-/// `required`); a named tool, which each API writes its own way, is `None`.
-pub(crate) fn openai_tool_choice_mode(choice: &ToolChoice) -> Option<&'static str> {
-    match choice {
-        ToolChoice::Auto => Some("auto"),
-        ToolChoice::None => Some("none"),
-        ToolChoice::Required => Some("required"),
-        ToolChoice::Tool { .. } => None,
-    }
-}
-
-/// "a user message", "an assistant message", ... for error messages.
-pub(crate) fn role_phrase(role: Role) -> &'static str {
-    match role {
-        Role::System => "a system message",
-        Role::User => "a user message",
-        Role::Assistant => "an assistant message",
-        Role::Tool => "a tool message",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn extra_merges_objects_deeply_and_never_touches_stream() {
-        let mut body = json!({"stream": true, "text": {"format": {"type": "json_object"}}, "n": 1})
-            .as_object()
-            .cloned()
-            .unwrap();
-        let extra = json!({"stream": false, "text": {"verbosity": "low"}, "n": 2, "store": false});
-        merge_extra(&mut body, extra.as_object().unwrap());
-        assert_eq!(
-            Value::Object(body),
-            json!({"stream": true, "text": {"format": {"type": "json_object"}, "verbosity": "low"}, "n": 2, "store": false})
-        );
-    }
 
     #[test]
     fn error_fields_read_both_providers_shapes() {

@@ -1,6 +1,7 @@
 //! Anthropic Messages (`POST {base}/v1/messages`, with the
 //! `anthropic-version` header).
 
+mod block;
 mod finish;
 mod request;
 mod response;
@@ -9,15 +10,16 @@ mod usage;
 
 pub use stream::MessagesStreamDecoder;
 
-use futures::future::BoxFuture;
+use serde_json::Value;
 
 use request::messages_body;
 use response::messages_response_parts;
 
+use super::adapter::HttpAdapter;
 use super::error::AdapterError;
-use super::http::{AuthScheme, Endpoint, HttpCall};
-use super::{env_lookup, fold_parts};
-use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
+use super::http::AuthScheme;
+use super::wire_api::{AdapterSetup, WireApi};
+use crate::model::{ModelError, ModelRequest, StreamPart};
 
 /// The default base URL.
 pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
@@ -28,9 +30,10 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 /// The `max_tokens` sent when a request sets none (the API requires one).
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
-const PROVIDER: &str = "anthropic";
-
-/// A [`Model`] served by the Anthropic Messages API.
+/// A [`Model`](crate::Model) served by the Anthropic Messages API: an
+/// [`HttpAdapter`] over [`MessagesApi`], built with the setters all adapters
+/// share plus [`version`](Anthropic::version) and
+/// [`default_max_tokens`](Anthropic::default_max_tokens).
 ///
 /// The request's `model` is sent when it is non-empty, else the model given
 /// to [`new`](Anthropic::new). Usage is normalized: `input_tokens` counts
@@ -46,100 +49,67 @@ const PROVIDER: &str = "anthropic";
 /// let answer = claude.generate(ModelRequest::new("claude-haiku-4-5").user("Hi!")).await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug)]
-pub struct Anthropic {
-    model: String,
-    endpoint: Endpoint,
+pub type Anthropic = HttpAdapter<MessagesApi>;
+
+/// The Messages wire format: the API an [`Anthropic`] adapter speaks. It
+/// holds the settings this API adds: the `anthropic-version` header and the
+/// `max_tokens` sent when a request sets none.
+#[derive(Debug, Clone)]
+pub struct MessagesApi {
     version: String,
     default_max_tokens: u32,
 }
 
-impl Anthropic {
-    /// An adapter for `model` at [`ANTHROPIC_BASE_URL`], with no key yet.
-    pub fn new(model: impl Into<String>) -> Self {
+impl Default for MessagesApi {
+    fn default() -> Self {
         Self {
-            model: model.into(),
-            endpoint: Endpoint::new(
-                "Anthropic",
-                ANTHROPIC_BASE_URL,
-                AuthScheme::Header("x-api-key"),
-            ),
             version: ANTHROPIC_VERSION.to_owned(),
             default_max_tokens: DEFAULT_MAX_TOKENS,
         }
     }
+}
 
-    /// An adapter for `model` with the key in `ANTHROPIC_API_KEY`, at
-    /// `ANTHROPIC_BASE_URL` when that is set.
-    pub fn from_env(model: impl Into<String>) -> Result<Self, AdapterError> {
-        let key = env_lookup("ANTHROPIC_API_KEY").ok_or(AdapterError::MissingApiKey {
-            adapter: "Anthropic",
-            variable: "ANTHROPIC_API_KEY",
-        })?;
-        let mut adapter = Self::new(model).api_key(key);
-        if let Some(url) = env_lookup("ANTHROPIC_BASE_URL") {
-            adapter = adapter.base_url(url);
-        }
-        Ok(adapter)
+impl WireApi for MessagesApi {
+    const SETUP: AdapterSetup = AdapterSetup {
+        adapter: "Anthropic",
+        provider: "anthropic",
+        base_url: ANTHROPIC_BASE_URL,
+        auth: AuthScheme::Header("x-api-key"),
+        key_variable: "ANTHROPIC_API_KEY",
+        base_url_variable: "ANTHROPIC_BASE_URL",
+    };
+    const PATH: &'static str = "/v1/messages";
+    type StreamDecoder = MessagesStreamDecoder;
+
+    fn body(&self, req: &ModelRequest, model: &str, stream: bool) -> Result<Value, AdapterError> {
+        messages_body(req, model, self.default_max_tokens, stream)
     }
 
-    super::endpoint_builders!();
+    fn headers(&self) -> Vec<(&'static str, &str)> {
+        vec![("anthropic-version", self.version.as_str())]
+    }
 
+    fn response_parts(provider: &str, body: &Value) -> Result<Vec<StreamPart>, ModelError> {
+        messages_response_parts(provider, body)
+    }
+
+    fn stream_decoder(provider: String) -> MessagesStreamDecoder {
+        MessagesStreamDecoder::new(provider)
+    }
+}
+
+impl Anthropic {
     /// Sends `version` as the `anthropic-version` header (default
     /// [`ANTHROPIC_VERSION`]). Beta features go in a `.header("anthropic-beta", ..)`.
     pub fn version(mut self, version: impl Into<String>) -> Self {
-        self.version = version.into();
+        self.wire.version = version.into();
         self
     }
 
     /// Sends `max_tokens` as the limit when a request sets none (default
     /// [`DEFAULT_MAX_TOKENS`]).
     pub fn default_max_tokens(mut self, max_tokens: u32) -> Self {
-        self.default_max_tokens = max_tokens;
+        self.wire.default_max_tokens = max_tokens;
         self
-    }
-
-    /// The default model id.
-    pub fn model(&self) -> &str {
-        &self.model
-    }
-
-    fn call(&self, req: &ModelRequest, stream: bool) -> Result<(String, HttpCall), ModelError> {
-        let model = if req.model.is_empty() {
-            self.model.clone()
-        } else {
-            req.model.clone()
-        };
-        let body = messages_body(req, &model, self.default_max_tokens, stream)?;
-        let headers = [("anthropic-version", self.version.as_str())];
-        let call = self
-            .endpoint
-            .post(PROVIDER, "/v1/messages", &headers, &body)?;
-        Ok((model, call))
-    }
-}
-
-impl Model for Anthropic {
-    fn info(&self) -> ModelInfo {
-        ModelInfo::new(PROVIDER, &self.model)
-    }
-
-    fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
-        let call = self.call(&req, false);
-        Box::pin(async move {
-            let (model, call) = call?;
-            let parts = call
-                .json_then(|body| messages_response_parts(PROVIDER, body))
-                .await?;
-            Ok(fold_parts(ModelInfo::new(PROVIDER, model), &parts))
-        })
-    }
-
-    fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
-        let call = self.call(&req, true);
-        Box::pin(async move {
-            let (_, call) = call?;
-            call.stream(MessagesStreamDecoder::new(PROVIDER)).await
-        })
     }
 }

@@ -2,9 +2,16 @@ use serde_json::{Map, Value, json};
 
 use crate::model::{ContentPart, ImageSource, ModelRequest, ResponseFormat, Role, ToolChoice};
 use crate::providers::error::AdapterError;
-use crate::providers::wire::{merge_extra, role_phrase};
+use crate::providers::message_rules::WireRequest;
+use crate::providers::request_body::{finish_body, insert_sampling, insert_tools, tool_fields};
 
-const API: &str = "the Anthropic Messages API";
+const REQUEST: WireRequest = WireRequest {
+    api: "the Anthropic Messages API",
+    messages_field: "messages",
+};
+
+/// What to do about a setting this API lacks.
+const SETTING_HINT: &str = "leave it unset, or send the provider's own field through `extra`";
 
 /// The `/v1/messages` body for `req`.
 ///
@@ -21,13 +28,13 @@ pub(crate) fn messages_body(
 ) -> Result<Value, AdapterError> {
     let settings = &req.settings;
     if settings.seed.is_some() {
-        return Err(unsupported_setting("`seed`"));
+        return Err(REQUEST.unsupported_setting("`seed`", SETTING_HINT));
     }
     if matches!(
         settings.response_format,
         Some(ResponseFormat::Json | ResponseFormat::JsonSchema { .. })
     ) {
-        return Err(unsupported_setting("a JSON response format"));
+        return Err(REQUEST.unsupported_setting("a JSON response format", SETTING_HINT));
     }
     let mut body = Map::new();
     body.insert("model".into(), json!(model));
@@ -40,22 +47,9 @@ pub(crate) fn messages_body(
         body.insert("system".into(), json!(system.join("\n\n")));
     }
     body.insert("messages".into(), Value::Array(messages));
-    if !req.tools.is_empty() {
-        let tools = req
-            .tools
-            .iter()
-            .map(|tool| {
-                let mut t = Map::new();
-                t.insert("name".into(), json!(tool.name));
-                if let Some(description) = &tool.description {
-                    t.insert("description".into(), json!(description));
-                }
-                t.insert("input_schema".into(), tool.parameters.clone());
-                Value::Object(t)
-            })
-            .collect();
-        body.insert("tools".into(), Value::Array(tools));
-    }
+    insert_tools(&mut body, &req.tools, |tool| {
+        Value::Object(tool_fields(tool, "input_schema"))
+    });
     if let Some(choice) = &settings.tool_choice {
         let value = match choice {
             ToolChoice::Auto => json!({"type": "auto"}),
@@ -65,36 +59,11 @@ pub(crate) fn messages_body(
         };
         body.insert("tool_choice".into(), value);
     }
-    if let Some(t) = settings.temperature {
-        body.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = settings.top_p {
-        body.insert("top_p".into(), json!(p));
-    }
+    insert_sampling(&mut body, settings);
     if !settings.stop.is_empty() {
         body.insert("stop_sequences".into(), json!(settings.stop));
     }
-    if stream {
-        body.insert("stream".into(), json!(true));
-    }
-    merge_extra(&mut body, &req.extra);
-    Ok(Value::Object(body))
-}
-
-fn unsupported_setting(what: &str) -> AdapterError {
-    AdapterError::Unsupported {
-        api: API,
-        what: what.to_owned(),
-        hint: "leave it unset, or send the provider's own field through `extra`",
-    }
-}
-
-fn unsupported(index: usize, role: Role, part: &str, hint: &'static str) -> AdapterError {
-    AdapterError::Unsupported {
-        api: API,
-        what: format!("{part} in {} (messages[{index}])", role_phrase(role)),
-        hint,
-    }
+    Ok(finish_body(body, stream, &req.extra))
 }
 
 /// The system texts and the `messages` list.
@@ -102,11 +71,10 @@ fn conversation(req: &ModelRequest) -> Result<(Vec<String>, Vec<Value>), Adapter
     let mut system: Vec<String> = req.system.iter().cloned().collect();
     let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for (index, message) in req.messages.iter().enumerate() {
+        let at = REQUEST.message(index, message.role);
         if message.role == Role::System {
             if !turns.is_empty() {
-                return Err(unsupported(
-                    index,
-                    message.role,
+                return Err(at.unsupported(
                     "a system prompt after the conversation began",
                     "put system text in `ModelRequest::system` or before the first message",
                 ));
@@ -115,12 +83,9 @@ fn conversation(req: &ModelRequest) -> Result<(Vec<String>, Vec<Value>), Adapter
                 match part {
                     ContentPart::Text { text } => system.push(text.clone()),
                     _ => {
-                        return Err(unsupported(
-                            index,
-                            message.role,
-                            "anything but text",
-                            "system prompts are text only",
-                        ));
+                        return Err(
+                            at.unsupported("anything but text", "system prompts are text only")
+                        );
                     }
                 }
             }
@@ -141,14 +106,8 @@ fn conversation(req: &ModelRequest) -> Result<(Vec<String>, Vec<Value>), Adapter
                     json!({"type": "text", "text": text})
                 }
                 ContentPart::Image { source } => {
-                    if message.role == Role::Assistant {
-                        return Err(unsupported(
-                            index,
-                            message.role,
-                            "an image",
-                            "images can only be sent in user messages",
-                        ));
-                    }
+                    // Tool messages go out as user turns, so they may hold images.
+                    at.check_image(message.role != Role::Assistant)?;
                     let source = match source {
                         ImageSource::Url { url } => json!({"type": "url", "url": url}),
                         ImageSource::Base64 { media_type, data } => {
@@ -162,14 +121,7 @@ fn conversation(req: &ModelRequest) -> Result<(Vec<String>, Vec<Value>), Adapter
                     name,
                     arguments,
                 } => {
-                    if message.role != Role::Assistant {
-                        return Err(unsupported(
-                            index,
-                            message.role,
-                            "a tool call",
-                            "tool calls belong in assistant messages",
-                        ));
-                    }
+                    at.check_tool_call()?;
                     json!({"type": "tool_use", "id": id, "name": name, "input": arguments})
                 }
                 ContentPart::ToolResult {
@@ -177,14 +129,7 @@ fn conversation(req: &ModelRequest) -> Result<(Vec<String>, Vec<Value>), Adapter
                     content,
                     is_error,
                 } => {
-                    if message.role == Role::Assistant {
-                        return Err(unsupported(
-                            index,
-                            message.role,
-                            "a tool result",
-                            "send tool results in a tool or user message",
-                        ));
-                    }
+                    at.check_tool_result()?;
                     let mut block =
                         json!({"type": "tool_result", "tool_use_id": call_id, "content": content});
                     if *is_error {

@@ -1,9 +1,10 @@
 use serde_json::Value;
 
+use super::block::block_parts;
 use super::finish::anthropic_finish;
 use super::usage::AnthropicUsage;
 use crate::model::{ModelError, Role, StreamPart};
-use crate::providers::wire::{non_empty, provider_error, str_at};
+use crate::providers::wire::{list_at, object_at, provider_error, response_metadata, str_at};
 
 /// A non-streamed Messages response as the parts a stream of it would carry:
 /// text, thinking, redacted thinking and tool-use blocks, usage and the finish.
@@ -14,55 +15,23 @@ pub(crate) fn messages_response_parts(
     if str_at(body, "type") == Some("error") {
         return Err(provider_error(provider, body.get("error").unwrap_or(body)));
     }
-    let content = body
-        .get("content")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ModelError::Decode {
-            provider: provider.to_owned(),
-            message: "the response has no `content` list".into(),
-        })?;
+    let content = list_at(provider, body, "content")?;
     let mut parts = vec![
-        StreamPart::ResponseMetadata {
-            id: non_empty(body, "id").map(str::to_owned),
-            model: non_empty(body, "model").map(str::to_owned),
-        },
+        response_metadata(body),
         StreamPart::RoleDelta {
             role: Role::Assistant,
         },
     ];
     for block in content {
-        match str_at(block, "type") {
-            Some("text") => {
-                if let Some(text) = non_empty(block, "text") {
-                    parts.push(StreamPart::text(text));
-                }
-            }
-            Some("thinking") => {
-                if let Some(text) = non_empty(block, "thinking") {
-                    parts.push(StreamPart::reasoning(text));
-                }
-            }
-            Some("redacted_thinking") => parts.push(StreamPart::RedactedReasoning {
-                data: str_at(block, "data").unwrap_or_default().to_owned(),
-            }),
-            Some("tool_use" | "server_tool_use" | "mcp_tool_use") => {
-                let id = str_at(block, "id").unwrap_or_default().to_owned();
-                parts.push(StreamPart::ToolCallStart {
-                    id: id.clone(),
-                    name: str_at(block, "name").unwrap_or_default().to_owned(),
-                });
-                let input = block.get("input").cloned().unwrap_or(Value::Null);
-                let arguments = if input.is_null() {
-                    String::new()
-                } else {
-                    input.to_string()
-                };
-                parts.push(StreamPart::ToolCallDelta { id, arguments });
-            }
-            _ => {}
+        if let Some(id) = block_parts(block, &mut parts) {
+            let arguments = match block.get("input") {
+                None | Some(Value::Null) => String::new(),
+                Some(input) => input.to_string(),
+            };
+            parts.push(StreamPart::ToolCallDelta { id, arguments });
         }
     }
-    let usage = body.get("usage").filter(|u| u.is_object()).map(|u| {
+    let usage = object_at(body, "usage").map(|u| {
         let mut usage = AnthropicUsage::default();
         usage.update(u);
         usage.to_usage()

@@ -1,11 +1,15 @@
 use serde_json::Value;
 
+use super::block::block_parts;
 use super::finish::anthropic_finish;
 use super::usage::AnthropicUsage;
 use crate::model::{ModelError, Role, StreamPart};
 use crate::providers::decoder::ProtocolDecoder;
 use crate::providers::sse::SseEvent;
-use crate::providers::wire::{event_json, non_empty, provider_error, str_at};
+use crate::providers::tool_call_ids::ToolCallIds;
+use crate::providers::wire::{
+    non_empty, object_at, provider_error, response_metadata, str_at, typed_event,
+};
 
 /// Decodes an Anthropic Messages stream (`event:` + `data:` pairs, ending
 /// with `message_stop`).
@@ -25,7 +29,7 @@ use crate::providers::wire::{event_json, non_empty, provider_error, str_at};
 pub struct MessagesStreamDecoder {
     provider: String,
     /// Tool-use blocks by block index, with their ids.
-    blocks: Vec<(u64, String)>,
+    tool_calls: ToolCallIds,
     usage: AnthropicUsage,
     usage_seen: bool,
     stop_reason: Option<String>,
@@ -37,7 +41,7 @@ impl MessagesStreamDecoder {
     pub fn new(provider: impl Into<String>) -> Self {
         Self {
             provider: provider.into(),
-            blocks: Vec::new(),
+            tool_calls: ToolCallIds::default(),
             usage: AnthropicUsage::default(),
             usage_seen: false,
             stop_reason: None,
@@ -51,39 +55,18 @@ impl MessagesStreamDecoder {
             index: u32::try_from(index).unwrap_or(u32::MAX),
         });
         let block = data.get("content_block").unwrap_or(&Value::Null);
-        match str_at(block, "type") {
-            Some("text") => {
-                if let Some(text) = non_empty(block, "text") {
-                    out.push(StreamPart::text(text));
-                }
-            }
-            Some("thinking") => {
-                if let Some(text) = non_empty(block, "thinking") {
-                    out.push(StreamPart::reasoning(text));
-                }
-            }
-            Some("redacted_thinking") => out.push(StreamPart::RedactedReasoning {
-                data: str_at(block, "data").unwrap_or_default().to_owned(),
-            }),
-            Some("tool_use" | "server_tool_use" | "mcp_tool_use") => {
-                let id = str_at(block, "id").unwrap_or_default().to_owned();
-                self.blocks.push((index, id.clone()));
-                out.push(StreamPart::ToolCallStart {
-                    id: id.clone(),
-                    name: str_at(block, "name").unwrap_or_default().to_owned(),
+        if let Some(id) = block_parts(block, out) {
+            self.tool_calls.open(index, id.clone());
+            // Input normally streams as `input_json_delta`s after an empty `{}`.
+            if let Some(input) = block
+                .get("input")
+                .filter(|i| i.as_object().is_some_and(|o| !o.is_empty()))
+            {
+                out.push(StreamPart::ToolCallDelta {
+                    id,
+                    arguments: input.to_string(),
                 });
-                // Input normally streams as `input_json_delta`s after an empty `{}`.
-                if let Some(input) = block
-                    .get("input")
-                    .filter(|i| i.as_object().is_some_and(|o| !o.is_empty()))
-                {
-                    out.push(StreamPart::ToolCallDelta {
-                        id,
-                        arguments: input.to_string(),
-                    });
-                }
             }
-            _ => {}
         }
     }
 
@@ -103,17 +86,7 @@ impl MessagesStreamDecoder {
             }
             Some("input_json_delta") => {
                 if let Some(json) = non_empty(delta, "partial_json") {
-                    let id = self
-                        .blocks
-                        .iter()
-                        .rev()
-                        .find(|(i, _)| *i == index)
-                        .map(|(_, id)| id.clone())
-                        .unwrap_or_default();
-                    out.push(StreamPart::ToolCallDelta {
-                        id,
-                        arguments: json.to_owned(),
-                    });
+                    out.push(self.tool_calls.delta(index, json));
                 }
             }
             // signature_delta, citations_delta: nothing the parts carry.
@@ -131,19 +104,15 @@ impl ProtocolDecoder for MessagesStreamDecoder {
         if self.done {
             return Ok(());
         }
-        let data = event_json(&self.provider, event)?;
-        let kind = str_at(&data, "type").unwrap_or(event.kind()).to_owned();
+        let (kind, data) = typed_event(&self.provider, event)?;
         match kind.as_str() {
             "message_start" => {
                 let message = data.get("message").unwrap_or(&Value::Null);
-                out.push(StreamPart::ResponseMetadata {
-                    id: non_empty(message, "id").map(str::to_owned),
-                    model: non_empty(message, "model").map(str::to_owned),
-                });
+                out.push(response_metadata(message));
                 out.push(StreamPart::RoleDelta {
                     role: Role::Assistant,
                 });
-                if let Some(usage) = message.get("usage").filter(|u| u.is_object()) {
+                if let Some(usage) = object_at(message, "usage") {
                     self.usage.update(usage);
                     self.usage_seen = true;
                 }
@@ -160,7 +129,7 @@ impl ProtocolDecoder for MessagesStreamDecoder {
                 if let Some(reason) = data.pointer("/delta/stop_reason").and_then(Value::as_str) {
                     self.stop_reason = Some(reason.to_owned());
                 }
-                if let Some(usage) = data.get("usage").filter(|u| u.is_object()) {
+                if let Some(usage) = object_at(&data, "usage") {
                     self.usage.update(usage);
                     self.usage_seen = true;
                     out.push(StreamPart::Usage {
@@ -198,20 +167,15 @@ impl ProtocolDecoder for MessagesStreamDecoder {
 mod tests {
     use super::*;
     use crate::model::FinishKind;
+    use crate::providers::decoder::decode_events;
 
     fn decode(events: &[(&str, &str)]) -> Result<Vec<StreamPart>, ModelError> {
-        let mut d = MessagesStreamDecoder::new("anthropic");
-        let mut out = Vec::new();
-        for (name, data) in events {
-            let event = SseEvent {
-                event: Some((*name).to_owned()),
-                data: (*data).to_owned(),
-                ..SseEvent::default()
-            };
-            d.decode(&event, &mut out)?;
-        }
-        d.end_of_body()?;
-        Ok(out)
+        let events = events.iter().map(|(name, data)| SseEvent {
+            event: Some((*name).to_owned()),
+            data: (*data).to_owned(),
+            ..SseEvent::default()
+        });
+        decode_events(MessagesStreamDecoder::new("anthropic"), events)
     }
 
     #[test]

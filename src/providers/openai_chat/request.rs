@@ -1,17 +1,24 @@
 use serde_json::{Map, Value, json};
 
-use crate::model::{
-    ContentPart, ImageSource, Message, ModelRequest, ResponseFormat, Role, ToolChoice,
-};
+use crate::model::{ContentPart, Message, ModelRequest, Role, ToolChoice};
 use crate::providers::error::AdapterError;
-use crate::providers::wire::{merge_extra, openai_tool_choice_mode, role_phrase};
+use crate::providers::message_rules::WireRequest;
+use crate::providers::openai_request::{
+    SchemaPlacement, arguments_text, content_in_tool_message, image_url, response_format,
+    role_name, tool_choice_mode,
+};
+use crate::providers::request_body::{finish_body, insert_sampling, insert_tools, tool_fields};
 
-const API: &str = "OpenAI Chat Completions";
+const REQUEST: WireRequest = WireRequest {
+    api: "OpenAI Chat Completions",
+    messages_field: "messages",
+};
 
 /// Which body field carries the token limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) enum MaxTokensField {
     /// `max_completion_tokens`: OpenAI's current name, required by its reasoning models.
+    #[default]
     MaxCompletionTokens,
     /// `max_tokens`: the older name some OpenAI-compatible servers still expect.
     MaxTokens,
@@ -36,36 +43,20 @@ pub(crate) fn chat_body(
     let mut body = Map::new();
     body.insert("model".into(), json!(model));
     body.insert("messages".into(), Value::Array(messages(req)?));
-    if !req.tools.is_empty() {
-        let tools = req
-            .tools
-            .iter()
-            .map(|tool| {
-                let mut function = Map::new();
-                function.insert("name".into(), json!(tool.name));
-                if let Some(description) = &tool.description {
-                    function.insert("description".into(), json!(description));
-                }
-                function.insert("parameters".into(), tool.parameters.clone());
-                json!({"type": "function", "function": function})
-            })
-            .collect();
-        body.insert("tools".into(), Value::Array(tools));
-    }
+    insert_tools(
+        &mut body,
+        &req.tools,
+        |tool| json!({"type": "function", "function": tool_fields(tool, "parameters")}),
+    );
     let settings = &req.settings;
     if let Some(choice) = &settings.tool_choice {
         let value = match choice {
             ToolChoice::Tool { name } => json!({"type": "function", "function": {"name": name}}),
-            mode => json!(openai_tool_choice_mode(mode)),
+            mode => json!(tool_choice_mode(mode)),
         };
         body.insert("tool_choice".into(), value);
     }
-    if let Some(t) = settings.temperature {
-        body.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = settings.top_p {
-        body.insert("top_p".into(), json!(p));
-    }
+    insert_sampling(&mut body, settings);
     if let Some(n) = settings.max_tokens {
         body.insert(max_tokens_field.key().into(), json!(n));
     }
@@ -76,26 +67,13 @@ pub(crate) fn chat_body(
         body.insert("seed".into(), json!(seed));
     }
     if let Some(format) = &settings.response_format {
-        let value = match format {
-            ResponseFormat::Text => json!({"type": "text"}),
-            ResponseFormat::Json => json!({"type": "json_object"}),
-            ResponseFormat::JsonSchema {
-                name,
-                schema,
-                strict,
-            } => json!({
-                "type": "json_schema",
-                "json_schema": {"name": name, "schema": schema, "strict": strict}
-            }),
-        };
+        let value = response_format(format, SchemaPlacement::UnderJsonSchema);
         body.insert("response_format".into(), value);
     }
     if stream {
-        body.insert("stream".into(), json!(true));
         body.insert("stream_options".into(), json!({"include_usage": true}));
     }
-    merge_extra(&mut body, &req.extra);
-    Ok(Value::Object(body))
+    Ok(finish_body(body, stream, &req.extra))
 }
 
 fn messages(req: &ModelRequest) -> Result<Vec<Value>, AdapterError> {
@@ -109,18 +87,11 @@ fn messages(req: &ModelRequest) -> Result<Vec<Value>, AdapterError> {
     Ok(out)
 }
 
-fn unsupported(index: usize, role: Role, part: &str, hint: &'static str) -> AdapterError {
-    AdapterError::Unsupported {
-        api: API,
-        what: format!("{part} in {} (messages[{index}])", role_phrase(role)),
-        hint,
-    }
-}
-
 /// One message as Chat Completions messages: tool results become `tool`
 /// messages of their own (before the rest of a user message, whose content
 /// follows them); the rest stays one message of the same role.
 fn push_message(index: usize, message: &Message, out: &mut Vec<Value>) -> Result<(), AdapterError> {
+    let at = REQUEST.message(index, message.role);
     let mut content = Vec::new();
     let mut tool_calls = Vec::new();
     for part in &message.content {
@@ -128,14 +99,7 @@ fn push_message(index: usize, message: &Message, out: &mut Vec<Value>) -> Result
             ContentPart::ToolResult {
                 call_id, content, ..
             } => {
-                if message.role == Role::Assistant || message.role == Role::System {
-                    return Err(unsupported(
-                        index,
-                        message.role,
-                        "a tool result",
-                        "send tool results in a tool or user message",
-                    ));
-                }
+                at.check_tool_result()?;
                 out.push(json!({"role": "tool", "tool_call_id": call_id, "content": content}));
             }
             ContentPart::ToolCall {
@@ -143,14 +107,7 @@ fn push_message(index: usize, message: &Message, out: &mut Vec<Value>) -> Result
                 name,
                 arguments,
             } => {
-                if message.role != Role::Assistant {
-                    return Err(unsupported(
-                        index,
-                        message.role,
-                        "a tool call",
-                        "tool calls belong in assistant messages",
-                    ));
-                }
+                at.check_tool_call()?;
                 tool_calls.push(json!({
                     "id": id,
                     "type": "function",
@@ -159,54 +116,21 @@ fn push_message(index: usize, message: &Message, out: &mut Vec<Value>) -> Result
             }
             ContentPart::Text { text } => content.push(json!({"type": "text", "text": text})),
             ContentPart::Image { source } => {
-                if message.role != Role::User {
-                    return Err(unsupported(
-                        index,
-                        message.role,
-                        "an image",
-                        "images can only be sent in user messages",
-                    ));
-                }
+                at.check_image(message.role == Role::User)?;
                 content.push(json!({"type": "image_url", "image_url": {"url": image_url(source)}}));
             }
         }
     }
-    let role = match message.role {
-        Role::System => "system",
-        Role::User => "user",
-        Role::Assistant => "assistant",
-        Role::Tool => {
-            if !content.is_empty() {
-                return Err(unsupported(
-                    index,
-                    message.role,
-                    "text or an image",
-                    "a tool message holds tool results only; put other content in a user message",
-                ));
-            }
+    let role = role_name(message.role);
+    match message.role {
+        Role::Tool if !content.is_empty() => return Err(content_in_tool_message(at)),
+        // Its results went out above, as `tool` messages.
+        Role::Tool => return Ok(()),
+        Role::Assistant => {
+            out.push(assistant_message(&content, tool_calls));
             return Ok(());
         }
-    };
-    if message.role == Role::Assistant {
-        let text: String = content
-            .iter()
-            .filter_map(|c| c.get("text").and_then(Value::as_str))
-            .collect();
-        let mut msg = Map::new();
-        msg.insert("role".into(), json!(role));
-        msg.insert(
-            "content".into(),
-            if text.is_empty() && !tool_calls.is_empty() {
-                Value::Null
-            } else {
-                json!(text)
-            },
-        );
-        if !tool_calls.is_empty() {
-            msg.insert("tool_calls".into(), Value::Array(tool_calls));
-        }
-        out.push(Value::Object(msg));
-        return Ok(());
+        Role::System | Role::User => {}
     }
     if content.is_empty() {
         // A user message of tool results only: nothing else to send.
@@ -219,11 +143,7 @@ fn push_message(index: usize, message: &Message, out: &mut Vec<Value>) -> Result
     let value = if only_text && content.len() == 1 {
         content[0]["text"].clone()
     } else if message.role == Role::System {
-        let text: String = content
-            .iter()
-            .filter_map(|c| c.get("text").and_then(Value::as_str))
-            .collect();
-        json!(text)
+        json!(joined_text(&content))
     } else {
         Value::Array(content)
     };
@@ -231,27 +151,38 @@ fn push_message(index: usize, message: &Message, out: &mut Vec<Value>) -> Result
     Ok(())
 }
 
-/// Tool call arguments as the JSON text the wire format carries. Arguments
-/// kept as a raw string (they did not parse) go back as that string.
-pub(crate) fn arguments_text(arguments: &Value) -> String {
-    match arguments {
-        Value::String(raw) => raw.clone(),
-        other => other.to_string(),
+/// An assistant message: its text as one string (`null` when it only
+/// called tools), and its tool calls.
+fn assistant_message(content: &[Value], tool_calls: Vec<Value>) -> Value {
+    let text = joined_text(content);
+    let mut msg = Map::new();
+    msg.insert("role".into(), json!("assistant"));
+    msg.insert(
+        "content".into(),
+        if text.is_empty() && !tool_calls.is_empty() {
+            Value::Null
+        } else {
+            json!(text)
+        },
+    );
+    if !tool_calls.is_empty() {
+        msg.insert("tool_calls".into(), Value::Array(tool_calls));
     }
+    Value::Object(msg)
 }
 
-/// An image as the URL OpenAI's APIs take: the URL itself, or a data URL.
-pub(crate) fn image_url(source: &ImageSource) -> String {
-    match source {
-        ImageSource::Url { url } => url.clone(),
-        ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
-    }
+/// The text of content parts, joined.
+fn joined_text(content: &[Value]) -> String {
+    content
+        .iter()
+        .filter_map(|c| c.get("text").and_then(Value::as_str))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Settings, ToolDefinition};
+    use crate::model::{ImageSource, ResponseFormat, Settings, ToolDefinition};
 
     #[test]
     fn a_full_request_maps_every_field() {

@@ -4,7 +4,9 @@ use super::finish::chat_finish;
 use super::reasoning::reasoning_text;
 use super::usage::chat_usage;
 use crate::model::{ModelError, StreamPart};
-use crate::providers::wire::{non_empty, provider_error, str_at, text_of};
+use crate::providers::wire::{
+    error_at, non_empty, object_at, provider_error, response_metadata, str_at, text_of,
+};
 
 /// A non-streamed Chat Completions response as the parts a stream of it would
 /// carry, for [`ResponseAccumulator`](crate::ResponseAccumulator) to fold.
@@ -12,7 +14,7 @@ pub(crate) fn chat_response_parts(
     provider: &str,
     body: &Value,
 ) -> Result<Vec<StreamPart>, ModelError> {
-    if let Some(error) = body.get("error").filter(|e| !e.is_null()) {
+    if let Some(error) = error_at(body) {
         return Err(provider_error(provider, error));
     }
     let choice = body
@@ -23,10 +25,7 @@ pub(crate) fn chat_response_parts(
             provider: provider.to_owned(),
             message: "the response has no `choices[0]`".into(),
         })?;
-    let mut parts = vec![StreamPart::ResponseMetadata {
-        id: non_empty(body, "id").map(str::to_owned),
-        model: non_empty(body, "model").map(str::to_owned),
-    }];
+    let mut parts = vec![response_metadata(body)];
     let message = choice.get("message").unwrap_or(&Value::Null);
     if let Some(text) = reasoning_text(message) {
         parts.push(StreamPart::ReasoningDelta { text });
@@ -57,7 +56,7 @@ pub(crate) fn chat_response_parts(
         };
         parts.push(StreamPart::ToolCallDelta { id, arguments });
     }
-    let usage = body.get("usage").filter(|u| u.is_object()).map(chat_usage);
+    let usage = object_at(body, "usage").map(chat_usage);
     parts.push(StreamPart::Finish {
         reason: chat_finish(str_at(choice, "finish_reason").unwrap_or_default()),
         usage,

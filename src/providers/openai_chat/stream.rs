@@ -6,7 +6,8 @@ use super::usage::chat_usage;
 use crate::model::{ModelError, Role, StreamPart, Usage};
 use crate::providers::decoder::ProtocolDecoder;
 use crate::providers::sse::SseEvent;
-use crate::providers::wire::{event_json, non_empty, provider_error, text_of};
+use crate::providers::tool_call_ids::ToolCallIds;
+use crate::providers::wire::{error_at, event_json, non_empty, object_at, provider_error, text_of};
 
 /// Decodes a Chat Completions stream (`data: {chunk}` … `data: [DONE]`),
 /// from OpenAI, Azure or any OpenAI-compatible server.
@@ -27,7 +28,7 @@ pub struct ChatStreamDecoder {
     metadata_seen: bool,
     role_seen: bool,
     /// Tool calls by their `index` in the chunks, with the id given to them.
-    calls: Vec<(u64, String)>,
+    calls: ToolCallIds,
     finish_reason: Option<String>,
     usage: Option<Usage>,
     done: bool,
@@ -40,7 +41,7 @@ impl ChatStreamDecoder {
             provider: provider.into(),
             metadata_seen: false,
             role_seen: false,
-            calls: Vec::new(),
+            calls: ToolCallIds::default(),
             finish_reason: None,
             usage: None,
             done: false,
@@ -48,7 +49,7 @@ impl ChatStreamDecoder {
     }
 
     fn chunk(&mut self, chunk: &Value, out: &mut Vec<StreamPart>) -> Result<(), ModelError> {
-        if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
+        if let Some(error) = error_at(chunk) {
             return Err(provider_error(&self.provider, error));
         }
         if !self.metadata_seen {
@@ -76,7 +77,7 @@ impl ChatStreamDecoder {
                 self.finish_reason = Some(reason.to_owned());
             }
         }
-        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
+        if let Some(usage) = object_at(chunk, "usage") {
             let usage = chat_usage(usage);
             self.usage = Some(usage);
             out.push(StreamPart::Usage { usage });
@@ -116,11 +117,10 @@ impl ChatStreamDecoder {
             .unwrap_or(position);
         let function = call.get("function").unwrap_or(&Value::Null);
         let given_id = non_empty(call, "id");
-        let known = self.calls.iter().rposition(|(i, _)| *i == index);
         // A new id at a known index is a new call (some servers reuse index 0).
-        let starts = match (known, given_id) {
+        let starts = match (self.calls.at(index), given_id) {
             (None, _) => true,
-            (Some(k), Some(id)) => self.calls[k].1 != id,
+            (Some(known), Some(id)) => known != id,
             (Some(_), None) => false,
         };
         if starts {
@@ -128,21 +128,11 @@ impl ChatStreamDecoder {
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("call_{index}"));
             let name = non_empty(function, "name").unwrap_or_default().to_owned();
-            self.calls.push((index, id.clone()));
+            self.calls.open(index, id.clone());
             out.push(StreamPart::ToolCallStart { id, name });
         }
         if let Some(arguments) = non_empty(function, "arguments") {
-            let id = self
-                .calls
-                .iter()
-                .rev()
-                .find(|(i, _)| *i == index)
-                .map(|(_, id)| id.clone())
-                .unwrap_or_default();
-            out.push(StreamPart::ToolCallDelta {
-                id,
-                arguments: arguments.to_owned(),
-            });
+            out.push(self.calls.delta(index, arguments));
         }
     }
 }
@@ -188,19 +178,14 @@ impl ProtocolDecoder for ChatStreamDecoder {
 mod tests {
     use super::*;
     use crate::model::FinishKind;
+    use crate::providers::decoder::decode_events;
 
     fn decode(datas: &[&str]) -> Result<Vec<StreamPart>, ModelError> {
-        let mut d = ChatStreamDecoder::new("openai");
-        let mut out = Vec::new();
-        for data in datas {
-            let event = SseEvent {
-                data: (*data).to_owned(),
-                ..SseEvent::default()
-            };
-            d.decode(&event, &mut out)?;
-        }
-        d.end_of_body()?;
-        Ok(out)
+        let events = datas.iter().map(|data| SseEvent {
+            data: (*data).to_owned(),
+            ..SseEvent::default()
+        });
+        decode_events(ChatStreamDecoder::new("openai"), events)
     }
 
     #[test]

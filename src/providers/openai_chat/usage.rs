@@ -1,18 +1,17 @@
 use serde_json::Value;
 
 use crate::model::Usage;
-use crate::providers::wire::u64_at;
+use crate::providers::openai_usage::UsageFields;
 
-/// A Chat Completions `usage` object as [`Usage`]: `prompt_tokens` (which
-/// already include cached ones), `completion_tokens` (which include reasoning
-/// ones), `prompt_tokens_details.cached_tokens` and
-/// `completion_tokens_details.reasoning_tokens`.
+/// Where Chat Completions puts its token counts.
+const FIELDS: UsageFields = UsageFields {
+    input: "/prompt_tokens",
+    output: "/completion_tokens",
+    cached: "/prompt_tokens_details/cached_tokens",
+    reasoning: "/completion_tokens_details/reasoning_tokens",
+};
+
+/// A Chat Completions `usage` object as [`Usage`].
 pub(crate) fn chat_usage(usage: &Value) -> Usage {
-    Usage {
-        input_tokens: u64_at(usage, "/prompt_tokens").unwrap_or(0),
-        output_tokens: u64_at(usage, "/completion_tokens").unwrap_or(0),
-        cached_input_tokens: u64_at(usage, "/prompt_tokens_details/cached_tokens"),
-        cache_creation_input_tokens: None,
-        reasoning_tokens: u64_at(usage, "/completion_tokens_details/reasoning_tokens"),
-    }
+    FIELDS.read(usage)
 }

@@ -4,22 +4,26 @@ mod finish;
 mod request;
 mod response;
 mod stream;
+mod tool_item;
 mod usage;
 
 pub use stream::ResponsesStreamDecoder;
 
-use futures::future::BoxFuture;
+use serde_json::Value;
 
 use request::responses_body;
 use response::responses_response_parts;
 
+use super::adapter::HttpAdapter;
 use super::error::AdapterError;
-use super::http::{AuthScheme, Endpoint, HttpCall};
-use super::openai_chat::OPENAI_BASE_URL;
-use super::{env_lookup, fold_parts};
-use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
+use super::openai_chat::ChatCompletionsApi;
+use super::wire_api::{AdapterSetup, WireApi};
+use crate::model::{ModelError, ModelRequest, StreamPart};
 
-/// A [`Model`] served by the OpenAI Responses API.
+/// A [`Model`](crate::Model) served by the OpenAI Responses API at
+/// [`OPENAI_BASE_URL`](super::openai_chat::OPENAI_BASE_URL): an
+/// [`HttpAdapter`] over [`ResponsesApi`], built with the setters all
+/// adapters share.
 ///
 /// The request's `model` is sent when it is non-empty, else the model given
 /// to [`new`](OpenAiResponses::new). Reasoning summaries stream as reasoning
@@ -41,77 +45,32 @@ use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, Pa
 /// let answer = openai.generate(req).await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug)]
-pub struct OpenAiResponses {
-    model: String,
-    endpoint: Endpoint,
-}
+pub type OpenAiResponses = HttpAdapter<ResponsesApi>;
 
-const PROVIDER: &str = "openai";
+/// The Responses API wire format: the API an [`OpenAiResponses`] adapter
+/// speaks. It adds no settings of its own.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct ResponsesApi;
 
-impl OpenAiResponses {
-    /// An adapter for `model` at [`OPENAI_BASE_URL`], with no key yet.
-    pub fn new(model: impl Into<String>) -> Self {
-        Self {
-            model: model.into(),
-            endpoint: Endpoint::new("OpenAiResponses", OPENAI_BASE_URL, AuthScheme::Bearer),
-        }
+impl WireApi for ResponsesApi {
+    /// Reached like Chat Completions: same host, key and variables.
+    const SETUP: AdapterSetup = AdapterSetup {
+        adapter: "OpenAiResponses",
+        ..ChatCompletionsApi::SETUP
+    };
+    const PATH: &'static str = "/responses";
+    type StreamDecoder = ResponsesStreamDecoder;
+
+    fn body(&self, req: &ModelRequest, model: &str, stream: bool) -> Result<Value, AdapterError> {
+        responses_body(req, model, stream)
     }
 
-    /// An adapter for `model` with the key in `OPENAI_API_KEY`, at
-    /// `OPENAI_BASE_URL` when that is set.
-    pub fn from_env(model: impl Into<String>) -> Result<Self, AdapterError> {
-        let key = env_lookup("OPENAI_API_KEY").ok_or(AdapterError::MissingApiKey {
-            adapter: "OpenAiResponses",
-            variable: "OPENAI_API_KEY",
-        })?;
-        let mut adapter = Self::new(model).api_key(key);
-        if let Some(url) = env_lookup("OPENAI_BASE_URL") {
-            adapter = adapter.base_url(url);
-        }
-        Ok(adapter)
+    fn response_parts(provider: &str, body: &Value) -> Result<Vec<StreamPart>, ModelError> {
+        responses_response_parts(provider, body)
     }
 
-    super::endpoint_builders!();
-
-    /// The default model id.
-    pub fn model(&self) -> &str {
-        &self.model
-    }
-
-    fn call(&self, req: &ModelRequest, stream: bool) -> Result<(String, HttpCall), ModelError> {
-        let model = if req.model.is_empty() {
-            self.model.clone()
-        } else {
-            req.model.clone()
-        };
-        let body = responses_body(req, &model, stream)?;
-        let call = self.endpoint.post(PROVIDER, "/responses", &[], &body)?;
-        Ok((model, call))
-    }
-}
-
-impl Model for OpenAiResponses {
-    fn info(&self) -> ModelInfo {
-        ModelInfo::new(PROVIDER, &self.model)
-    }
-
-    fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
-        let call = self.call(&req, false);
-        Box::pin(async move {
-            let (model, call) = call?;
-            let parts = call
-                .json_then(|body| responses_response_parts(PROVIDER, body))
-                .await?;
-            Ok(fold_parts(ModelInfo::new(PROVIDER, model), &parts))
-        })
-    }
-
-    fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
-        let call = self.call(&req, true);
-        Box::pin(async move {
-            let (_, call) = call?;
-            call.stream(ResponsesStreamDecoder::new(PROVIDER)).await
-        })
+    fn stream_decoder(provider: String) -> ResponsesStreamDecoder {
+        ResponsesStreamDecoder::new(provider)
     }
 }

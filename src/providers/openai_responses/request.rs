@@ -1,11 +1,21 @@
 use serde_json::{Map, Value, json};
 
-use crate::model::{ContentPart, Message, ModelRequest, ResponseFormat, Role, ToolChoice};
+use crate::model::{ContentPart, Message, ModelRequest, Role, ToolChoice};
 use crate::providers::error::AdapterError;
-use crate::providers::openai_chat::{arguments_text, image_url};
-use crate::providers::wire::{merge_extra, openai_tool_choice_mode, role_phrase};
+use crate::providers::message_rules::WireRequest;
+use crate::providers::openai_request::{
+    SchemaPlacement, arguments_text, content_in_tool_message, image_url, response_format,
+    role_name, tool_choice_mode,
+};
+use crate::providers::request_body::{finish_body, insert_sampling, insert_tools, tool_fields};
 
-const API: &str = "the OpenAI Responses API";
+const REQUEST: WireRequest = WireRequest {
+    api: "the OpenAI Responses API",
+    messages_field: "input",
+};
+
+/// What to do about a setting this API lacks.
+const SETTING_HINT: &str = "leave it unset, or use the Chat Completions adapter `OpenAi`";
 
 /// The `/responses` body for `req`.
 ///
@@ -20,10 +30,10 @@ pub(crate) fn responses_body(
 ) -> Result<Value, AdapterError> {
     let settings = &req.settings;
     if settings.seed.is_some() {
-        return Err(unsupported_setting("`seed`"));
+        return Err(REQUEST.unsupported_setting("`seed`", SETTING_HINT));
     }
     if !settings.stop.is_empty() {
-        return Err(unsupported_setting("stop sequences (`stop`)"));
+        return Err(REQUEST.unsupported_setting("stop sequences (`stop`)", SETTING_HINT));
     }
     let mut body = Map::new();
     body.insert("model".into(), json!(model));
@@ -35,78 +45,34 @@ pub(crate) fn responses_body(
         push_items(index, message, &mut input)?;
     }
     body.insert("input".into(), Value::Array(input));
-    if !req.tools.is_empty() {
-        let tools = req
-            .tools
-            .iter()
-            .map(|tool| {
-                let mut t = Map::new();
-                t.insert("type".into(), json!("function"));
-                t.insert("name".into(), json!(tool.name));
-                if let Some(description) = &tool.description {
-                    t.insert("description".into(), json!(description));
-                }
-                t.insert("parameters".into(), tool.parameters.clone());
-                t.insert("strict".into(), json!(false));
-                Value::Object(t)
-            })
-            .collect();
-        body.insert("tools".into(), Value::Array(tools));
-    }
+    insert_tools(&mut body, &req.tools, |tool| {
+        let mut fields = tool_fields(tool, "parameters");
+        fields.insert("type".into(), json!("function"));
+        fields.insert("strict".into(), json!(false));
+        Value::Object(fields)
+    });
     if let Some(choice) = &settings.tool_choice {
         let value = match choice {
             ToolChoice::Tool { name } => json!({"type": "function", "name": name}),
-            mode => json!(openai_tool_choice_mode(mode)),
+            mode => json!(tool_choice_mode(mode)),
         };
         body.insert("tool_choice".into(), value);
     }
-    if let Some(t) = settings.temperature {
-        body.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = settings.top_p {
-        body.insert("top_p".into(), json!(p));
-    }
+    insert_sampling(&mut body, settings);
     if let Some(n) = settings.max_tokens {
         body.insert("max_output_tokens".into(), json!(n));
     }
     if let Some(format) = &settings.response_format {
-        let format = match format {
-            ResponseFormat::Text => json!({"type": "text"}),
-            ResponseFormat::Json => json!({"type": "json_object"}),
-            ResponseFormat::JsonSchema {
-                name,
-                schema,
-                strict,
-            } => json!({"type": "json_schema", "name": name, "schema": schema, "strict": strict}),
-        };
+        let format = response_format(format, SchemaPlacement::BesideType);
         body.insert("text".into(), json!({ "format": format }));
     }
-    if stream {
-        body.insert("stream".into(), json!(true));
-    }
-    merge_extra(&mut body, &req.extra);
-    Ok(Value::Object(body))
-}
-
-fn unsupported_setting(what: &str) -> AdapterError {
-    AdapterError::Unsupported {
-        api: API,
-        what: what.to_owned(),
-        hint: "leave it unset, or use the Chat Completions adapter `OpenAi`",
-    }
-}
-
-fn unsupported(index: usize, role: Role, part: &str, hint: &'static str) -> AdapterError {
-    AdapterError::Unsupported {
-        api: API,
-        what: format!("{part} in {} (input[{index}])", role_phrase(role)),
-        hint,
-    }
+    Ok(finish_body(body, stream, &req.extra))
 }
 
 /// One message as input items, in order: its text and images as a message
 /// item, then its tool calls or tool results as items of their own.
 fn push_items(index: usize, message: &Message, out: &mut Vec<Value>) -> Result<(), AdapterError> {
+    let at = REQUEST.message(index, message.role);
     let mut content = Vec::new();
     let mut items = Vec::new();
     for part in &message.content {
@@ -120,14 +86,7 @@ fn push_items(index: usize, message: &Message, out: &mut Vec<Value>) -> Result<(
                 content.push(json!({"type": kind, "text": text}));
             }
             ContentPart::Image { source } => {
-                if message.role != Role::User {
-                    return Err(unsupported(
-                        index,
-                        message.role,
-                        "an image",
-                        "images can only be sent in user messages",
-                    ));
-                }
+                at.check_image(message.role == Role::User)?;
                 content.push(json!({"type": "input_image", "image_url": image_url(source)}));
             }
             ContentPart::ToolCall {
@@ -135,14 +94,7 @@ fn push_items(index: usize, message: &Message, out: &mut Vec<Value>) -> Result<(
                 name,
                 arguments,
             } => {
-                if message.role != Role::Assistant {
-                    return Err(unsupported(
-                        index,
-                        message.role,
-                        "a tool call",
-                        "tool calls belong in assistant messages",
-                    ));
-                }
+                at.check_tool_call()?;
                 items.push(json!({
                     "type": "function_call",
                     "call_id": id,
@@ -153,43 +105,27 @@ fn push_items(index: usize, message: &Message, out: &mut Vec<Value>) -> Result<(
             ContentPart::ToolResult {
                 call_id, content, ..
             } => {
-                if matches!(message.role, Role::Assistant | Role::System) {
-                    return Err(unsupported(
-                        index,
-                        message.role,
-                        "a tool result",
-                        "send tool results in a tool or user message",
-                    ));
-                }
+                at.check_tool_result()?;
                 items.push(
                     json!({"type": "function_call_output", "call_id": call_id, "output": content}),
                 );
             }
         }
     }
-    let role = match message.role {
-        Role::System => "system",
-        Role::User => "user",
-        Role::Assistant => "assistant",
-        Role::Tool => {
-            if !content.is_empty() {
-                return Err(unsupported(
-                    index,
-                    message.role,
-                    "text or an image",
-                    "a tool message holds tool results only; put other content in a user message",
-                ));
+    match message.role {
+        Role::Tool if !content.is_empty() => return Err(content_in_tool_message(at)),
+        // Its results are items of their own: no message item.
+        Role::Tool => {}
+        Role::System | Role::User | Role::Assistant => {
+            // Text of an assistant turn that only called tools is empty: no message item.
+            let has_text = content.iter().any(|c| {
+                c["type"] == "input_image" || c["text"].as_str().is_some_and(|t| !t.is_empty())
+            });
+            if has_text || (items.is_empty() && message.role != Role::Assistant) {
+                let role = role_name(message.role);
+                out.push(json!({"type": "message", "role": role, "content": content}));
             }
-            out.extend(items);
-            return Ok(());
         }
-    };
-    // Text of an assistant turn that only called tools is empty: no message item.
-    let has_text = content
-        .iter()
-        .any(|c| c["type"] == "input_image" || c["text"].as_str().is_some_and(|t| !t.is_empty()));
-    if has_text || (items.is_empty() && message.role != Role::Assistant) {
-        out.push(json!({"type": "message", "role": role, "content": content}));
     }
     out.extend(items);
     Ok(())
@@ -198,7 +134,7 @@ fn push_items(index: usize, message: &Message, out: &mut Vec<Value>) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ImageSource, ToolDefinition};
+    use crate::model::{ImageSource, ResponseFormat, ToolDefinition};
 
     #[test]
     fn a_tool_round_trip_maps_to_items() {

@@ -1,9 +1,12 @@
 use serde_json::Value;
 
 use super::finish::responses_finish;
+use super::tool_item::{call_id, tool_input_key};
 use super::usage::responses_usage;
 use crate::model::{ModelError, StreamPart};
-use crate::providers::wire::{non_empty, provider_error, str_at};
+use crate::providers::wire::{
+    error_at, list_at, non_empty, object_at, provider_error, response_metadata, str_at,
+};
 
 /// A non-streamed Responses API response as the parts a stream of it would
 /// carry: message text and refusals, reasoning summaries and text, function
@@ -12,22 +15,26 @@ pub(crate) fn responses_response_parts(
     provider: &str,
     body: &Value,
 ) -> Result<Vec<StreamPart>, ModelError> {
-    if let Some(error) = body.get("error").filter(|e| !e.is_null()) {
+    if let Some(error) = error_at(body) {
         return Err(provider_error(provider, error));
     }
-    let output = body
-        .get("output")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ModelError::Decode {
-            provider: provider.to_owned(),
-            message: "the response has no `output` list".into(),
-        })?;
-    let mut parts = vec![StreamPart::ResponseMetadata {
-        id: non_empty(body, "id").map(str::to_owned),
-        model: non_empty(body, "model").map(str::to_owned),
-    }];
+    let output = list_at(provider, body, "output")?;
+    let mut parts = vec![response_metadata(body)];
     let mut called_tools = false;
     for item in output {
+        if let Some(input_key) = tool_input_key(item) {
+            called_tools = true;
+            let id = call_id(item);
+            parts.push(StreamPart::ToolCallStart {
+                id: id.clone(),
+                name: str_at(item, "name").unwrap_or_default().to_owned(),
+            });
+            parts.push(StreamPart::ToolCallDelta {
+                id,
+                arguments: str_at(item, input_key).unwrap_or_default().to_owned(),
+            });
+            continue;
+        }
         match str_at(item, "type") {
             Some("message") => {
                 for piece in item
@@ -67,33 +74,10 @@ pub(crate) fn responses_response_parts(
                     }
                 }
             }
-            Some(kind @ ("function_call" | "custom_tool_call")) => {
-                called_tools = true;
-                let id = non_empty(item, "call_id")
-                    .or_else(|| non_empty(item, "id"))
-                    .unwrap_or_default()
-                    .to_owned();
-                parts.push(StreamPart::ToolCallStart {
-                    id: id.clone(),
-                    name: str_at(item, "name").unwrap_or_default().to_owned(),
-                });
-                let input_key = if kind == "function_call" {
-                    "arguments"
-                } else {
-                    "input"
-                };
-                parts.push(StreamPart::ToolCallDelta {
-                    id,
-                    arguments: str_at(item, input_key).unwrap_or_default().to_owned(),
-                });
-            }
             _ => {}
         }
     }
-    let usage = body
-        .get("usage")
-        .filter(|u| u.is_object())
-        .map(responses_usage);
+    let usage = object_at(body, "usage").map(responses_usage);
     parts.push(StreamPart::Finish {
         reason: responses_finish(body, "completed", called_tools),
         usage,

@@ -1,11 +1,14 @@
 use serde_json::Value;
 
 use super::finish::responses_finish;
+use super::tool_item::{call_id, tool_input_key};
 use super::usage::responses_usage;
 use crate::model::{ModelError, StreamPart};
 use crate::providers::decoder::ProtocolDecoder;
 use crate::providers::sse::SseEvent;
-use crate::providers::wire::{event_json, non_empty, provider_error, str_at};
+use crate::providers::wire::{
+    non_empty, object_at, provider_error, response_metadata, str_at, typed_event,
+};
 
 /// Decodes an OpenAI Responses API stream (named events, no `[DONE]`; it
 /// ends with `response.completed` or `response.incomplete`).
@@ -51,7 +54,7 @@ impl ResponsesStreamDecoder {
         let item = data.get("item").unwrap_or(&Value::Null);
         if let Some(input_key) = tool_input_key(item) {
             let item_id = str_at(item, "id").unwrap_or_default().to_owned();
-            let call_id = non_empty(item, "call_id").unwrap_or(&item_id).to_owned();
+            let call_id = call_id(item);
             out.push(StreamPart::ToolCallStart {
                 id: call_id.clone(),
                 name: str_at(item, "name").unwrap_or_default().to_owned(),
@@ -78,7 +81,7 @@ impl ResponsesStreamDecoder {
             let (call_id, seen) = match known {
                 Some(known) => known,
                 None => {
-                    let call_id = non_empty(item, "call_id").unwrap_or(item_id).to_owned();
+                    let call_id = call_id(item);
                     out.push(StreamPart::ToolCallStart {
                         id: call_id.clone(),
                         name: str_at(item, "name").unwrap_or_default().to_owned(),
@@ -123,10 +126,7 @@ impl ResponsesStreamDecoder {
     fn end(&mut self, data: &Value, status: &str, out: &mut Vec<StreamPart>) {
         self.done = true;
         let response = data.get("response").unwrap_or(&Value::Null);
-        let usage = response
-            .get("usage")
-            .filter(|u| u.is_object())
-            .map(responses_usage);
+        let usage = object_at(response, "usage").map(responses_usage);
         if let Some(usage) = usage {
             out.push(StreamPart::Usage { usage });
         }
@@ -134,15 +134,6 @@ impl ResponsesStreamDecoder {
             reason: responses_finish(response, status, !self.calls.is_empty()),
             usage,
         });
-    }
-}
-
-/// The field holding a tool-call item's input, if the item is a tool call.
-fn tool_input_key(item: &Value) -> Option<&'static str> {
-    match str_at(item, "type") {
-        Some("function_call") => Some("arguments"),
-        Some("custom_tool_call") => Some("input"),
-        _ => None,
     }
 }
 
@@ -166,16 +157,11 @@ impl ProtocolDecoder for ResponsesStreamDecoder {
         if self.done {
             return Ok(());
         }
-        let data = event_json(&self.provider, event)?;
-        // The type is in the data; the `event:` line repeats it (some servers omit it).
-        let kind = str_at(&data, "type").unwrap_or(event.kind()).to_owned();
+        let (kind, data) = typed_event(&self.provider, event)?;
         match kind.as_str() {
             "response.created" => {
                 let response = data.get("response").unwrap_or(&Value::Null);
-                out.push(StreamPart::ResponseMetadata {
-                    id: non_empty(response, "id").map(str::to_owned),
-                    model: non_empty(response, "model").map(str::to_owned),
-                });
+                out.push(response_metadata(response));
             }
             "response.output_item.added" => self.item_added(&data, out),
             "response.output_item.done" => self.item_done(&data, out),
@@ -226,21 +212,16 @@ impl ProtocolDecoder for ResponsesStreamDecoder {
 mod tests {
     use super::*;
     use crate::model::{FinishKind, Usage};
+    use crate::providers::decoder::decode_events;
     use serde_json::json;
 
     fn decode(events: &[Value]) -> Result<Vec<StreamPart>, ModelError> {
-        let mut d = ResponsesStreamDecoder::new("openai");
-        let mut out = Vec::new();
-        for data in events {
-            let event = SseEvent {
-                event: data["type"].as_str().map(str::to_owned),
-                data: data.to_string(),
-                ..SseEvent::default()
-            };
-            d.decode(&event, &mut out)?;
-        }
-        d.end_of_body()?;
-        Ok(out)
+        let events = events.iter().map(|data| SseEvent {
+            event: data["type"].as_str().map(str::to_owned),
+            data: data.to_string(),
+            ..SseEvent::default()
+        });
+        decode_events(ResponsesStreamDecoder::new("openai"), events)
     }
 
     #[test]

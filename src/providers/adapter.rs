@@ -1,0 +1,240 @@
+//! [`HttpAdapter`]: a [`Model`] served over HTTP by one provider API. The
+//! three adapters are this one type over their wire APIs: [`OpenAi`] over
+//! Chat Completions, [`OpenAiResponses`] over the Responses API and
+//! [`Anthropic`] over Messages.
+//!
+//! [`OpenAi`]: super::OpenAi
+//! [`OpenAiResponses`]: super::OpenAiResponses
+//! [`Anthropic`]: super::Anthropic
+
+use std::fmt;
+
+use futures::future::BoxFuture;
+
+use super::error::AdapterError;
+use super::http::{Endpoint, HttpCall};
+use super::secret::ApiKey;
+use super::wire_api::WireApi;
+use crate::model::{
+    Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream, ResponseAccumulator,
+    StreamPart,
+};
+
+/// A [`Model`] served over HTTP by the provider API `W`.
+///
+/// Use it by its API's name: [`OpenAi`](super::OpenAi),
+/// [`OpenAiResponses`](super::OpenAiResponses) or
+/// [`Anthropic`](super::Anthropic). What they share is here: the default
+/// model, the endpoint (base URL, key, extra headers, HTTP client) and the
+/// [`Model`] implementation. The request's `model` is sent when it is
+/// non-empty, else the adapter's default model. Cloning is cheap and shares
+/// the HTTP client and its connection pool.
+#[derive(Clone)]
+pub struct HttpAdapter<W> {
+    model: String,
+    /// The provider named in [`ModelInfo`], recordings and errors.
+    pub(super) provider: String,
+    endpoint: Endpoint,
+    /// The settings the API adds to the shared ones.
+    pub(super) wire: W,
+}
+
+impl<W: WireApi> HttpAdapter<W> {
+    /// An adapter for `model` at its API's default base URL
+    /// ([`OPENAI_BASE_URL`](super::openai_chat::OPENAI_BASE_URL) for OpenAI's
+    /// APIs, [`ANTHROPIC_BASE_URL`](super::anthropic::ANTHROPIC_BASE_URL) for
+    /// Anthropic's), with no key yet.
+    pub fn new(model: impl Into<String>) -> Self {
+        let setup = W::SETUP;
+        Self {
+            model: model.into(),
+            provider: setup.provider.to_owned(),
+            endpoint: Endpoint::new(setup.adapter, setup.base_url, setup.auth),
+            wire: W::default(),
+        }
+    }
+
+    /// An adapter for `model` with the key in its API's environment variable
+    /// (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`), at the base URL in
+    /// `OPENAI_BASE_URL` / `ANTHROPIC_BASE_URL` when that is set.
+    pub fn from_env(model: impl Into<String>) -> Result<Self, AdapterError> {
+        Self::from_lookup(model, env_lookup)
+    }
+
+    /// [`from_env`](HttpAdapter::from_env), reading variables through `lookup`.
+    pub(crate) fn from_lookup(
+        model: impl Into<String>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, AdapterError> {
+        let setup = W::SETUP;
+        let key = lookup(setup.key_variable).ok_or(AdapterError::MissingApiKey {
+            adapter: setup.adapter,
+            variable: setup.key_variable,
+        })?;
+        let mut adapter = Self::new(model).api_key(key);
+        if let Some(url) = lookup(setup.base_url_variable) {
+            adapter = adapter.base_url(url);
+        }
+        Ok(adapter)
+    }
+
+    /// Sends `key` with every call (on the wire only; it never appears in
+    /// requests, recordings, errors or `Debug` output).
+    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.endpoint.api_key = Some(key.into());
+        self
+    }
+
+    /// Sends calls to `url` (scheme, host and path prefix) instead of the
+    /// provider's own API, e.g. a proxy, a gateway or a local server. A
+    /// URL that is not absolute `http`/`https` fails each call with
+    /// [`AdapterError::InvalidBaseUrl`].
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.endpoint.base_url = url.into();
+        self
+    }
+
+    /// Sends the header `name: value` with every call (values are kept out
+    /// of `Debug` output, as they are often credentials). An invalid
+    /// header fails each call with [`AdapterError::InvalidHeader`].
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.endpoint.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sends calls through `client` (for proxies, timeouts, custom TLS
+    /// roots) instead of the adapter's own rustls client.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.endpoint.client = Ok(client);
+        self
+    }
+
+    /// The default model id.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// The model a call for `req` asks for: the request's, else the default.
+    fn model_for(&self, req: &ModelRequest) -> String {
+        if req.model.is_empty() {
+            self.model.clone()
+        } else {
+            req.model.clone()
+        }
+    }
+
+    /// The call answering `req`, ready to send, and the model it asks for.
+    /// A request the API cannot express fails here, before anything is sent.
+    fn call(&self, req: &ModelRequest, stream: bool) -> Result<(String, HttpCall), ModelError> {
+        let model = self.model_for(req);
+        let body = self.wire.body(req, &model, stream)?;
+        let call = self
+            .endpoint
+            .post(&self.provider, W::PATH, &self.wire.headers(), &body)?;
+        Ok((model, call))
+    }
+}
+
+impl<W: WireApi> Model for HttpAdapter<W> {
+    fn info(&self) -> ModelInfo {
+        ModelInfo::new(&self.provider, &self.model)
+    }
+
+    fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
+        let call = self.call(&req, false);
+        let provider = self.provider.clone();
+        Box::pin(async move {
+            let (model, call) = call?;
+            let parts = call
+                .json_then(|body| W::response_parts(&provider, body))
+                .await?;
+            Ok(fold_parts(ModelInfo::new(provider, model), &parts))
+        })
+    }
+
+    fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
+        let call = self.call(&req, true);
+        let decoder = W::stream_decoder(self.provider.clone());
+        Box::pin(async move { call?.1.stream(decoder).await })
+    }
+}
+
+impl<W: WireApi> fmt::Debug for HttpAdapter<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Named after the API's adapter (`OpenAi { .. }`); the endpoint shows
+        // no key and no header values.
+        f.debug_struct(W::SETUP.adapter)
+            .field("model", &self.model)
+            .field("provider", &self.provider)
+            .field("endpoint", &self.endpoint)
+            .field("wire", &self.wire)
+            .finish()
+    }
+}
+
+/// An environment variable, if set and not empty.
+fn env_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The response that `parts` add up to.
+fn fold_parts(info: ModelInfo, parts: &[StreamPart]) -> ModelResponse {
+    let mut acc = ResponseAccumulator::new(info);
+    for part in parts {
+        acc.push(part);
+    }
+    acc.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Anthropic, OpenAi};
+    use super::*;
+
+    #[test]
+    fn from_env_needs_the_key_and_takes_the_base_url() {
+        let err = OpenAi::from_lookup("m", |_| None).unwrap_err();
+        assert!(err.to_string().contains("OPENAI_API_KEY"), "{err}");
+        let adapter = OpenAi::from_lookup("m", |name| match name {
+            "OPENAI_API_KEY" => Some("sk-x".into()),
+            "OPENAI_BASE_URL" => Some("http://127.0.0.1:1/v1".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(adapter.endpoint.base_url, "http://127.0.0.1:1/v1");
+        assert!(adapter.endpoint.api_key.is_some());
+    }
+
+    #[test]
+    fn the_requests_model_wins_over_the_default() {
+        let adapter = OpenAi::new("default-model");
+        assert_eq!(adapter.model_for(&ModelRequest::new("")), "default-model");
+        assert_eq!(adapter.model_for(&ModelRequest::new("other")), "other");
+    }
+
+    #[test]
+    fn each_api_reads_its_own_variables_and_names_its_own_adapter() {
+        let err = Anthropic::from_lookup("m", |name| match name {
+            "OPENAI_API_KEY" => Some("sk-x".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert_eq!(
+            err,
+            AdapterError::MissingApiKey {
+                adapter: "Anthropic",
+                variable: "ANTHROPIC_API_KEY"
+            }
+        );
+        let adapter = Anthropic::from_lookup("m", |name| match name {
+            "ANTHROPIC_API_KEY" => Some("sk-ant-x".into()),
+            "ANTHROPIC_BASE_URL" => Some("http://127.0.0.1:2".into()),
+            "OPENAI_BASE_URL" => Some("http://127.0.0.1:1/v1".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(adapter.endpoint.base_url, "http://127.0.0.1:2");
+        assert_eq!(adapter.info(), ModelInfo::new("anthropic", "m"));
+        assert!(format!("{adapter:?}").starts_with("Anthropic {"));
+    }
+}
