@@ -91,7 +91,7 @@ where
             model: None,
             streamed: false,
         };
-        let mut span = LiveSpan::start(parent.as_ref(), start, Instant::now(), sink.as_ref());
+        let mut span = LiveSpan::start(parent.as_ref(), start, sink.as_ref());
         let output = CURRENT.scope(Some(span.context()), fut).await;
         let value = to_json(&output);
         let status = if is_err_result(&value) {

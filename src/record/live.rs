@@ -81,22 +81,25 @@ fn micros(from: Instant, to: Instant) -> u64 {
 }
 
 impl LiveSpan {
-    /// Starts a span at `now`: a child of `parent`, or the root of a new trace
+    /// Starts a span now: a child of `parent`, or the root of a new trace
     /// when there is no parent or the parent's trace was already delivered.
+    ///
+    /// A child's start instant is read under its trace's lock, together with
+    /// its id, so ids follow start times even when spans of one trace start
+    /// on several threads at once (contract 6).
     pub(crate) fn start(
         parent: Option<&SpanContext>,
         start: SpanStart,
-        now: Instant,
         sink: Option<&SinkHandle>,
     ) -> Self {
         if let Some(parent) = parent {
             let mut state = parent.trace.lock();
             if !state.sealed {
+                let now = Instant::now();
                 state.open += 1;
                 if let Some(sink) = sink {
                     add_sink(&mut state.sinks, sink);
                 }
-                // Allocated under the lock so ids follow start order.
                 let id = SpanId(parent.trace.next_id.fetch_add(1, Ordering::Relaxed));
                 drop(state);
                 let start_us = micros(parent.trace.start, now);
@@ -110,6 +113,7 @@ impl LiveSpan {
                 );
             }
         }
+        let now = Instant::now();
         let trace = Arc::new(LiveTrace {
             start: now,
             next_id: AtomicU64::new(1),

@@ -98,7 +98,8 @@ impl<M: Model> Recorder<M> {
         self.sink.flush().await
     }
 
-    fn start_call(&self, req: &ModelRequest, streamed: bool, t0: Instant) -> LiveSpan {
+    /// Starts the call's span; its start is the call's t0 (contract 2).
+    fn start_call(&self, req: &ModelRequest, streamed: bool) -> LiveSpan {
         let input = serde_json::to_value(req).unwrap_or_else(|e| Value::String(e.to_string()));
         let start = SpanStart {
             key: self.key.to_string(),
@@ -107,7 +108,7 @@ impl<M: Model> Recorder<M> {
             model: Some(self.inner.info()),
             streamed,
         };
-        LiveSpan::start(current_span().as_ref(), start, t0, Some(&self.sink))
+        LiveSpan::start(current_span().as_ref(), start, Some(&self.sink))
     }
 }
 
@@ -117,8 +118,7 @@ impl<M: Model> Model for Recorder<M> {
     }
 
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
-        let t0 = Instant::now();
-        let mut span = self.start_call(&req, false, t0);
+        let mut span = self.start_call(&req, false);
         let call = self.inner.generate(req);
         Box::pin(async move {
             let result = call.await;
@@ -135,8 +135,7 @@ impl<M: Model> Model for Recorder<M> {
     }
 
     fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
-        let t0 = Instant::now();
-        let mut span = self.start_call(&req, true, t0);
+        let mut span = self.start_call(&req, true);
         let open = self.inner.stream(req);
         Box::pin(async move {
             match open.await {
