@@ -161,7 +161,11 @@ async fn ids_follow_start_order_when_spans_start_on_many_threads() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig {
+        // A failing case is printed; no regression file is written into the source tree.
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(24)
+    })]
 
     /// Any script recorded twice (each time on a fresh paused runtime) is
     /// one identical file.

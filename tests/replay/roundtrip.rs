@@ -155,7 +155,11 @@ async fn call_both(model: &dyn Model) -> Vec<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig {
+        // A failing case is printed; no regression file is written into the source tree.
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(64)
+    })]
 
     /// Any script (framing, content, errors mid-stream, millisecond delays):
     /// the replay is seen the same by the caller and recorded to the same bytes.
