@@ -9,14 +9,24 @@ use proptest::prelude::*;
 use serde_json::json;
 use tracedeck::cassette::Store;
 use tracedeck::replay::{LlmTiming, SpanTreeDiff};
+use tracedeck::span::SnapshotSpan;
 use tracedeck::{Trace, TraceStats};
 
-/// Every view of `trace`; panics if any of them does.
+fn count(span: &SnapshotSpan) -> usize {
+    1 + span.children.iter().map(count).sum::<usize>()
+}
+
+/// Every view of `trace`, a stored (so well-formed) trace: each shows every
+/// span once.
 fn look_at_everything(trace: &Trace) {
     let snapshot = trace.snapshot();
     assert_eq!(snapshot.duration_us, trace.duration_us());
-    assert!(trace.render().starts_with(&trace.root().key));
-    assert!(trace.timeline_svg().starts_with("<svg"));
+    assert_eq!(count(&snapshot.root), trace.spans.len());
+    let text = trace.render();
+    assert_eq!(text.lines().count(), trace.spans.len(), "{text}");
+    assert!(text.starts_with(&trace.root().key));
+    let svg = trace.timeline_svg();
+    assert_eq!(svg.matches("class=\"bar ").count(), trace.spans.len());
     let stats = TraceStats::of([trace]);
     assert_eq!(stats.calls, trace.llm_spans().count());
     assert!(SpanTreeDiff::between(trace, trace).is_empty());
