@@ -34,9 +34,12 @@ use crate::span::Trace;
 /// - `Passthrough`: every call is live; nothing is read or written.
 ///
 /// Traces are written in the background; call [`flush`](CassetteModel::flush)
-/// before the process ends (or before replaying what was just recorded). The
-/// model records by itself: do not wrap it in another
-/// [`Recorder`](crate::Recorder).
+/// before the process ends (or before replaying what was just recorded). In
+/// `Record` and `Auto` the model records by itself: do not wrap it in another
+/// [`Recorder`](crate::Recorder), or each call is recorded twice, as two
+/// spans of the same trace, into the folder too. In `Replay` and
+/// `Passthrough` it records nothing; wrap it in a `Recorder` there to see its
+/// calls in your traces.
 pub struct CassetteModel {
     mode: Mode,
     store: Store,
