@@ -49,6 +49,39 @@ impl SpanContext {
     pub fn id(&self) -> SpanId {
         self.id
     }
+
+    /// Also hands this span's trace to `sink` when it is finished (once per
+    /// distinct sink, as a recorder's own sink is). False if the trace was
+    /// already delivered.
+    pub(crate) fn add_sink(&self, sink: &SinkHandle) -> bool {
+        let mut state = self.trace.lock();
+        if state.sealed {
+            return false;
+        }
+        add_sink(&mut state.sinks, sink);
+        true
+    }
+}
+
+tokio::task_local! {
+    /// The `llm` span of the call a [`Recorder`](crate::Recorder) is making,
+    /// set only while it calls its inner model's `generate` or `stream`
+    /// (synchronously, before the returned future is polled).
+    static CALLING: SpanContext;
+}
+
+/// Runs `call` (the start of an inner model's call) with `span` as the call
+/// being recorded; see [`calling_span`].
+pub(crate) fn while_calling<T>(span: SpanContext, call: impl FnOnce() -> T) -> T {
+    CALLING.sync_scope(span, call)
+}
+
+/// The `llm` span of the call being recorded, for a model wrapped in a
+/// [`Recorder`](crate::Recorder), read in its `generate` or `stream` before it
+/// returns its future: lets it mark that call's trace (e.g. hand it to a sink
+/// of its own). `None` outside a recorder.
+pub(crate) fn calling_span() -> Option<SpanContext> {
+    CALLING.try_with(SpanContext::clone).ok()
 }
 
 impl std::fmt::Debug for SpanContext {

@@ -6,7 +6,7 @@ use tokio::time::Instant;
 
 use super::Sink;
 use super::health::{FlushReport, SinkHandle};
-use super::live::{LiveSpan, SpanStart};
+use super::live::{LiveSpan, SpanStart, while_calling};
 use super::recording_stream::RecordingStream;
 use crate::context::current_span;
 use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
@@ -119,7 +119,7 @@ impl<M: Model> Model for Recorder<M> {
 
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
         let mut span = self.start_call(&req, false);
-        let call = self.inner.generate(req);
+        let call = while_calling(span.context(), || self.inner.generate(req));
         Box::pin(async move {
             let result = call.await;
             let now = Instant::now();
@@ -136,7 +136,7 @@ impl<M: Model> Model for Recorder<M> {
 
     fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
         let mut span = self.start_call(&req, true);
-        let open = self.inner.stream(req);
+        let open = while_calling(span.context(), || self.inner.stream(req));
         Box::pin(async move {
             match open.await {
                 Ok(parts) => {
