@@ -1,6 +1,7 @@
 //! Spans while they run: the shared state of an unfinished trace and the
 //! owned handle of each running span.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -63,17 +64,43 @@ impl SpanContext {
     }
 }
 
-tokio::task_local! {
-    /// The `llm` span of the call a [`Recorder`](crate::Recorder) is making,
-    /// set only while it calls its inner model's `generate` or `stream`
-    /// (synchronously, before the returned future is polled).
-    static CALLING: SpanContext;
+/// The call a [`Recorder`](crate::Recorder) is making, as its inner model
+/// sees it while it starts the call.
+struct Calling {
+    span: SpanContext,
+    label: RefCell<Option<CallLabel>>,
 }
 
-/// Runs `call` (the start of an inner model's call) with `span` as the call
-/// being recorded; see [`calling_span`].
-pub(crate) fn while_calling<T>(span: SpanContext, call: impl FnOnce() -> T) -> T {
-    CALLING.sync_scope(span, call)
+/// What the inner model says a recorded call's span is: a model replaying a
+/// recorded call gives that call's key and model, so the replay's span tree
+/// is the recording's.
+pub(crate) struct CallLabel {
+    pub key: String,
+    pub model: Option<ModelInfo>,
+}
+
+tokio::task_local! {
+    /// The call a [`Recorder`](crate::Recorder) is making, set only while it
+    /// calls its inner model's `generate` or `stream` (synchronously, before
+    /// the returned future is polled).
+    static CALLING: Calling;
+}
+
+/// Runs `call` (the start of an inner model's call) as the call recorded by
+/// `span`; returns its result and the label the inner model gave the call,
+/// if any (see [`label_call`], [`calling_span`]).
+pub(crate) fn while_calling<T>(
+    span: SpanContext,
+    call: impl FnOnce() -> T,
+) -> (T, Option<CallLabel>) {
+    let calling = Calling {
+        span,
+        label: RefCell::new(None),
+    };
+    CALLING.sync_scope(calling, || {
+        let started = call();
+        (started, CALLING.with(|c| c.label.take()))
+    })
 }
 
 /// The `llm` span of the call being recorded, for a model wrapped in a
@@ -81,7 +108,13 @@ pub(crate) fn while_calling<T>(span: SpanContext, call: impl FnOnce() -> T) -> T
 /// returns its future: lets it mark that call's trace (e.g. hand it to a sink
 /// of its own). `None` outside a recorder.
 pub(crate) fn calling_span() -> Option<SpanContext> {
-    CALLING.try_with(SpanContext::clone).ok()
+    CALLING.try_with(|c| c.span.clone()).ok()
+}
+
+/// Gives the call being recorded (if any) the span key and model of
+/// `label`, from a model's `generate` or `stream` before it returns.
+pub(crate) fn label_call(label: CallLabel) {
+    let _ = CALLING.try_with(|c| *c.label.borrow_mut() = Some(label));
 }
 
 impl std::fmt::Debug for SpanContext {
@@ -196,6 +229,17 @@ impl LiveSpan {
         SpanContext {
             trace: Arc::clone(&self.trace),
             id: self.span.as_ref().map_or(SpanId(0), |s| s.id),
+        }
+    }
+
+    /// Names the span as `label` says (before it ends): its key, and its
+    /// model when the label has one.
+    pub(crate) fn relabel(&mut self, label: CallLabel) {
+        if let Some(span) = &mut self.span {
+            span.key = label.key;
+            if label.model.is_some() {
+                span.model = label.model;
+            }
         }
     }
 

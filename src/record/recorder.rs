@@ -119,7 +119,10 @@ impl<M: Model> Model for Recorder<M> {
 
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
         let mut span = self.start_call(&req, false);
-        let call = while_calling(span.context(), || self.inner.generate(req));
+        let (call, label) = while_calling(span.context(), || self.inner.generate(req));
+        if let Some(label) = label {
+            span.relabel(label);
+        }
         Box::pin(async move {
             let result = call.await;
             let now = Instant::now();
@@ -136,7 +139,10 @@ impl<M: Model> Model for Recorder<M> {
 
     fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
         let mut span = self.start_call(&req, true);
-        let open = while_calling(span.context(), || self.inner.stream(req));
+        let (open, label) = while_calling(span.context(), || self.inner.stream(req));
+        if let Some(label) = label {
+            span.relabel(label);
+        }
         Box::pin(async move {
             match open.await {
                 Ok(parts) => {
