@@ -232,6 +232,14 @@ impl LiveSpan {
         }
     }
 
+    /// Sets a call's request and the model it is made to (before it ends).
+    pub(crate) fn describe_call(&mut self, input: Value, model: ModelInfo) {
+        if let Some(span) = &mut self.span {
+            span.input = input;
+            span.model = Some(model);
+        }
+    }
+
     /// Names the span as `label` says (before it ends): its key, and its
     /// model when the label has one.
     pub(crate) fn relabel(&mut self, label: CallLabel) {

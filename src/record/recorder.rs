@@ -98,17 +98,20 @@ impl<M: Model> Recorder<M> {
         self.sink.flush().await
     }
 
-    /// Starts the call's span; its start is the call's t0 (contract 2).
+    /// Starts the call's span, first thing: its start is the call's t0
+    /// (contract 2). The request is copied into it after.
     fn start_call(&self, req: &ModelRequest, streamed: bool) -> LiveSpan {
-        let input = serde_json::to_value(req).unwrap_or_else(|e| Value::String(e.to_string()));
         let start = SpanStart {
             key: self.key.to_string(),
             kind: SpanKind::Llm,
-            input,
-            model: Some(self.inner.info()),
+            input: Value::Null,
+            model: None,
             streamed,
         };
-        LiveSpan::start(current_span().as_ref(), start, Some(&self.sink))
+        let mut span = LiveSpan::start(current_span().as_ref(), start, Some(&self.sink));
+        let input = serde_json::to_value(req).unwrap_or_else(|e| Value::String(e.to_string()));
+        span.describe_call(input, self.inner.info());
+        span
     }
 }
 
