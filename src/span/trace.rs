@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Span, SpanId, SpanKind};
@@ -93,12 +95,14 @@ impl Trace {
             .unwrap_or(0)
     }
 
-    /// The ancestors of `id`, nearest first, ending with the root.
+    /// The ancestors of `id`, nearest first, ending with the root (or where a
+    /// parent cycle in a hand-edited recording would repeat one).
     pub fn ancestors(&self, id: SpanId) -> Vec<SpanId> {
         let mut out = Vec::new();
+        let mut seen = HashSet::new();
         let mut cur = self.span(id).and_then(|s| s.parent);
         while let Some(p) = cur {
-            if out.contains(&p) {
+            if !seen.insert(p) {
                 break;
             }
             out.push(p);
@@ -172,6 +176,17 @@ mod tests {
         )])
         .unwrap();
         assert_eq!(trace.duration_us(), u64::MAX);
+    }
+
+    #[test]
+    fn the_ancestors_of_a_deep_span_take_linear_time() {
+        let spans = (0..100_000)
+            .map(|i| Span::fixture(i, i.checked_sub(1), "step", SpanKind::Task))
+            .collect();
+        let trace = Trace::new(spans).unwrap();
+        let ancestors = trace.ancestors(SpanId(99_999));
+        assert_eq!(ancestors.len(), 99_999);
+        assert_eq!(ancestors.last(), Some(&SpanId(0)));
     }
 
     #[test]
