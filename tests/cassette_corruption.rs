@@ -311,7 +311,11 @@ fn is_file_error(err: &CassetteError, path: &Path) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(ProptestConfig {
+        // A failing case is printed; no regression file is written into the source tree.
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(128)
+    })]
 
     /// Arbitrary bytes — named by their hash, so parsing goes all the way —
     /// never panic and never load.

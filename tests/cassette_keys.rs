@@ -148,7 +148,11 @@ fn a_symlinked_key_folder_is_not_followed_out_of_the_store() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig {
+        // A failing case is printed; no regression file is written into the source tree.
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(512)
+    })]
 
     /// Whatever the string, a key that passes validation names a folder
     /// strictly inside the store: only plain segments, no root, no `..`.
@@ -172,7 +176,11 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig {
+        // A failing case is printed; no regression file is written into the source tree.
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(64)
+    })]
 
     /// Writing under any generated key either fails with InvalidKey (and
     /// creates nothing) or creates the file inside the store.

@@ -5,6 +5,7 @@ mod common;
 
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -124,6 +125,94 @@ fn a_redacted_value_appears_in_no_file() {
         "What is my account number?"
     );
     assert_eq!(stream.response().unwrap().text, "[REDACTED]");
+}
+
+/// A stream that reasons, calls a tool with a secret argument, then answers.
+fn agent_model() -> ScriptedModel {
+    ScriptedModel::new(
+        Script::new()
+            .open_after(Duration::from_millis(200))
+            .part(StreamPart::StreamStart)
+            .part_after(
+                Duration::from_millis(100),
+                StreamPart::reasoning("look up "),
+            )
+            .part(StreamPart::reasoning("4242-9876"))
+            .part(StreamPart::ToolCallStart {
+                id: "call_1".into(),
+                name: "lookup".into(),
+            })
+            .part(StreamPart::ToolCallDelta {
+                id: "call_1".into(),
+                arguments: "{\"account\": \"4242".into(),
+            })
+            .part(StreamPart::ToolCallDelta {
+                id: "call_1".into(),
+                arguments: "-9876\"}".into(),
+            })
+            .part_after(Duration::from_millis(50), StreamPart::text("Your account "))
+            .part(StreamPart::text("number is 4242-9876"))
+            .part(StreamPart::finish(tracedeck::FinishReason::stop())),
+    )
+}
+
+/// Streams one call and returns how many parts it saw (nothing secret).
+async fn count_parts(question: String, model: Arc<dyn Model>) -> usize {
+    let mut parts = model
+        .stream(ModelRequest::new("m").user(question))
+        .await
+        .unwrap();
+    let mut n = 0;
+    while let Some(part) = parts.next().await {
+        part.unwrap();
+        n += 1;
+    }
+    n
+}
+
+/// Paths on the response (its text, reasoning and tool arguments) hide that
+/// content in the streamed parts too, and the redacted recording replays
+/// unchanged: its parts add up to its redacted output, with the same TTFT.
+#[test]
+fn a_redacted_response_is_hidden_in_its_parts_and_replays_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap().with_redaction(
+        Redaction::new()
+            .path("/text")
+            .path("/reasoning")
+            .path("/tool_calls/*/arguments"),
+    );
+    let recorder = Arc::new(Recorder::new(agent_model(), store.sink()));
+    run_paused(async {
+        let question = "Which account?".to_owned();
+        let model: Arc<dyn Model> = recorder.clone();
+        with_span("agent", &question, count_parts(question.clone(), model)).await;
+        assert!(recorder.flush().await.is_clean());
+    });
+
+    let bytes = all_bytes(tmp.path());
+    for secret in ["4242", "9876", "look up", "Your account"] {
+        assert!(
+            !contains(&bytes, secret),
+            "{secret:?} leaked into a cassette"
+        );
+    }
+    let trace = store.traces("agent").unwrap().traces.remove(0).trace;
+    let call = trace.llm_spans().next().unwrap();
+    let response = call.response().unwrap();
+    assert_eq!(response.text, "[REDACTED]");
+    assert_eq!(response.reasoning, "[REDACTED]");
+    assert_eq!(response.tool_calls[0].name, "lookup");
+    assert_eq!(response.tool_calls[0].arguments, json!("[REDACTED]"));
+    assert_eq!(call.parts.len(), 9);
+    assert_eq!(call.timing.ttft_us, Some(300_000));
+
+    let report = run_paused(tracedeck::replay(&store, "agent", count_parts)).unwrap();
+    report.assert_unchanged();
+    let replayed = report.traces[0].replayed.as_ref().unwrap();
+    let again = replayed.llm_spans().next().unwrap();
+    assert_eq!(again.response().unwrap(), response);
+    assert_eq!(again.timing, call.timing);
 }
 
 #[test]

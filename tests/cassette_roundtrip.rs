@@ -14,7 +14,11 @@ use tracedeck::testing::run_paused;
 use tracedeck::{Collector, SpanId, Trace};
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig {
+        // A failing case is printed; no regression file is written into the source tree.
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(96)
+    })]
 
     #[test]
     fn an_arbitrary_trace_round_trips(trace in common::trace()) {

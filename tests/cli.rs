@@ -113,6 +113,40 @@ fn ls_json_parses() {
     assert!(keys.iter().all(|k| k["newest"].is_string()));
 }
 
+/// A file time RFC 3339 cannot write (here 1960, as files unpacked from an
+/// old archive can have) is listed as no time, instead of crashing `ls`.
+#[test]
+fn ls_lists_a_key_whose_files_date_from_before_1970() {
+    let (_tmp, dir) = copy_of_examples();
+    let ten_years = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
+    for entry in std::fs::read_dir(dir.join("summarize")).unwrap() {
+        std::fs::File::options()
+            .write(true)
+            .open(entry.unwrap().path())
+            .unwrap()
+            .set_modified(std::time::UNIX_EPOCH - ten_years)
+            .unwrap();
+    }
+    let dir = dir.to_str().unwrap();
+    let run = tracedeck(&["ls", dir]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summarize = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("summarize "))
+        .unwrap();
+    assert!(summarize.ends_with("  -"), "{}", run.stdout);
+
+    let listed = json(&tracedeck(&["ls", dir, "--json"]).stdout);
+    let newest: Vec<bool> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.get("newest").is_some())
+        .collect();
+    assert_eq!(newest, [true, false, true], "{listed}");
+}
+
 #[test]
 fn show_prints_the_span_tree_with_durations_ttft_tokens_and_status() {
     let run = examples(&["show", &WEATHER[..8]], 0);

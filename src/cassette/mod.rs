@@ -41,6 +41,7 @@ mod scan;
 mod secrets;
 mod sink;
 mod store;
+mod stream_redaction;
 mod verify;
 
 pub use canonical::{canonical_json, sha256_hex};

@@ -3,8 +3,9 @@ use serde_json::Value;
 
 use super::error::CassetteError;
 use super::pointer::Pointer;
+use super::stream_redaction::align_stream;
 use crate::model::StreamPart;
-use crate::span::{RecordedPart, Trace};
+use crate::span::{RecordedPart, SpanKind, Trace};
 
 /// The text that replaces a redacted value unless [`Redaction::placeholder`] says otherwise.
 pub const DEFAULT_PLACEHOLDER: &str = "[REDACTED]";
@@ -20,10 +21,20 @@ pub const DEFAULT_PLACEHOLDER: &str = "[REDACTED]";
 /// nothing changes nothing.
 ///
 /// Paths also apply to every streamed part, taken in its JSON form (e.g.
-/// `{"type": "text_delta", "text": "…"}`), so `/text` hides a response's
-/// text *and* each of its text deltas. A part keeps its shape: within a part
-/// only strings are replaced, and only where the part stays a valid
+/// `{"type": "text_delta", "text": "…"}`). A part keeps its shape: within a
+/// part only strings are replaced, and only where the part stays a valid
 /// [`StreamPart`] (a part's `type`, a role or a finish kind are never replaced).
+///
+/// A streamed call's parts add up to its output, and stay that way: when a
+/// path hides a piece of content in the output (`/text`, `/reasoning`,
+/// `/refusal`, `/tool_calls/*/name`, `/tool_calls/*/arguments`, or a path
+/// inside the arguments) or in any part of it (`/arguments`), it is hidden in
+/// both, the first part that carried some of it carries the whole redacted
+/// value and the later ones carry nothing. So `/text` hides a response's
+/// text *and* its text deltas, the redacted stream replays to the redacted
+/// output (`[REDACTED]`, not one placeholder per delta), and every part keeps
+/// its type and offset, so TTFT replays as recorded (unless the placeholder
+/// is empty).
 ///
 /// Because the [`Store`](super::Store) redacts before it hashes, and a
 /// [`Player`](crate::Player) redacts a live request the same way before
@@ -119,18 +130,25 @@ impl Redaction {
         }
     }
 
-    /// Hides every listed path in every span's input, output and streamed parts.
+    /// Hides every listed path in every span's input, output and streamed
+    /// parts; a streamed call's parts then still add up to its output (see
+    /// the type's docs).
     pub fn apply_to_trace(&self, trace: &mut Trace) {
         if self.is_empty() {
             return;
         }
         for span in &mut trace.spans {
+            let before = (span.kind == SpanKind::Llm && span.streamed)
+                .then(|| (span.output.clone(), span.parts.clone()));
             self.apply(&mut span.input);
             if let Some(output) = &mut span.output {
                 self.apply(output);
             }
             for part in &mut span.parts {
                 self.apply_to_part(part);
+            }
+            if let Some((output, parts)) = before {
+                align_stream(span, output.as_ref(), &parts, &self.placeholder);
             }
         }
     }

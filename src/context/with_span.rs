@@ -6,7 +6,7 @@ use tokio::time::Instant;
 
 use super::{CURRENT, current_span};
 use crate::record::SinkHandle;
-use crate::record::live::{LiveSpan, SpanInput, SpanStart};
+use crate::record::live::{LiveSpan, SpanStart};
 use crate::span::{SpanKind, SpanStatus};
 
 /// Runs `fut` inside a new `task` span keyed `key`, recording `input` and
@@ -87,11 +87,11 @@ where
         let start = SpanStart {
             key,
             kind: SpanKind::Task,
-            input: SpanInput::Json(input),
+            input,
             model: None,
             streamed: false,
         };
-        let mut span = LiveSpan::start(parent.as_ref(), start, Instant::now(), sink.as_ref());
+        let mut span = LiveSpan::start(parent.as_ref(), start, sink.as_ref());
         let output = CURRENT.scope(Some(span.context()), fut).await;
         let value = to_json(&output);
         let status = if is_err_result(&value) {

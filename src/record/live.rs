@@ -1,6 +1,7 @@
 //! Spans while they run: the shared state of an unfinished trace and the
 //! owned handle of each running span.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -49,6 +50,71 @@ impl SpanContext {
     pub fn id(&self) -> SpanId {
         self.id
     }
+
+    /// Also hands this span's trace to `sink` when it is finished (once per
+    /// distinct sink, as a recorder's own sink is). False if the trace was
+    /// already delivered.
+    pub(crate) fn add_sink(&self, sink: &SinkHandle) -> bool {
+        let mut state = self.trace.lock();
+        if state.sealed {
+            return false;
+        }
+        add_sink(&mut state.sinks, sink);
+        true
+    }
+}
+
+/// The call a [`Recorder`](crate::Recorder) is making, as its inner model
+/// sees it while it starts the call.
+struct Calling {
+    span: SpanContext,
+    label: RefCell<Option<CallLabel>>,
+}
+
+/// What the inner model says a recorded call's span is: a model replaying a
+/// recorded call gives that call's key and model, so the replay's span tree
+/// is the recording's.
+pub(crate) struct CallLabel {
+    pub key: String,
+    pub model: Option<ModelInfo>,
+}
+
+tokio::task_local! {
+    /// The call a [`Recorder`](crate::Recorder) is making, set only while it
+    /// calls its inner model's `generate` or `stream` (synchronously, before
+    /// the returned future is polled).
+    static CALLING: Calling;
+}
+
+/// Runs `call` (the start of an inner model's call) as the call recorded by
+/// `span`; returns its result and the label the inner model gave the call,
+/// if any (see [`label_call`], [`calling_span`]).
+pub(crate) fn while_calling<T>(
+    span: SpanContext,
+    call: impl FnOnce() -> T,
+) -> (T, Option<CallLabel>) {
+    let calling = Calling {
+        span,
+        label: RefCell::new(None),
+    };
+    CALLING.sync_scope(calling, || {
+        let started = call();
+        (started, CALLING.with(|c| c.label.take()))
+    })
+}
+
+/// The `llm` span of the call being recorded, for a model wrapped in a
+/// [`Recorder`](crate::Recorder), read in its `generate` or `stream` before it
+/// returns its future: lets it mark that call's trace (e.g. hand it to a sink
+/// of its own). `None` outside a recorder.
+pub(crate) fn calling_span() -> Option<SpanContext> {
+    CALLING.try_with(|c| c.span.clone()).ok()
+}
+
+/// Gives the call being recorded (if any) the span key and model of
+/// `label`, from a model's `generate` or `stream` before it returns.
+pub(crate) fn label_call(label: CallLabel) {
+    let _ = CALLING.try_with(|c| *c.label.borrow_mut() = Some(label));
 }
 
 impl std::fmt::Debug for SpanContext {
@@ -61,24 +127,11 @@ impl std::fmt::Debug for SpanContext {
 pub(crate) struct SpanStart {
     pub key: String,
     pub kind: SpanKind,
-    pub input: SpanInput,
+    /// The input as JSON; a call's request is added after with
+    /// [`LiveSpan::describe_call`], so its JSON is built off the hot path.
+    pub input: Value,
     pub model: Option<ModelInfo>,
     pub streamed: bool,
-}
-
-/// A span's input as given when it starts.
-// It only passes by value into `LiveSpan::start`; boxing the request would
-// add an allocation to every call.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum SpanInput {
-    /// Already JSON: a task's input.
-    Json(Value),
-    /// A call's request, kept as it is and turned into JSON only when the
-    /// recorder has time to spare ([`LiveSpan::settle_input`]): while the
-    /// model is busy, or when the span ends. Building a JSON tree of a chat
-    /// request takes microseconds; cloning the request takes a fraction of
-    /// that, so the call goes out (and its first part comes back) sooner.
-    Request(ModelRequest),
 }
 
 /// A running span, owned by the code that runs it. Dropping it unfinished
@@ -98,22 +151,25 @@ fn micros(from: Instant, to: Instant) -> u64 {
 }
 
 impl LiveSpan {
-    /// Starts a span at `now`: a child of `parent`, or the root of a new trace
+    /// Starts a span now: a child of `parent`, or the root of a new trace
     /// when there is no parent or the parent's trace was already delivered.
+    ///
+    /// A child's start instant is read under its trace's lock, together with
+    /// its id, so ids follow start times even when spans of one trace start
+    /// on several threads at once (contract 6).
     pub(crate) fn start(
         parent: Option<&SpanContext>,
         start: SpanStart,
-        now: Instant,
         sink: Option<&SinkHandle>,
     ) -> Self {
         if let Some(parent) = parent {
             let mut state = parent.trace.lock();
             if !state.sealed {
+                let now = Instant::now();
                 state.open += 1;
                 if let Some(sink) = sink {
                     add_sink(&mut state.sinks, sink);
                 }
-                // Allocated under the lock so ids follow start order.
                 let id = SpanId(parent.trace.next_id.fetch_add(1, Ordering::Relaxed));
                 drop(state);
                 let start_us = micros(parent.trace.start, now);
@@ -127,6 +183,7 @@ impl LiveSpan {
                 );
             }
         }
+        let now = Instant::now();
         let trace = Arc::new(LiveTrace {
             start: now,
             next_id: AtomicU64::new(1),
@@ -147,15 +204,11 @@ impl LiveSpan {
         start_us: u64,
         now: Instant,
     ) -> Self {
-        let (input, pending_request) = match start.input {
-            SpanInput::Json(value) => (value, None),
-            SpanInput::Request(req) => (Value::Null, Some(req)),
-        };
         Self {
             trace,
             start: now,
             finished_at: None,
-            pending_request,
+            pending_request: None,
             span: Some(Span {
                 id,
                 parent,
@@ -166,7 +219,7 @@ impl LiveSpan {
                     start_us,
                     ..Timing::default()
                 },
-                input,
+                input: start.input,
                 output: None,
                 model: start.model,
                 streamed: start.streamed,
@@ -193,6 +246,27 @@ impl LiveSpan {
         if let Some(span) = &mut self.span {
             span.input =
                 serde_json::to_value(&req).unwrap_or_else(|e| Value::String(e.to_string()));
+        }
+    }
+
+    /// Sets a call's request and the model it is made to (before it ends).
+    /// The request is kept as it is and becomes JSON later, in
+    /// [`settle_input`](LiveSpan::settle_input), off the path to the first part.
+    pub(crate) fn describe_call(&mut self, req: ModelRequest, model: ModelInfo) {
+        if let Some(span) = &mut self.span {
+            span.model = Some(model);
+            self.pending_request = Some(req);
+        }
+    }
+
+    /// Names the span as `label` says (before it ends): its key, and its
+    /// model when the label has one.
+    pub(crate) fn relabel(&mut self, label: CallLabel) {
+        if let Some(span) = &mut self.span {
+            span.key = label.key;
+            if label.model.is_some() {
+                span.model = label.model;
+            }
         }
     }
 

@@ -12,5 +12,6 @@ pub use collector::Collector;
 pub use health::FlushReport;
 pub(crate) use health::{SinkHandle, panic_message};
 pub use live::SpanContext;
+pub(crate) use live::{CallLabel, calling_span, label_call};
 pub use recorder::Recorder;
 pub use sink::{Sink, SinkError};

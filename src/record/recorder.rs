@@ -3,11 +3,12 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use futures::future::BoxFuture;
+use serde_json::Value;
 use tokio::time::Instant;
 
 use super::Sink;
 use super::health::{FlushReport, SinkHandle};
-use super::live::{LiveSpan, SpanInput, SpanStart};
+use super::live::{LiveSpan, SpanStart, while_calling};
 use super::recording_stream::RecordingStream;
 use crate::context::current_span;
 use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
@@ -99,18 +100,21 @@ impl<M: Model> Recorder<M> {
         self.sink.flush().await
     }
 
-    /// Starts the call's span. The request is kept as it is: it becomes JSON
-    /// later, when the recorder has time to spare (see [`SpanInput::Request`]).
-    fn start_call(&self, req: ModelRequest, streamed: bool, t0: Instant) -> LiveSpan {
+    /// Starts the call's span, first thing: its start is the call's t0
+    /// (contract 2). The request is kept after, as it is: it becomes JSON
+    /// later, when the recorder has time to spare (see [`LiveSpan::describe_call`]).
+    fn start_call(&self, req: &ModelRequest, streamed: bool) -> LiveSpan {
         let start = SpanStart {
             // `str::to_owned` copies; `to_string` would go through `Display`.
             key: self.key.as_ref().to_owned(),
             kind: SpanKind::Llm,
-            input: SpanInput::Request(req),
-            model: Some(self.inner.info()),
+            input: Value::Null,
+            model: None,
             streamed,
         };
-        LiveSpan::start(current_span().as_ref(), start, t0, Some(&self.sink))
+        let mut span = LiveSpan::start(current_span().as_ref(), start, Some(&self.sink));
+        span.describe_call(req.clone(), self.inner.info());
+        span
     }
 }
 
@@ -120,9 +124,11 @@ impl<M: Model> Model for Recorder<M> {
     }
 
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
-        let t0 = Instant::now();
-        let mut span = self.start_call(req.clone(), false, t0);
-        let call = self.inner.generate(req);
+        let mut span = self.start_call(&req, false);
+        let (call, label) = while_calling(span.context(), || self.inner.generate(req));
+        if let Some(label) = label {
+            span.relabel(label);
+        }
         Box::pin(async move {
             let result = settling_input_while_waiting(call, &mut span).await;
             let now = Instant::now();
@@ -138,9 +144,11 @@ impl<M: Model> Model for Recorder<M> {
     }
 
     fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
-        let t0 = Instant::now();
-        let mut span = self.start_call(req.clone(), true, t0);
-        let open = self.inner.stream(req);
+        let mut span = self.start_call(&req, true);
+        let (open, label) = while_calling(span.context(), || self.inner.stream(req));
+        if let Some(label) = label {
+            span.relabel(label);
+        }
         Box::pin(async move {
             match settling_input_while_waiting(open, &mut span).await {
                 Ok(parts) => {

@@ -1,16 +1,14 @@
-use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
 use super::player::CallKind;
 use super::{IgnoredPath, Mode, Player, ReplayError, Speed};
-use crate::cassette::{Store, StoreSink};
+use crate::cassette::Store;
 use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
-use crate::record::{FlushReport, Recorder, Sink, SinkError};
+use crate::record::{FlushReport, Recorder, Sink, SinkError, SinkHandle, calling_span};
 use crate::span::Trace;
 
 /// A cassette folder in front of a live model: a [`Model`] that replays,
@@ -34,9 +32,12 @@ use crate::span::Trace;
 /// - `Passthrough`: every call is live; nothing is read or written.
 ///
 /// Traces are written in the background; call [`flush`](CassetteModel::flush)
-/// before the process ends (or before replaying what was just recorded). The
-/// model records by itself: do not wrap it in another
-/// [`Recorder`](crate::Recorder).
+/// before the process ends (or before replaying what was just recorded). In
+/// `Record` and `Auto` the model records by itself: do not wrap it in another
+/// [`Recorder`](crate::Recorder), or each call is recorded twice, as two
+/// spans of the same trace, into the folder too. In `Replay` and
+/// `Passthrough` it records nothing; wrap it in a `Recorder` there to see its
+/// calls in your traces.
 pub struct CassetteModel {
     mode: Mode,
     store: Store,
@@ -46,7 +47,11 @@ pub struct CassetteModel {
 enum Route {
     Replay(Player),
     Record(Recorder<Arc<dyn Model>>),
-    Auto(Recorder<AutoModel>),
+    Auto {
+        recorder: Recorder<AutoModel>,
+        /// The folder's writer, which gets only the traces that went live.
+        store: SinkHandle,
+    },
     Passthrough(Arc<dyn Model>),
 }
 
@@ -94,7 +99,7 @@ impl CassetteModel {
     pub async fn flush(&self) -> FlushReport {
         match &self.route {
             Route::Record(recorder) => recorder.flush().await,
-            Route::Auto(recorder) => recorder.flush().await,
+            Route::Auto { store, .. } => store.flush().await,
             Route::Replay(_) | Route::Passthrough(_) => FlushReport::default(),
         }
     }
@@ -175,19 +180,16 @@ impl CassetteModelBuilder {
         let route = match mode {
             Mode::Replay => Route::Replay(self.player(&store, live.info())?),
             Mode::Auto => {
-                let misses = Arc::new(MissLog::default());
-                let player = self.player(&store, live.info())?;
-                let sink = MissSink {
-                    store: store.sink(),
-                    player: player.clone(),
-                    misses: Arc::clone(&misses),
-                };
+                let writer = SinkHandle::new(Arc::new(store.sink()));
                 let auto = AutoModel {
-                    player,
+                    player: self.player(&store, live.info())?,
                     live,
-                    misses,
+                    store: writer.clone(),
                 };
-                Route::Auto(Recorder::new(auto, sink))
+                Route::Auto {
+                    recorder: Recorder::new(auto, Unwritten),
+                    store: writer,
+                }
             }
             Mode::Record => Route::Record(Recorder::new(live, store.sink())),
             Mode::Passthrough => Route::Passthrough(live),
@@ -215,7 +217,7 @@ impl Model for CassetteModel {
         match &self.route {
             Route::Replay(player) => player.info(),
             Route::Record(recorder) => recorder.info(),
-            Route::Auto(recorder) => recorder.info(),
+            Route::Auto { recorder, .. } => recorder.info(),
             Route::Passthrough(live) => live.info(),
         }
     }
@@ -224,7 +226,7 @@ impl Model for CassetteModel {
         match &self.route {
             Route::Replay(player) => player.generate(req),
             Route::Record(recorder) => recorder.generate(req),
-            Route::Auto(recorder) => recorder.generate(req),
+            Route::Auto { recorder, .. } => recorder.generate(req),
             Route::Passthrough(live) => live.generate(req),
         }
     }
@@ -233,33 +235,9 @@ impl Model for CassetteModel {
         match &self.route {
             Route::Replay(player) => player.stream(req),
             Route::Record(recorder) => recorder.stream(req),
-            Route::Auto(recorder) => recorder.stream(req),
+            Route::Auto { recorder, .. } => recorder.stream(req),
             Route::Passthrough(live) => live.stream(req),
         }
-    }
-}
-
-/// The playback hashes of the requests `Auto` sent to the live model.
-#[derive(Default)]
-struct MissLog {
-    any: AtomicBool,
-    hashes: Mutex<HashSet<String>>,
-}
-
-impl MissLog {
-    fn add(&self, hash: String) {
-        self.hashes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(hash);
-        self.any.store(true, Ordering::Release);
-    }
-
-    fn contains(&self, hash: &str) -> bool {
-        self.hashes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(hash)
     }
 }
 
@@ -267,7 +245,19 @@ impl MissLog {
 struct AutoModel {
     player: Player,
     live: Arc<dyn Model>,
-    misses: Arc<MissLog>,
+    /// Gets the trace of every call that goes live.
+    store: SinkHandle,
+}
+
+impl AutoModel {
+    /// The call being recorded goes live: its trace goes to the folder, so
+    /// exactly the traces that made a live call are written (recorded calls
+    /// included, so the new cassette is complete).
+    fn going_live(&self) {
+        if let Some(call) = calling_span() {
+            call.add_sink(&self.store);
+        }
+    }
 }
 
 impl Model for AutoModel {
@@ -278,8 +268,8 @@ impl Model for AutoModel {
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
         match self.player.take(&req, CallKind::Generate, Instant::now()) {
             Ok(playback) => playback.generate(),
-            Err(miss) => {
-                self.misses.add(miss.hash);
+            Err(_) => {
+                self.going_live();
                 self.live.generate(req)
             }
         }
@@ -288,40 +278,21 @@ impl Model for AutoModel {
     fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
         match self.player.take(&req, CallKind::Stream, Instant::now()) {
             Ok(playback) => playback.stream(),
-            Err(miss) => {
-                self.misses.add(miss.hash);
+            Err(_) => {
+                self.going_live();
                 self.live.stream(req)
             }
         }
     }
 }
 
-/// `Auto`'s sink: writes a trace only if one of its calls went to the live
-/// model, so runs served entirely from the folder leave it as it was.
-struct MissSink {
-    store: StoreSink,
-    player: Player,
-    misses: Arc<MissLog>,
-}
+/// The sink of `Auto`'s recorder: traces served entirely from the folder
+/// are not written again, so it keeps nothing. Those that went live reach the
+/// folder's writer through [`AutoModel::going_live`].
+struct Unwritten;
 
-impl Sink for MissSink {
-    fn accept(&self, trace: Arc<Trace>) -> Result<(), SinkError> {
-        // Nothing went live yet: skip without hashing anything.
-        if !self.misses.any.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        let went_live = trace.llm_spans().any(|span| {
-            self.misses
-                .contains(&self.player.playback_hash(&span.input))
-        });
-        if went_live {
-            self.store.accept(trace)
-        } else {
-            Ok(())
-        }
-    }
-
-    fn flush(&self) -> BoxFuture<'_, Vec<SinkError>> {
-        Sink::flush(&self.store)
+impl Sink for Unwritten {
+    fn accept(&self, _trace: Arc<Trace>) -> Result<(), SinkError> {
+        Ok(())
     }
 }

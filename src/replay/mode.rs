@@ -1,3 +1,4 @@
+use std::ffi::OsString;
 use std::fmt;
 use std::str::FromStr;
 
@@ -45,8 +46,27 @@ impl Mode {
     /// # Errors
     /// [`ReplayError::InvalidMode`] when `TRACEDECK_MODE` names no mode.
     pub fn from_env() -> Result<Self, ReplayError> {
-        let mode = std::env::var(Self::ENV_VAR).ok();
-        let ci = std::env::var("CI").ok();
+        Self::from_vars(std::env::var_os(Self::ENV_VAR), std::env::var_os("CI"))
+    }
+
+    /// [`resolve`](Mode::resolve) for the raw values of the variables: a
+    /// `TRACEDECK_MODE` that is not UTF-8 names no mode (an error, not the
+    /// default), and a `CI` that is not UTF-8 is set.
+    fn from_vars(
+        mode_var: Option<OsString>,
+        ci_var: Option<OsString>,
+    ) -> Result<Self, ReplayError> {
+        let mode = match mode_var.map(OsString::into_string) {
+            None => None,
+            Some(Ok(mode)) => Some(mode),
+            Some(Err(raw)) => {
+                return Err(ReplayError::InvalidMode {
+                    source_name: Self::ENV_VAR.to_owned(),
+                    value: raw.to_string_lossy().into_owned(),
+                });
+            }
+        };
+        let ci = ci_var.map(|v| v.into_string().unwrap_or_else(|_| "set".to_owned()));
         Self::resolve(mode.as_deref(), ci.as_deref())
     }
 
@@ -169,6 +189,22 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("TRACEDECK_MODE=`recrod`"), "{text}");
         assert!(text.contains("`auto`"), "{text}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn variables_that_are_not_utf8_are_an_error_or_set() {
+        use std::os::unix::ffi::OsStringExt;
+        let not_utf8 = || Some(OsString::from_vec(vec![b'r', 0xff]));
+        assert!(matches!(
+            Mode::from_vars(not_utf8(), None),
+            Err(ReplayError::InvalidMode { value, .. }) if value == "r\u{fffd}"
+        ));
+        assert_eq!(Mode::from_vars(None, not_utf8()).unwrap(), Mode::Replay);
+        assert_eq!(
+            Mode::from_vars(Some("record".into()), not_utf8()).unwrap(),
+            Mode::Record
+        );
     }
 
     #[test]

@@ -52,17 +52,32 @@ impl Playback {
         })
     }
 
-    /// Opens at the recorded `opened` offset (or fails to open at the
-    /// recorded end), then yields every recorded part at its offset, then
-    /// ends at the recorded end: cleanly, with the recorded error, or (for a
-    /// stream its consumer dropped) with a `CassetteMiss` explaining that
-    /// nothing more was recorded.
+    /// Opens at the recorded `opened` offset, then yields every recorded
+    /// part at its offset, then ends at the recorded end: cleanly, with the
+    /// recorded error, or (for a stream its consumer dropped) with a
+    /// `CassetteMiss` explaining that nothing more was recorded.
+    ///
+    /// A stream recorded without opening does not open: one that failed to
+    /// open fails at the recorded end; one its caller gave up on before it
+    /// opened (a timeout, say) is still opening when the caller gives up
+    /// again, and fails with that `CassetteMiss` just after.
     pub(crate) fn stream(self) -> BoxFuture<'static, Result<PartStream, ModelError>> {
         Box::pin(async move {
             let timing = self.span.timing;
-            if self.span.status == SpanStatus::Error && timing.opened_us.is_none() {
-                self.speed.wait(self.start, timing.duration_us).await;
-                return Err(recorded_error(&self.span));
+            if timing.opened_us.is_none() {
+                match self.span.status {
+                    SpanStatus::Error => {
+                        self.speed.wait(self.start, timing.duration_us).await;
+                        return Err(recorded_error(&self.span));
+                    }
+                    SpanStatus::Cancelled => {
+                        let end = timing.duration_us.saturating_add(AFTER_CANCEL_US);
+                        self.speed.wait(self.start, end).await;
+                        return Err(self.cancelled_error());
+                    }
+                    // Only a hand-made recording finishes without opening: open at once.
+                    SpanStatus::Ok => {}
+                }
             }
             self.speed
                 .wait(self.start, timing.opened_us.unwrap_or(0))
@@ -108,15 +123,19 @@ impl Playback {
 
     fn cancelled_error(&self) -> ModelError {
         let span = &self.span;
+        let progress = if span.streamed && span.timing.opened_us.is_none() {
+            "before the stream opened".to_owned()
+        } else {
+            format!("after {} part(s)", span.parts.len())
+        };
         ModelError::CassetteMiss {
             key: self.key.to_string(),
             detail: format!(
-                "the recorded call ({}) was cancelled by its caller {} after the call, after {} part(s); \
+                "the recorded call ({}) was cancelled by its caller {} after the call, {progress}; \
                  nothing after that was recorded.\n\
                  If the code now waits for more, record the call again: run with TRACEDECK_MODE=record.",
                 self.origin,
                 crate::span::format_us(span.timing.duration_us),
-                span.parts.len(),
             ),
         }
     }

@@ -11,6 +11,7 @@ use super::request_matcher::RequestMatcher;
 use super::{IgnoredPath, ReplayError, Speed};
 use crate::cassette::{Redaction, Store, StoredTrace};
 use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
+use crate::record::{CallLabel, label_call};
 use crate::span::{Span, Trace};
 
 /// A [`Model`] that answers every call from recorded `llm` spans.
@@ -64,6 +65,9 @@ pub struct Player {
     allow_repeats: bool,
     speed: Speed,
     info: ModelInfo,
+    /// Whether a served call's span (in a recorder around the player) takes
+    /// the recorded call's key and model.
+    label_calls: bool,
 }
 
 /// One recorded trace and where it came from (for messages).
@@ -199,6 +203,7 @@ impl Player {
             allow_repeats: false,
             speed: Speed::default(),
             info,
+            label_calls: false,
         }
     }
 
@@ -248,6 +253,25 @@ impl Player {
     pub fn with_info(mut self, info: ModelInfo) -> Self {
         self.info = info;
         self
+    }
+
+    /// Has a [`Recorder`](crate::Recorder) around this player record each
+    /// served call under the key and model of the recorded call it replays,
+    /// so a trace recorded through several recorders replays to the same tree.
+    pub(crate) fn labelling_calls(mut self) -> Self {
+        self.label_calls = true;
+        self
+    }
+
+    /// Labels the call being recorded (if any) as the recorded span it is
+    /// served from, when this player labels calls.
+    fn label(&self, playback: &Playback) {
+        if self.label_calls {
+            label_call(CallLabel {
+                key: playback.span.key.clone(),
+                model: playback.span.model.clone(),
+            });
+        }
     }
 
     /// The key named in misses.
@@ -441,14 +465,20 @@ impl Model for Player {
 
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
         match self.take(&req, CallKind::Generate, Instant::now()) {
-            Ok(playback) => playback.generate(),
+            Ok(playback) => {
+                self.label(&playback);
+                playback.generate()
+            }
             Err(miss) => Box::pin(future::ready(Err(miss.into_error(self)))),
         }
     }
 
     fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
         match self.take(&req, CallKind::Stream, Instant::now()) {
-            Ok(playback) => playback.stream(),
+            Ok(playback) => {
+                self.label(&playback);
+                playback.stream()
+            }
             Err(miss) => Box::pin(future::ready(Err(miss.into_error(self)))),
         }
     }

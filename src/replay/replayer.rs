@@ -27,7 +27,10 @@ type TraceFilter = Arc<dyn Fn(&Trace) -> bool + Send + Sync>;
 /// calls (a [`Player`] scoped to the trace, wrapped in a
 /// [`Recorder`](crate::Recorder)). It runs inside
 /// `with_span(key, recorded input, ..)`, so the new trace mirrors the old
-/// one and the two are compared span by span.
+/// one and the two are compared span by span. Each replayed call is
+/// recorded under the key and model of the recorded call it replays, so a
+/// trace recorded through several recorders (`Recorder::key`) replays to
+/// the same tree through the one model `f` gets.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -272,8 +275,9 @@ impl Replayer {
             redaction,
             ignored: self.ignored.clone(),
         };
-        let mut player =
-            Player::from_recordings(self.key.clone(), recordings, matcher).speed(self.speed);
+        let mut player = Player::from_recordings(self.key.clone(), recordings, matcher)
+            .speed(self.speed)
+            .labelling_calls();
         if self.allow_repeats {
             player = player.allow_repeats();
         }
@@ -298,7 +302,8 @@ impl Replayer {
             Some(live) => Arc::clone(live),
             None => Arc::new(player.for_trace(i)),
         };
-        // The new llm spans take the recording's key, so the trees pair up.
+        // Each served call takes the key and model of the call it replays (the
+        // player labels it); a call with no recording takes the first call's key.
         let llm_key = recorded
             .llm_spans()
             .next()

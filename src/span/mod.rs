@@ -11,6 +11,7 @@ mod snapshot;
 mod stats;
 mod timeline;
 mod trace;
+mod tree;
 
 pub use render::format_us;
 pub use snapshot::{SnapshotSpan, TraceSnapshot};

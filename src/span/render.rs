@@ -1,5 +1,6 @@
 use std::fmt::Write as _;
 
+use super::tree::Tree;
 use super::{Span, SpanKind, SpanStatus, Trace};
 
 impl Trace {
@@ -11,44 +12,43 @@ impl Trace {
     /// chat-turn #0 task ok 1.250s
     /// └── llm #1 scripted/m stream ok 1.250s opened 800ms ttft 1.200s tokens 12→30 parts 6
     /// ```
+    ///
+    /// Linear in the number of spans. Each span is drawn once, under its
+    /// parent (a parent cycle in a hand-edited recording ends the tree), and
+    /// spans nested more than 64 deep are drawn at that depth with their own
+    /// depth written before them.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        render_span(self, self.root(), "", "", 0, &mut out);
+        // For the line being drawn: whether each of its ancestors below the
+        // root is the last child of its parent (then no `│` continues under it).
+        let mut lasts: Vec<bool> = Vec::new();
+        for visit in Tree::of(self).walk() {
+            if visit.depth > 0 {
+                lasts.truncate(visit.depth - 1);
+                let drawn = visit.depth.min(MAX_DRAWN_DEPTH);
+                for &last in lasts.iter().take(drawn - 1) {
+                    out.push_str(if last { "    " } else { "│   " });
+                }
+                out.push_str(if visit.last {
+                    "└── "
+                } else {
+                    "├── "
+                });
+                if visit.depth > MAX_DRAWN_DEPTH {
+                    let _ = write!(out, "[depth {}] ", visit.depth);
+                }
+                lasts.push(visit.last);
+            }
+            let _ = writeln!(out, "{}", describe(&self.spans[visit.index]));
+        }
         out
     }
 }
 
-fn render_span(
-    trace: &Trace,
-    span: &Span,
-    lead: &str,
-    child_lead: &str,
-    depth: usize,
-    out: &mut String,
-) {
-    let _ = writeln!(out, "{lead}{}", describe(span));
-    // A hand-edited recording may hold a parent cycle: never recurse past the span count.
-    if depth >= trace.spans.len() {
-        return;
-    }
-    let children: Vec<&Span> = trace.children(span.id).collect();
-    for (i, child) in children.iter().enumerate() {
-        let last = i + 1 == children.len();
-        let (branch, cont) = if last {
-            ("└── ", "    ")
-        } else {
-            ("├── ", "│   ")
-        };
-        render_span(
-            trace,
-            child,
-            &format!("{child_lead}{branch}"),
-            &format!("{child_lead}{cont}"),
-            depth + 1,
-            out,
-        );
-    }
-}
+/// Spans nested deeper than this are drawn at this depth, their own depth
+/// written before them, so a hand-edited chain of thousands of spans draws
+/// in lines of bounded width.
+const MAX_DRAWN_DEPTH: usize = 64;
 
 /// One span as a line of text: key, id, kind, status, duration and, for calls, timing and tokens.
 pub(super) fn describe(span: &Span) -> String {
@@ -227,6 +227,23 @@ mod tests {
         task.output = Some(serde_json::to_value(response).unwrap());
         task.status = SpanStatus::Cancelled;
         assert_eq!(describe(&task), "turn #0 task cancelled 0µs");
+    }
+
+    #[test]
+    fn a_chain_deeper_than_the_drawing_keeps_its_lines_narrow() {
+        let spans = (0..10_000)
+            .map(|i| Span::fixture(i, i.checked_sub(1), "step", SpanKind::Task))
+            .collect();
+        let text = Trace::new(spans).unwrap().render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 10_000);
+        assert_eq!(lines[2], "    └── step #2 task ok 0µs");
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.chars().count() < 4 * MAX_DRAWN_DEPTH + 40)
+        );
+        assert!(lines[9_999].ends_with("└── [depth 9999] step #9999 task ok 0µs"));
     }
 
     #[test]

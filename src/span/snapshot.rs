@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::tree::Tree;
 use super::{Span, SpanId, SpanKind, SpanStatus, Trace};
 use crate::model::ModelInfo;
 
@@ -74,26 +75,36 @@ fn is_zero(n: &usize) -> bool {
 
 impl Trace {
     /// The normalized view for snapshot tests; see [`TraceSnapshot`].
+    ///
+    /// Built in linear time; each span appears once, under its parent (a
+    /// parent cycle in a hand-edited recording ends the tree).
     pub fn snapshot(&self) -> TraceSnapshot {
+        let tree = Tree::of(self);
+        let walk = tree.walk();
+        // Built bottom-up (a span after all of its descendants), so no
+        // recursion: each span takes its children's finished views.
+        let mut built: Vec<Option<SnapshotSpan>> = vec![None; self.spans.len()];
+        for visit in walk.iter().rev() {
+            let children = tree
+                .children(visit.index)
+                .iter()
+                .filter_map(|&c| built[c].take())
+                .collect();
+            built[visit.index] = Some(snapshot_span(&self.spans[visit.index], children));
+        }
+        let root = built
+            .first_mut()
+            .and_then(Option::take)
+            .unwrap_or_else(|| snapshot_span(self.root(), Vec::new()));
         TraceSnapshot {
             key: self.key().to_owned(),
             duration_us: self.duration_us(),
-            root: snapshot_span(self, self.root(), 0),
+            root,
         }
     }
 }
 
-fn snapshot_span(trace: &Trace, span: &Span, depth: usize) -> SnapshotSpan {
-    // Parent links come from recordings that may be hand-edited: bound the depth
-    // so a cycle can never recurse forever.
-    let children = if depth < trace.spans.len() {
-        trace
-            .children(span.id)
-            .map(|c| snapshot_span(trace, c, depth + 1))
-            .collect()
-    } else {
-        Vec::new()
-    };
+fn snapshot_span(span: &Span, children: Vec<SnapshotSpan>) -> SnapshotSpan {
     SnapshotSpan {
         id: span.id,
         key: span.key.clone(),

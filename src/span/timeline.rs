@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::render::{describe, format_us};
+use super::tree::Tree;
 use super::{Span, SpanKind, SpanStatus, Trace};
 
 /// Canvas width in pixels.
@@ -115,8 +116,12 @@ impl<'a> Timeline<'a> {
     fn new(trace: &'a Trace) -> Self {
         let mut rows = Vec::with_capacity(trace.spans.len());
         let mut seen = vec![false; trace.spans.len()];
-        if !trace.spans.is_empty() {
-            push_tree(trace, 0, 0, &mut rows, &mut seen);
+        for visit in Tree::of(trace).walk() {
+            seen[visit.index] = true;
+            rows.push(Row {
+                span: &trace.spans[visit.index],
+                depth: visit.depth,
+            });
         }
         // Spans the tree walk did not reach (a hand-edited parent link) still get a row.
         for (i, span) in trace.spans.iter().enumerate() {
@@ -373,32 +378,6 @@ impl<'a> Timeline<'a> {
             y + 22.0
         );
         let _ = writeln!(svg, "</g>");
-    }
-}
-
-/// Appends `trace.spans[index]` and its descendants in tree order.
-fn push_tree<'a>(
-    trace: &'a Trace,
-    index: usize,
-    depth: usize,
-    rows: &mut Vec<Row<'a>>,
-    seen: &mut [bool],
-) {
-    if seen[index] {
-        return; // a parent cycle in a hand-edited recording
-    }
-    seen[index] = true;
-    let span = &trace.spans[index];
-    rows.push(Row { span, depth });
-    let children: Vec<usize> = trace
-        .spans
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.parent == Some(span.id))
-        .map(|(i, _)| i)
-        .collect();
-    for child in children {
-        push_tree(trace, child, depth + 1, rows, seen);
     }
 }
 

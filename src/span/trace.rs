@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Span, SpanId, SpanKind};
@@ -6,10 +8,39 @@ use super::{Span, SpanId, SpanKind};
 ///
 /// Spans are kept flat, sorted by id; [`children`](Trace::children) walks the
 /// tree. A trace is complete only once every span in it has ended.
+///
+/// A trace always has a root: [`Trace::new`] and deserialization refuse an
+/// empty span list (a hand-edited `{"spans": []}` is an error, not a trace
+/// whose [`root`](Trace::root) panics).
+///
+/// ```
+/// use tracedeck::Trace;
+/// let err = serde_json::from_str::<Trace>(r#"{"spans": []}"#).unwrap_err();
+/// assert!(err.to_string().contains("the trace has no spans"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SpanList")]
 pub struct Trace {
-    /// Every span, sorted by id; `spans[0]` is the root.
+    /// Every span, sorted by id; `spans[0]` is the root. Never empty in a
+    /// trace made by [`Trace::new`] or deserialized.
     pub spans: Vec<Span>,
+}
+
+/// A trace as it is read, before the check that it has a root.
+#[derive(Deserialize)]
+struct SpanList {
+    spans: Vec<Span>,
+}
+
+impl TryFrom<SpanList> for Trace {
+    type Error = &'static str;
+
+    fn try_from(list: SpanList) -> Result<Self, Self::Error> {
+        if list.spans.is_empty() {
+            return Err("the trace has no spans: a trace holds at least its root");
+        }
+        Ok(Trace { spans: list.spans })
+    }
 }
 
 impl Trace {
@@ -23,6 +54,10 @@ impl Trace {
     }
 
     /// The root span.
+    ///
+    /// # Panics
+    /// If `spans` is empty, which only a trace built by hand field by field
+    /// can be: [`Trace::new`] and deserialization refuse an empty list.
     pub fn root(&self) -> &Span {
         &self.spans[0]
     }
@@ -50,21 +85,24 @@ impl Trace {
         self.spans.iter().filter(|s| s.kind == SpanKind::Llm)
     }
 
-    /// The trace's duration: from its start to the last span's end.
+    /// The trace's duration: from its start to the last span's end
+    /// (`u64::MAX` if a hand-edited recording puts that end past it).
     pub fn duration_us(&self) -> u64 {
         self.spans
             .iter()
-            .map(|s| s.timing.start_us + s.timing.duration_us)
+            .map(|s| s.timing.start_us.saturating_add(s.timing.duration_us))
             .max()
             .unwrap_or(0)
     }
 
-    /// The ancestors of `id`, nearest first, ending with the root.
+    /// The ancestors of `id`, nearest first, ending with the root (or where a
+    /// parent cycle in a hand-edited recording would repeat one).
     pub fn ancestors(&self, id: SpanId) -> Vec<SpanId> {
         let mut out = Vec::new();
+        let mut seen = HashSet::new();
         let mut cur = self.span(id).and_then(|s| s.parent);
         while let Some(p) = cur {
-            if out.contains(&p) {
+            if !seen.insert(p) {
                 break;
             }
             out.push(p);
@@ -119,6 +157,36 @@ mod tests {
     #[test]
     fn the_duration_runs_to_the_last_end_even_past_the_root() {
         assert_eq!(sample().duration_us(), 550);
+    }
+
+    #[test]
+    fn a_trace_without_spans_does_not_deserialize() {
+        let err = serde_json::from_str::<Trace>(r#"{"spans": []}"#).unwrap_err();
+        assert!(err.to_string().contains("no spans"), "{err}");
+        let one = serde_json::to_string(&sample()).unwrap();
+        assert_eq!(serde_json::from_str::<Trace>(&one).unwrap(), sample());
+    }
+
+    #[test]
+    fn the_duration_of_times_at_the_end_of_the_clock_saturates() {
+        let trace = Trace::new(vec![at(
+            Span::fixture(0, None, "root", SpanKind::Task),
+            u64::MAX - 5,
+            10,
+        )])
+        .unwrap();
+        assert_eq!(trace.duration_us(), u64::MAX);
+    }
+
+    #[test]
+    fn the_ancestors_of_a_deep_span_take_linear_time() {
+        let spans = (0..100_000)
+            .map(|i| Span::fixture(i, i.checked_sub(1), "step", SpanKind::Task))
+            .collect();
+        let trace = Trace::new(spans).unwrap();
+        let ancestors = trace.ancestors(SpanId(99_999));
+        assert_eq!(ancestors.len(), 99_999);
+        assert_eq!(ancestors.last(), Some(&SpanId(0)));
     }
 
     #[test]

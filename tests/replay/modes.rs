@@ -116,6 +116,57 @@ async fn a_changed_prompt_misses_then_auto_records_it_and_the_next_replay_succee
     assert_eq!(live.requests().len(), 4);
 }
 
+/// A session of one call: the plan.
+async fn plan_only(q: Question, model: Arc<dyn Model>) -> Result<String, String> {
+    let plan = model.generate(crate::common::plan_request(&q)).await;
+    plan.map(|r| r.text).map_err(|e| e.to_string())
+}
+
+/// Auto writes exactly the traces that went live: a session served entirely
+/// from the folder is not written again, even while another session sends
+/// the very same request live (it asked more often than recorded).
+#[tokio::test(start_paused = true)]
+async fn auto_writes_only_the_traces_that_went_live_even_when_they_share_a_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = live_model();
+    let q = Question::new(1);
+    let auto = |live| {
+        Arc::new(
+            CassetteModel::at(dir.path())
+                .mode(Mode::Auto)
+                .in_front_of(live)
+                .unwrap(),
+        )
+    };
+    let first = auto(live.clone());
+    with_span("turn", "first", plan_only(q.clone(), first.clone()))
+        .await
+        .unwrap();
+    assert!(first.flush().await.is_clean());
+
+    // Two sessions at once: the first is served the one recording, the
+    // second finds it taken and goes live.
+    let both = auto(live.clone());
+    let (served, went_live) = futures::join!(
+        with_span("turn", "served", plan_only(q.clone(), both.clone())),
+        with_span("turn", "went live", plan_only(q.clone(), both.clone())),
+    );
+    assert_eq!(served.unwrap(), went_live.unwrap());
+    assert!(both.flush().await.is_clean());
+    assert_eq!(live.requests().len(), 2, "one call at first, one went live");
+
+    let store = both.store();
+    let mut roots: Vec<String> = store
+        .traces("turn")
+        .unwrap()
+        .traces
+        .iter()
+        .map(|t| t.trace.root().input.as_str().unwrap().to_owned())
+        .collect();
+    roots.sort();
+    assert_eq!(roots, ["first", "went live"]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn record_always_calls_live_and_passthrough_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -156,6 +156,48 @@ async fn a_recording_its_consumer_dropped_ends_with_a_miss_after_its_parts() {
     }
 }
 
+/// A caller that gives up on a slow stream before it opens (a timeout): its
+/// recording was cancelled before it opened, and replays the same way — the
+/// stream does not open before the caller gives up again, so the caller
+/// takes the same path and the replay records the same span.
+#[tokio::test(start_paused = true)]
+async fn a_stream_abandoned_before_it_opened_is_abandoned_again_on_replay() {
+    async fn impatient(model: &dyn Model) -> bool {
+        let open = tokio::time::timeout(ms(10), model.stream(req("s"))).await;
+        open.is_err()
+    }
+    let recorded = Collector::new();
+    let live = Recorder::new(
+        ScriptedModel::new(Script::text("late").open_after(ms(1_000))),
+        recorded.clone(),
+    );
+    assert!(impatient(&live).await, "the live call timed out");
+    let [trace] = recorded.take().try_into().unwrap();
+    assert_eq!(trace.root().status, tracedeck::SpanStatus::Cancelled);
+    assert_eq!(trace.root().timing.opened_us, None);
+
+    let replayed = Collector::new();
+    let replaying = Recorder::new(Player::new("t", [trace.clone()]), replayed.clone());
+    assert!(
+        impatient(&replaying).await,
+        "the replayed call times out too"
+    );
+    let [again] = replayed.take().try_into().unwrap();
+    assert_eq!(again, trace);
+
+    // A caller that waits longer than was recorded learns, just after the
+    // recorded end, that nothing more was recorded.
+    let t0 = Instant::now();
+    let Err(err) = Player::new("t", [trace]).stream(req("s")).await else {
+        panic!("a stream recorded without opening never opens");
+    };
+    assert_eq!(t0.elapsed(), ms(11));
+    assert!(
+        matches!(&err, ModelError::CassetteMiss { detail, .. } if detail.contains("before the stream opened")),
+        "{err}"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn speed_instant_and_scaled_change_the_pace() {
     let trace = record(script(), usize::MAX).await;

@@ -45,7 +45,7 @@ pub fn run(dir: &Path, args: &LsArgs, out: &mut dyn Write) -> Result<Outcome, Cl
         entries.push(KeyEntry {
             traces: found.traces.len(),
             bytes,
-            newest: newest.map(timestamp),
+            newest: newest.and_then(timestamp),
             unreadable: found.errors.iter().map(ToString::to_string).collect(),
             key,
         });

@@ -1,6 +1,6 @@
 //! Small text helpers shared by the commands: tables, sizes, previews.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -27,9 +27,16 @@ pub fn human_size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// A time as RFC 3339 UTC to the second: `2025-01-31T09:30:00Z`.
-pub fn timestamp(time: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(time).to_string()
+/// The first instant RFC 3339 cannot write: the year 10000.
+const YEAR_10000: Duration = Duration::from_secs(253_402_300_800);
+
+/// A time as RFC 3339 UTC to the second: `2025-01-31T09:30:00Z`; `None` for
+/// a time RFC 3339 cannot write (before 1970 or from the year 10000), such as
+/// the modification time of a file unpacked from an old archive.
+pub fn timestamp(time: SystemTime) -> Option<String> {
+    // humantime panics on a time before the epoch and fails from 10000 on.
+    let since_epoch = time.duration_since(UNIX_EPOCH).ok()?;
+    (since_epoch < YEAR_10000).then(|| humantime::format_rfc3339_seconds(time).to_string())
 }
 
 /// `value` as compact JSON on one line, cut to `max` characters.
@@ -126,6 +133,15 @@ mod tests {
             table(&rows, &[Align::Left, Align::Right]),
             "KEY   N\na    10\n"
         );
+    }
+
+    #[test]
+    fn times_rfc_3339_cannot_write_have_no_timestamp() {
+        let epoch = UNIX_EPOCH;
+        assert_eq!(timestamp(epoch).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(timestamp(epoch - Duration::from_secs(1)), None);
+        assert_eq!(timestamp(epoch + YEAR_10000), None);
+        assert!(timestamp(epoch + YEAR_10000 - Duration::from_secs(1)).is_some());
     }
 
     #[test]
