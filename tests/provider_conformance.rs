@@ -390,7 +390,11 @@ fn each_transcript_with_crlf_line_ends_gives_the_same_parts() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn each_transcript_cut_at_random_places_gives_the_same_parts(
