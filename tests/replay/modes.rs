@@ -2,10 +2,11 @@
 //! changed path and both values; Auto records the new call and the next
 //! replay succeeds. Also the other modes of the one-line builder.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use tracedeck::replay::CassetteModel;
-use tracedeck::{Mode, Model, ModelError, ReplayError, Store, with_span};
+use tracedeck::{Mode, Model, ModelError, ReplayError, ScriptedModel, Store, with_span};
 
 use crate::common::{Question, live_model, session};
 
@@ -18,6 +19,16 @@ fn cassette_files(store: &Store) -> usize {
         .sum()
 }
 
+/// A cassette folder at `dir` in front of `live`, in `mode`.
+fn cassette(dir: &Path, mode: Mode, live: &ScriptedModel) -> Arc<CassetteModel> {
+    Arc::new(
+        CassetteModel::at(dir)
+            .mode(mode)
+            .in_front_of(live.clone())
+            .unwrap(),
+    )
+}
+
 async fn ask(model: Arc<dyn Model>, q: Question) -> Result<String, String> {
     with_span("turn", q.clone(), session(q, model)).await
 }
@@ -28,24 +39,14 @@ async fn a_changed_prompt_misses_then_auto_records_it_and_the_next_replay_succee
     let live = live_model();
 
     // Auto on an empty folder: every call goes live and is recorded.
-    let auto = Arc::new(
-        CassetteModel::at(dir.path())
-            .mode(Mode::Auto)
-            .in_front_of(live.clone())
-            .unwrap(),
-    );
+    let auto = cassette(dir.path(), Mode::Auto, &live);
     ask(auto.clone(), Question::new(1)).await.unwrap();
     assert!(auto.flush().await.is_clean());
     assert_eq!(live.requests().len(), 2);
     assert_eq!(cassette_files(auto.store()), 1);
 
     // Replay: the recorded question is served without the live model.
-    let replay = Arc::new(
-        CassetteModel::at(dir.path())
-            .mode(Mode::Replay)
-            .in_front_of(live.clone())
-            .unwrap(),
-    );
+    let replay = cassette(dir.path(), Mode::Replay, &live);
     assert_eq!(
         ask(replay.clone(), Question::new(1)).await.unwrap(),
         format!("answer to {}", Question::new(1).text)
@@ -82,12 +83,7 @@ async fn a_changed_prompt_misses_then_auto_records_it_and_the_next_replay_succee
     );
 
     // Auto records the changed session (and only that: the old one is served).
-    let auto = Arc::new(
-        CassetteModel::at(dir.path())
-            .mode(Mode::Auto)
-            .in_front_of(live.clone())
-            .unwrap(),
-    );
+    let auto = cassette(dir.path(), Mode::Auto, &live);
     ask(auto.clone(), Question::new(1)).await.unwrap();
     ask(auto.clone(), changed.clone()).await.unwrap();
     assert!(auto.flush().await.is_clean());
@@ -103,12 +99,7 @@ async fn a_changed_prompt_misses_then_auto_records_it_and_the_next_replay_succee
     );
 
     // The next replay of the changed prompt succeeds.
-    let replay = Arc::new(
-        CassetteModel::at(dir.path())
-            .mode(Mode::Replay)
-            .in_front_of(live.clone())
-            .unwrap(),
-    );
+    let replay = cassette(dir.path(), Mode::Replay, &live);
     assert_eq!(
         ask(replay, changed.clone()).await.unwrap(),
         format!("answer to {}", changed.text)
@@ -171,12 +162,7 @@ async fn auto_writes_only_the_traces_that_went_live_even_when_they_share_a_reque
 async fn record_always_calls_live_and_passthrough_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let live = live_model();
-    let record = Arc::new(
-        CassetteModel::at(dir.path())
-            .mode(Mode::Record)
-            .in_front_of(live.clone())
-            .unwrap(),
-    );
+    let record = cassette(dir.path(), Mode::Record, &live);
     ask(record.clone(), Question::new(1)).await.unwrap();
     ask(record.clone(), Question::new(1)).await.unwrap();
     assert!(record.flush().await.is_clean());
@@ -184,12 +170,7 @@ async fn record_always_calls_live_and_passthrough_writes_nothing() {
     // Same deterministic session on the paused clock: the same cassette, once.
     assert_eq!(cassette_files(record.store()), 1);
 
-    let pass = Arc::new(
-        CassetteModel::at(dir.path())
-            .mode(Mode::Passthrough)
-            .in_front_of(live.clone())
-            .unwrap(),
-    );
+    let pass = cassette(dir.path(), Mode::Passthrough, &live);
     ask(pass.clone(), Question::new(2)).await.unwrap();
     assert!(pass.flush().await.is_clean());
     assert_eq!(live.requests().len(), 6);
