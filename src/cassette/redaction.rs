@@ -215,7 +215,7 @@ mod tests {
 
     use super::*;
     use crate::model::{FinishReason, Role};
-    use crate::span::{Span, SpanId, SpanKind, SpanStatus, Timing};
+    use crate::span::{Span, SpanKind};
 
     fn part(part: StreamPart) -> RecordedPart {
         RecordedPart { offset_us: 5, part }
@@ -224,18 +224,11 @@ mod tests {
     fn trace_with(input: Value, output: Value, parts: Vec<RecordedPart>) -> Trace {
         Trace {
             spans: vec![Span {
-                id: SpanId(0),
-                parent: None,
-                key: "k".into(),
-                kind: SpanKind::Llm,
-                status: SpanStatus::Ok,
-                timing: Timing::default(),
                 input,
                 output: Some(output),
-                model: None,
                 streamed: true,
                 parts,
-                error: None,
+                ..Span::fixture(0, None, "k", SpanKind::Llm)
             }],
         }
     }

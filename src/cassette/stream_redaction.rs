@@ -328,7 +328,7 @@ mod tests {
     use super::*;
     use crate::cassette::Redaction;
     use crate::model::{FinishReason, ModelInfo, ModelResponse, ResponseAccumulator};
-    use crate::span::{SpanId, SpanStatus, Timing, Trace};
+    use crate::span::Trace;
 
     fn tool_start(id: &str, name: &str) -> StreamPart {
         StreamPart::ToolCallStart {
@@ -363,18 +363,12 @@ mod tests {
         let output = serde_json::to_value(added_up(&parts)).unwrap();
         Trace {
             spans: vec![Span {
-                id: SpanId(0),
-                parent: None,
-                key: "k".into(),
-                kind: SpanKind::Llm,
-                status: SpanStatus::Ok,
-                timing: Timing::default(),
                 input: json!({}),
                 output: Some(output),
                 model: Some(ModelInfo::new("p", "m")),
                 streamed: true,
                 parts,
-                error: None,
+                ..Span::fixture(0, None, "k", SpanKind::Llm)
             }],
         }
     }

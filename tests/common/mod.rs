@@ -221,23 +221,10 @@ pub async fn run_session<M: Model>(model: &M, key: &str, input: &str) {
 
 /// Every file under `dir`, relative paths sorted.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path.strip_prefix(dir).unwrap().to_path_buf());
-            }
-        }
-    }
-    out.sort();
-    out
+    tree_under(dir)
+        .into_iter()
+        .filter(|p| !dir.join(p).is_dir())
+        .collect()
 }
 
 /// Every file and folder under `dir`, relative paths sorted.
