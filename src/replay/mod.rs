@@ -41,7 +41,6 @@
 mod cassette_model;
 mod error;
 mod ignored_path;
-mod json_diff;
 mod miss;
 mod mode;
 mod playback;
@@ -55,7 +54,6 @@ mod tree_diff;
 pub use cassette_model::{CassetteModel, CassetteModelBuilder};
 pub use error::ReplayError;
 pub use ignored_path::IgnoredPath;
-pub use json_diff::{JsonChange, diff_json};
 pub use mode::Mode;
 pub use player::Player;
 pub use replayer::{Replayer, replay};

@@ -1,7 +1,8 @@
 use serde_json::Value;
 
 use super::IgnoredPath;
-use crate::cassette::{Redaction, canonical_json, sha256_hex};
+use crate::cassette::Redaction;
+use crate::json::{canonical_json, sha256_hex};
 
 /// Turns a request into what playback compares: the serialized
 /// [`ModelRequest`](crate::ModelRequest) with the store's redaction applied

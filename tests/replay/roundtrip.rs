@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use proptest::prelude::*;
-use tracedeck::cassette::canonical_json;
+use tracedeck::json::canonical_json;
 use tracedeck::testing::{run_paused, strategies};
 use tracedeck::{
     Collector, Model, ModelError, ModelInfo, ModelRequest, Player, Recorder, Script, ScriptedModel,
