@@ -152,7 +152,10 @@ pub use model::{
 };
 pub use providers::{Anthropic, OpenAi, OpenAiResponses};
 pub use record::{Collector, FlushReport, Recorder, Sink, SinkError, SpanContext};
-pub use replay::{CassetteModel, Mode, Player, ReplayError, ReplayReport, Replayer, Speed, replay};
+pub use replay::{
+    CassetteModel, Mode, PlaybackOptions, Player, ReplayError, ReplayReport, Replayer, Speed,
+    replay,
+};
 pub use span::{
     RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot, TraceStats,
 };

@@ -3,7 +3,7 @@ use serde_json::Value;
 use super::ReplayError;
 use crate::json::{JsonError, Pointer};
 
-/// A part of a request that playback leaves out when it matches a call to a
+/// A part of a request that playback leaves out ([`PlaybackOptions::ignore_path`](super::PlaybackOptions::ignore_path)) when it matches a call to a
 /// recording: a JSON pointer (RFC 6901) into the serialized
 /// [`ModelRequest`](crate::ModelRequest), where a `*` segment matches every
 /// key of an object or every element of an array.
@@ -13,17 +13,8 @@ use crate::json::{JsonError, Pointer};
 /// Objects along the path that are left empty are removed as well (`{}` and
 /// absent mean the same in a request): `/settings/temperature` matches a
 /// request whose settings hold nothing else, `/extra/*` one with no `extra`.
-///
-/// ```
-/// use serde_json::json;
-/// use tracedeck::replay::IgnoredPath;
-/// let mut request = json!({"settings": {"seed": 7, "temperature": 0.2}, "messages": [{"id": 1}, {"id": 2}]});
-/// IgnoredPath::parse("/settings/seed").unwrap().remove_from(&mut request);
-/// IgnoredPath::parse("/messages/*/id").unwrap().remove_from(&mut request);
-/// assert_eq!(request, json!({"settings": {"temperature": 0.2}, "messages": [{}, {}]}));
-/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IgnoredPath(Pointer);
+pub(crate) struct IgnoredPath(Pointer);
 
 impl IgnoredPath {
     /// Parses a JSON pointer such as `/settings/seed` or `/messages/*/id`.
@@ -33,7 +24,7 @@ impl IgnoredPath {
     /// with `/`, for the empty pointer (it would ignore the whole request, so
     /// every call would match every recording), and for a `~` not followed by
     /// `0` or `1`.
-    pub fn parse(pointer: &str) -> Result<Self, ReplayError> {
+    pub(crate) fn parse(pointer: &str) -> Result<Self, ReplayError> {
         let invalid = |reason: &str| ReplayError::InvalidIgnoredPath {
             path: pointer.to_owned(),
             reason: reason.to_owned(),
@@ -56,13 +47,13 @@ impl IgnoredPath {
     }
 
     /// The pointer as given.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         self.0.as_str()
     }
 
     /// Removes every value this path matches in `value`; paths that match
     /// nothing change nothing. See [`Pointer::remove_from`].
-    pub fn remove_from(&self, value: &mut Value) {
+    pub(crate) fn remove_from(&self, value: &mut Value) {
         self.0.remove_from(value);
     }
 }

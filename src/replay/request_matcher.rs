@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use super::IgnoredPath;
+use super::ignored_path::IgnoredPath;
 use crate::cassette::Redaction;
 use crate::json::{canonical_json, sha256_hex};
 
@@ -18,14 +18,6 @@ pub(crate) struct RequestMatcher {
 }
 
 impl RequestMatcher {
-    /// A matcher applying `redaction` and ignoring nothing.
-    pub(crate) fn redacting(redaction: &Redaction) -> Self {
-        Self {
-            redaction: redaction.clone(),
-            ignored: Vec::new(),
-        }
-    }
-
     /// The request as playback compares it.
     pub(crate) fn normalize(&self, request: &Value) -> Value {
         let mut value = request.clone();

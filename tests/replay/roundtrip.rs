@@ -249,7 +249,7 @@ proptest! {
             let recorded = recorded.take();
 
             let again = Collector::new();
-            let replaying = Recorder::new(Player::new("p", recorded.clone()), again.clone());
+            let replaying = Recorder::new(Player::from_traces("p", recorded.clone()), again.clone());
             let saw_replay = call_both(&replaying).await;
             let again = again.take();
 
