@@ -46,7 +46,7 @@ fn paused_runtime() -> tokio::runtime::Runtime {
 }
 
 fn player(traces: &[Trace], speed: Speed) -> Player {
-    Player::new(KEY, traces.to_vec()).speed(speed)
+    Player::from_traces(KEY, traces.to_vec()).speed(speed)
 }
 
 /// Replays one turn; returns the parts served.

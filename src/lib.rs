@@ -70,6 +70,7 @@
 //! | [`context`] | the task's current span: [`with_span`], [`spawn`], [`InSpan`] |
 //! | [`span`] | finished [`Span`]s and [`Trace`]s: [`Trace::render`], [`Trace::snapshot`] |
 //! | [`record`] | the [`Recorder`] middleware, the [`Sink`] trait, the in-memory [`Collector`] |
+//! | [`json`] | JSON Pointers with `*`, the canonical JSON text cassettes are hashed from, structural diffs |
 //! | [`cassette`] | the content-addressed [`Store`] of traces, its background [`StoreSink`], [`Redaction`] |
 //! | [`replay`](mod@replay) | the [`Player`], [`Mode`]s, [`CassetteModel`], the [`replay()`] engine and its [`ReplayReport`] |
 //! | [`testing`] | [`ScriptedModel`], [`Script`], [`testing::run_paused`], proptest strategies (feature `proptest`) |
@@ -132,6 +133,7 @@
 
 pub mod cassette;
 pub mod context;
+pub mod json;
 pub mod model;
 pub mod providers;
 pub mod record;
@@ -150,7 +152,10 @@ pub use model::{
 };
 pub use providers::{Anthropic, OpenAi, OpenAiResponses};
 pub use record::{Collector, FlushReport, Recorder, Sink, SinkError, SpanContext};
-pub use replay::{CassetteModel, Mode, Player, ReplayError, ReplayReport, Replayer, Speed, replay};
+pub use replay::{
+    CassetteModel, Mode, PlaybackOptions, Player, ReplayError, ReplayReport, Replayer, Speed,
+    replay,
+};
 pub use span::{
     RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot, TraceStats,
 };

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use tracedeck::cassette::{Redaction, SecretKind, Store, canonical_json, sha256_hex};
+use tracedeck::cassette::{Redaction, SecretKind, Store};
+use tracedeck::json::{canonical_json, sha256_hex};
 use tracedeck::testing::run_paused;
 use tracedeck::{
     Model, ModelRequest, Recorder, Script, ScriptedModel, SpanKind, StreamPart, with_span,

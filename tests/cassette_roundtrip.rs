@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use proptest::prelude::*;
 use serde_json::json;
-use tracedeck::cassette::{CassetteError, FORMAT, Store, VERSION, canonical_json, sha256_hex};
+use tracedeck::cassette::{CassetteError, FORMAT, Store, VERSION};
+use tracedeck::json::{canonical_json, sha256_hex};
 use tracedeck::testing::run_paused;
 use tracedeck::{Collector, SpanId, Trace};
 

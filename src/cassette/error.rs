@@ -288,3 +288,14 @@ impl CassetteError {
         }
     }
 }
+
+impl From<crate::json::JsonError> for CassetteError {
+    fn from(error: crate::json::JsonError) -> Self {
+        match error {
+            crate::json::JsonError::Serialize { message } => Self::Serialize { message },
+            crate::json::JsonError::InvalidPointer { pointer, problem } => {
+                Self::InvalidPointer { pointer, problem }
+            }
+        }
+    }
+}

@@ -7,8 +7,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::canonical::{canonical_json, sha256_hex};
 use super::error::CassetteError;
+use crate::json::{canonical_json, sha256_hex};
 use crate::span::Trace;
 
 /// The value of a cassette's `format` field.
@@ -32,12 +32,12 @@ pub(crate) fn encode(
     trace: &Trace,
     recorded_at: Option<SystemTime>,
 ) -> Result<Vec<u8>, CassetteError> {
-    canonical_json(&Envelope {
+    Ok(canonical_json(&Envelope {
         format: FORMAT,
         version: VERSION,
         recorded_at: recorded_at.map(|t| humantime::format_rfc3339_micros(t).to_string()),
         trace,
-    })
+    })?)
 }
 
 /// A checked cassette file.

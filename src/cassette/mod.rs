@@ -31,11 +31,9 @@
 //!   hashing; [`Store::verify`] flags secret-looking strings.
 
 mod atomic;
-mod canonical;
 mod error;
 mod format;
 mod key;
-mod pointer;
 mod redaction;
 mod scan;
 mod secrets;
@@ -44,7 +42,9 @@ mod store;
 mod stream_redaction;
 mod verify;
 
-pub use canonical::{canonical_json, sha256_hex};
+/// Re-exported from [`crate::json`], where the canonical form lives.
+#[doc(no_inline)]
+pub use crate::json::{canonical_json, sha256_hex};
 pub use error::{CassetteError, KeyProblem};
 pub use format::{FORMAT, VERSION};
 pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, validate_key};

@@ -2,8 +2,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::CassetteError;
-use super::pointer::Pointer;
 use super::stream_redaction::align_stream;
+use crate::json::Pointer;
 use crate::model::StreamPart;
 use crate::span::{RecordedPart, SpanKind, Trace};
 

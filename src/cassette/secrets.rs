@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
-use super::pointer::push_segment;
+use crate::json::escape;
 
 /// A kind of credential that [`find_secrets`] recognizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,7 +95,7 @@ fn walk(value: &Value, at: String, found: &mut Vec<SecretFinding>) {
         Value::Object(map) => {
             for (key, item) in map {
                 scan_text(key, &at, found);
-                walk(item, push_segment(&at, key), found);
+                walk(item, format!("{at}/{}", escape(key)), found);
             }
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}

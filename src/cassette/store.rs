@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::atomic::{ensure_key_dir, write_atomic};
-use super::canonical::sha256_hex;
 use super::error::CassetteError;
 use super::format::{self, check_trace, is_full_hash};
 use super::key::validate_key;
 use super::redaction::Redaction;
 use super::scan::{read_sorted, scan};
+use crate::json::sha256_hex;
 use crate::span::Trace;
 
 /// A folder of cassettes: one file per trace at `<dir>/<key>/<sha256>.json`.

@@ -3,13 +3,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::atomic::is_temp_name;
-use super::canonical::canonical_json;
 use super::error::CassetteError;
 use super::format;
 use super::key::validate_key;
 use super::scan::{FoundFile, scan};
 use super::secrets::{SecretFinding, find_secrets, find_secrets_in_text};
 use super::store::Store;
+use crate::json::{canonical_json, sha256_hex};
 
 /// What [`Store::verify`] found, file by file.
 #[derive(Debug, Clone, Default)]
@@ -165,7 +165,7 @@ fn verify_file(file: FoundFile) -> FileReport {
             return report;
         }
     };
-    report.hash = Some(super::canonical::sha256_hex(&bytes));
+    report.hash = Some(sha256_hex(&bytes));
     if !file.folder.is_empty() {
         // A folder that is not a valid key: no key could have put the file there.
         if let Err(e) = validate_key(&file.folder) {

@@ -5,7 +5,7 @@ use futures::future::BoxFuture;
 use tokio::time::Instant;
 
 use super::player::CallKind;
-use super::{IgnoredPath, Mode, Player, ReplayError, Speed};
+use super::{Mode, PlaybackOptions, Player, ReplayError, Speed};
 use crate::cassette::Store;
 use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
 use crate::record::{FlushReport, Recorder, Sink, SinkError, SinkHandle, calling_span};
@@ -62,9 +62,7 @@ pub struct CassetteModelBuilder {
     store: StoreSource,
     mode: Option<Mode>,
     key: Option<String>,
-    ignored: Vec<IgnoredPath>,
-    allow_repeats: bool,
-    speed: Speed,
+    options: PlaybackOptions,
 }
 
 #[derive(Debug, Clone)]
@@ -120,9 +118,7 @@ impl CassetteModelBuilder {
             store,
             mode: None,
             key: None,
-            ignored: Vec::new(),
-            allow_repeats: false,
-            speed: Speed::default(),
+            options: PlaybackOptions::default(),
         }
     }
 
@@ -138,25 +134,33 @@ impl CassetteModelBuilder {
         self
     }
 
-    /// Leaves `pointer` out when matching requests; see [`Player::ignore_path`].
+    /// Plays recordings back with `options` instead of the ones set so far
+    /// (in `Replay` and `Auto`).
+    pub fn options(mut self, options: PlaybackOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Leaves `pointer` out when matching requests; see
+    /// [`PlaybackOptions::ignore_path`].
     ///
     /// # Errors
     /// [`ReplayError::InvalidIgnoredPath`] for a malformed pointer.
     pub fn ignore_path(mut self, pointer: &str) -> Result<Self, ReplayError> {
-        self.ignored.push(IgnoredPath::parse(pointer)?);
+        self.options = self.options.ignore_path(pointer)?;
         Ok(self)
     }
 
     /// Serves the last recording again when a request comes more often than
-    /// recorded; see [`Player::allow_repeats`].
+    /// recorded; see [`PlaybackOptions::allow_repeats`].
     pub fn allow_repeats(mut self) -> Self {
-        self.allow_repeats = true;
+        self.options = self.options.allow_repeats();
         self
     }
 
-    /// Sets the pace of playback; see [`Speed`].
+    /// Sets the pace of playback; see [`PlaybackOptions::speed`].
     pub fn speed(mut self, speed: Speed) -> Self {
-        self.speed = speed;
+        self.options = self.options.speed(speed);
         self
     }
 
@@ -198,17 +202,11 @@ impl CassetteModelBuilder {
     }
 
     fn player(&self, store: &Store, info: ModelInfo) -> Result<Player, ReplayError> {
-        let mut player = match &self.key {
+        let player = match &self.key {
             Some(key) => Player::from_store(store, key)?,
             None => Player::from_whole_store(store)?,
         };
-        for path in &self.ignored {
-            player = player.ignoring(path.clone());
-        }
-        if self.allow_repeats {
-            player = player.allow_repeats();
-        }
-        Ok(player.speed(self.speed).with_info(info))
+        Ok(player.with_options(self.options.clone()).with_info(info))
     }
 }
 

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::Player;
-use super::json_diff::{JsonChange, diff_json};
+use crate::json::{JsonChange, diff_json};
 use crate::model::ModelError;
 
 /// The most changed paths a miss lists before it summarizes the rest.

@@ -1,20 +1,19 @@
 //! Replay: turning recordings into deterministic tests.
 //!
-//! - [`Player`] is a [`Model`](crate::Model) that answers each call from a
-//!   recorded `llm` span, matched by the sha256 of the canonical request (after
-//!   the store's redaction and the paths you choose to ignore), and re-emits
-//!   streams part by part at their recorded offsets on tokio's clock.
-//! - A call with no recording fails with
-//!   [`ModelError::CassetteMiss`](crate::ModelError::CassetteMiss), whose
-//!   detail shows, path by path, how the request differs from the closest
-//!   recorded one and what to do next.
-//! - [`Mode`] says whether a cassette in front of a live model replays,
-//!   records, does both, or stays out of the way; [`CassetteModel`] puts a
-//!   cassette folder in front of a live model in one line.
-//! - [`replay()`] (and [`Replayer`], with options) feeds every recorded root
-//!   input of a key back through your own async function, serves its model
-//!   calls from the recording, and returns a [`ReplayReport`]: what changed
-//!   in the output, in the span tree, and in TTFT and duration.
+//! | noun | what it is for |
+//! |---|---|
+//! | [`Player`] | a [`Model`](crate::Model) that answers each call from recorded `llm` spans, matched by the sha256 of the canonical request, re-emitting streams at their recorded offsets on tokio's clock |
+//! | [`replay()`], [`Replayer`] | a replay run: feed every recorded root input of a key back through your own async function, its model calls served from the recording (`Replayer` has the options) |
+//! | [`ReplayReport`] | what a run found, per trace ([`TraceReplay`], [`TraceOutcome`]): output changes, span-tree changes ([`SpanTreeDiff`], [`SpanChange`]), TTFT and duration ([`LlmTiming`]), and a snapshot for insta |
+//! | [`CassetteModel`] | a cassette folder in front of a live model, in one line: `CassetteModel::at(dir).in_front_of(live)?` (options on its [`CassetteModelBuilder`]) |
+//! | [`Mode`] | whether that cassette replays, records, does both, or stays out of the way; `TRACEDECK_MODE` overrides |
+//! | [`PlaybackOptions`] | the one set of playback options every noun above takes: ignored request paths, repeats, [`Speed`], redaction of live requests |
+//! | [`ReplayError`] | why setting up or running a replay failed |
+//!
+//! A call with no recording fails with
+//! [`ModelError::CassetteMiss`](crate::ModelError::CassetteMiss), whose detail
+//! shows, path by path ([`json::diff_json`](crate::json::diff_json)), how the
+//! request differs from the closest recorded one and what to do next.
 //!
 //! # Snapshot testing
 //!
@@ -41,9 +40,9 @@
 mod cassette_model;
 mod error;
 mod ignored_path;
-mod json_diff;
 mod miss;
 mod mode;
+mod options;
 mod playback;
 mod player;
 mod replayer;
@@ -54,9 +53,8 @@ mod tree_diff;
 
 pub use cassette_model::{CassetteModel, CassetteModelBuilder};
 pub use error::ReplayError;
-pub use ignored_path::IgnoredPath;
-pub use json_diff::{JsonChange, diff_json};
 pub use mode::Mode;
+pub use options::PlaybackOptions;
 pub use player::Player;
 pub use replayer::{Replayer, replay};
 pub use report::{

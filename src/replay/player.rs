@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use super::miss::{Miss, MissReason};
 use super::playback::Playback;
 use super::request_matcher::RequestMatcher;
-use super::{IgnoredPath, ReplayError, Speed};
+use super::{PlaybackOptions, ReplayError, Speed};
 use crate::cassette::{Redaction, Store, StoredTrace};
 use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
 use crate::record::{CallLabel, label_call};
@@ -18,9 +18,9 @@ use crate::span::{Span, Trace};
 ///
 /// A call is matched to a recording by the sha256 of its canonical request,
 /// after the store's [`Redaction`] and the paths you
-/// [ignore](Player::ignore_path). Identical requests are served in recorded
+/// [ignore](PlaybackOptions::ignore_path). Identical requests are served in recorded
 /// order (traces in the order given, calls in start order); asking more often
-/// than recorded is a miss unless [`allow_repeats`](Player::allow_repeats).
+/// than recorded is a miss unless [`allow_repeats`](PlaybackOptions::allow_repeats).
 /// A miss fails with [`ModelError::CassetteMiss`], whose detail shows how the
 /// request differs from the closest recorded one and what to do next.
 ///
@@ -30,7 +30,9 @@ use crate::span::{Span, Trace};
 /// in whole milliseconds, so sub-millisecond offsets come rounded up, never
 /// early), then ends at the recorded end, with the recorded error if it
 /// failed. `generate` answers after the recorded duration. [`Speed`] changes
-/// the pace for runs on the real clock.
+/// the pace for runs on the real clock. All of these are
+/// [`PlaybackOptions`], set with [`with_options`](Player::with_options) or
+/// the methods of the same names here.
 ///
 /// Clones share what has been served, so one `Player` can serve many
 /// concurrent tasks; wrap it in a [`Recorder`](crate::Recorder) to record the
@@ -46,7 +48,7 @@ use crate::span::{Span, Trace};
 /// with_span("capital", "France", async { ask(&live).await }).await.unwrap();
 ///
 /// // ...and replay it without the live model.
-/// let player = Player::new("capital", recorded.traces());
+/// let player = Player::from_traces("capital", recorded.traces());
 /// assert_eq!(ask(&player).await.unwrap().text, "Paris");
 ///
 /// // A request that was never recorded is a miss that says what changed.
@@ -58,12 +60,14 @@ use crate::span::{Span, Trace};
 pub struct Player {
     key: Arc<str>,
     traces: Arc<Vec<Recording>>,
+    /// The redaction the recordings were written with (the store's).
+    source_redaction: Redaction,
+    options: PlaybackOptions,
+    /// Built from `options` and `source_redaction`.
     matcher: RequestMatcher,
     catalog: Arc<Catalog>,
     served: Arc<Mutex<Vec<bool>>>,
     scope: Option<usize>,
-    allow_repeats: bool,
-    speed: Speed,
     info: ModelInfo,
     /// Whether a served call's span (in a recorder around the player) takes
     /// the recorded call's key and model.
@@ -108,16 +112,16 @@ impl std::fmt::Debug for Player {
             .field("traces", &self.traces.len())
             .field("calls", &self.catalog.calls.len())
             .field("scope", &self.scope)
-            .field("allow_repeats", &self.allow_repeats)
-            .field("speed", &self.speed)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
 
 impl Player {
-    /// A player serving the `llm` spans of `traces`, in the order given;
-    /// `key` names them in errors (usually the traces' key).
-    pub fn new(key: impl Into<String>, traces: impl IntoIterator<Item = Trace>) -> Self {
+    /// A player serving the `llm` spans of `traces` (from a
+    /// [`Collector`](crate::Collector), say), in the order given; `key` names
+    /// them in errors (usually the traces' key).
+    pub fn from_traces(key: impl Into<String>, traces: impl IntoIterator<Item = Trace>) -> Self {
         let recordings = traces
             .into_iter()
             .enumerate()
@@ -126,17 +130,19 @@ impl Player {
                 trace,
             })
             .collect();
-        Self::from_recordings(key.into(), recordings, RequestMatcher::default())
+        Self::from_recordings(key.into(), recordings, Redaction::default())
     }
 
-    /// A player serving the traces loaded from a store, named by their files
-    /// in errors.
-    pub fn from_stored(
+    /// A player serving cassette files already loaded (from
+    /// [`Store::traces`], say), named by their files in errors. Unlike
+    /// [`from_store`](Player::from_store), no redaction is applied to live
+    /// requests unless set with [`with_redaction`](Player::with_redaction).
+    pub fn from_files(
         key: impl Into<String>,
         traces: impl IntoIterator<Item = StoredTrace>,
     ) -> Self {
         let recordings = traces.into_iter().map(Recording::from).collect();
-        Self::from_recordings(key.into(), recordings, RequestMatcher::default())
+        Self::from_recordings(key.into(), recordings, Redaction::default())
     }
 
     /// A player serving every trace recorded under `key` in `store`, with the
@@ -155,7 +161,7 @@ impl Player {
         Ok(Self::from_recordings(
             key.to_owned(),
             recordings,
-            RequestMatcher::redacting(store.redaction()),
+            store.redaction().clone(),
         ))
     }
 
@@ -177,15 +183,17 @@ impl Player {
         Ok(Self::from_recordings(
             "*".to_owned(),
             recordings,
-            RequestMatcher::redacting(store.redaction()),
+            store.redaction().clone(),
         ))
     }
 
     pub(crate) fn from_recordings(
         key: String,
         traces: Vec<Recording>,
-        matcher: RequestMatcher,
+        source_redaction: Redaction,
     ) -> Self {
+        let options = PlaybackOptions::default();
+        let matcher = options.matcher(&source_redaction);
         let info = traces
             .iter()
             .flat_map(|r| r.trace.llm_spans())
@@ -197,53 +205,63 @@ impl Player {
             key: Arc::from(key),
             served: Arc::new(Mutex::new(vec![false; catalog.calls.len()])),
             traces,
+            source_redaction,
+            options,
             matcher,
             catalog,
             scope: None,
-            allow_repeats: false,
-            speed: Speed::default(),
             info,
             label_calls: false,
         }
     }
 
-    /// Leaves the value at `pointer` (RFC 6901, `*` matching any key or
-    /// index) out when matching requests, e.g. `/settings/seed` or
-    /// `/messages/*/content/*/call_id`. See [`IgnoredPath`].
+    /// Plays back with `options` instead of the ones set so far.
+    ///
+    /// Resets what has been served.
+    pub fn with_options(mut self, options: PlaybackOptions) -> Self {
+        self.options = options;
+        self.reindexed()
+    }
+
+    /// The options this player plays back with.
+    pub fn options(&self) -> &PlaybackOptions {
+        &self.options
+    }
+
+    /// Leaves the value at `pointer` out when matching requests; see
+    /// [`PlaybackOptions::ignore_path`].
     ///
     /// Resets what has been served.
     ///
     /// # Errors
     /// [`ReplayError::InvalidIgnoredPath`] for a malformed pointer.
     pub fn ignore_path(self, pointer: &str) -> Result<Self, ReplayError> {
-        Ok(self.ignoring(IgnoredPath::parse(pointer)?))
-    }
-
-    /// [`ignore_path`](Player::ignore_path) for an already parsed path.
-    pub fn ignoring(mut self, path: IgnoredPath) -> Self {
-        self.matcher.ignored.push(path);
-        self.reindexed()
+        let options = self.options.clone().ignore_path(pointer)?;
+        Ok(self.with_options(options))
     }
 
     /// Redacts live requests with `redaction` before matching them (a player
-    /// [`from_store`](Player::from_store) already uses the store's).
+    /// [`from_store`](Player::from_store) already uses the store's); see
+    /// [`PlaybackOptions::redaction`].
     ///
     /// Resets what has been served.
-    pub fn with_redaction(mut self, redaction: Redaction) -> Self {
-        self.matcher.redaction = redaction;
-        self.reindexed()
+    pub fn with_redaction(self, redaction: Redaction) -> Self {
+        let options = self.options.clone().redaction(redaction);
+        self.with_options(options)
     }
 
     /// Serves the last recording of a request again once every recording of
-    /// it has been served, instead of failing.
+    /// it has been served, instead of failing; see
+    /// [`PlaybackOptions::allow_repeats`].
     pub fn allow_repeats(mut self) -> Self {
-        self.allow_repeats = true;
+        self.options = self.options.allow_repeats();
         self
     }
 
-    /// Sets the pace of playback (default: as recorded).
+    /// Sets the pace of playback (default: as recorded); see
+    /// [`PlaybackOptions::speed`].
     pub fn speed(mut self, speed: Speed) -> Self {
-        self.speed = speed;
+        self.options = self.options.speed(speed);
         self
     }
 
@@ -325,6 +343,7 @@ impl Player {
     }
 
     fn reindexed(mut self) -> Self {
+        self.matcher = self.options.matcher(&self.source_redaction);
         self.catalog = Arc::new(Catalog::build(&self.traces, &self.matcher));
         self.served = Arc::new(Mutex::new(vec![false; self.catalog.calls.len()]));
         self
@@ -381,7 +400,7 @@ impl Player {
                     served[i] = true;
                     Some(i)
                 }
-                None if self.allow_repeats => usable.last().copied(),
+                None if self.options.repeats_allowed() => usable.last().copied(),
                 None => None,
             }
         };
@@ -393,7 +412,7 @@ impl Player {
                     key: Arc::clone(&self.key),
                     origin: Arc::clone(&call.origin),
                     start,
-                    speed: self.speed,
+                    speed: self.options.pace(),
                 })
             }
             None => {

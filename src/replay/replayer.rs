@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use super::player::Recording;
 use super::report::{ReplayReport, TraceOutcome, TraceReplay};
-use super::request_matcher::RequestMatcher;
-use super::{IgnoredPath, LlmTiming, Player, ReplayError, SpanTreeDiff, Speed, diff_json};
+use super::{LlmTiming, PlaybackOptions, Player, ReplayError, SpanTreeDiff, Speed};
 use crate::cassette::{Redaction, Store};
 use crate::context::with_root_span;
+use crate::json::diff_json;
 use crate::model::Model;
 use crate::record::{Collector, Recorder, Sink, SinkHandle, panic_message};
 use crate::span::{SpanKind, SpanStatus, Trace};
@@ -75,7 +75,7 @@ where
 }
 
 /// [`replay`] with options: how many traces at once, which traces, how the
-/// player matches, or a live model instead of the recordings (to see what a
+/// player matches and paces calls ([`PlaybackOptions`]), or a live model instead of the recordings (to see what a
 /// prompt or model change does to every recorded input).
 ///
 /// ```
@@ -97,9 +97,7 @@ pub struct Replayer {
     concurrency: usize,
     filter: Option<TraceFilter>,
     live: Option<Arc<dyn Model>>,
-    ignored: Vec<IgnoredPath>,
-    allow_repeats: bool,
-    speed: Speed,
+    options: PlaybackOptions,
 }
 
 #[derive(Clone)]
@@ -115,9 +113,7 @@ impl std::fmt::Debug for Replayer {
             .field("concurrency", &self.concurrency)
             .field("filtered", &self.filter.is_some())
             .field("live", &self.live.as_ref().map(|m| m.info()))
-            .field("ignored", &self.ignored)
-            .field("allow_repeats", &self.allow_repeats)
-            .field("speed", &self.speed)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
@@ -143,9 +139,7 @@ impl Replayer {
             concurrency: 1,
             filter: None,
             live: None,
-            ignored: Vec::new(),
-            allow_repeats: false,
-            speed: Speed::default(),
+            options: PlaybackOptions::default(),
         }
     }
 
@@ -171,25 +165,33 @@ impl Replayer {
         self
     }
 
-    /// Leaves `pointer` out when matching requests; see [`Player::ignore_path`].
+    /// Plays the recordings back with `options` instead of the ones set so
+    /// far.
+    pub fn options(mut self, options: PlaybackOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Leaves `pointer` out when matching requests; see
+    /// [`PlaybackOptions::ignore_path`].
     ///
     /// # Errors
     /// [`ReplayError::InvalidIgnoredPath`] for a malformed pointer.
     pub fn ignore_path(mut self, pointer: &str) -> Result<Self, ReplayError> {
-        self.ignored.push(IgnoredPath::parse(pointer)?);
+        self.options = self.options.ignore_path(pointer)?;
         Ok(self)
     }
 
     /// Serves the last recording again when a request is repeated more often
-    /// than recorded; see [`Player::allow_repeats`].
+    /// than recorded; see [`PlaybackOptions::allow_repeats`].
     pub fn allow_repeats(mut self) -> Self {
-        self.allow_repeats = true;
+        self.options = self.options.allow_repeats();
         self
     }
 
-    /// Sets the pace of playback; see [`Speed`].
+    /// Sets the pace of playback; see [`PlaybackOptions::speed`].
     pub fn speed(mut self, speed: Speed) -> Self {
-        self.speed = speed;
+        self.options = self.options.speed(speed);
         self
     }
 
@@ -271,17 +273,9 @@ impl Replayer {
     }
 
     fn player(&self, recordings: Vec<Recording>, redaction: Redaction) -> Player {
-        let matcher = RequestMatcher {
-            redaction,
-            ignored: self.ignored.clone(),
-        };
-        let mut player = Player::from_recordings(self.key.clone(), recordings, matcher)
-            .speed(self.speed)
-            .labelling_calls();
-        if self.allow_repeats {
-            player = player.allow_repeats();
-        }
-        player
+        Player::from_recordings(self.key.clone(), recordings, redaction)
+            .with_options(self.options.clone())
+            .labelling_calls()
     }
 
     /// Runs `f` on recorded trace `i` and compares.

@@ -2,7 +2,8 @@ use std::fmt::{self, Write as _};
 
 use serde::{Deserialize, Serialize};
 
-use super::{JsonChange, LlmTiming, SpanTreeDiff};
+use super::{LlmTiming, SpanTreeDiff};
+use crate::json::JsonChange;
 use crate::span::{Trace, format_us};
 
 /// What [`replay`](crate::replay::replay) found: for every recorded trace

@@ -1,7 +1,8 @@
 use serde_json::Value;
 
-use super::IgnoredPath;
-use crate::cassette::{Redaction, canonical_json, sha256_hex};
+use super::ignored_path::IgnoredPath;
+use crate::cassette::Redaction;
+use crate::json::{canonical_json, sha256_hex};
 
 /// Turns a request into what playback compares: the serialized
 /// [`ModelRequest`](crate::ModelRequest) with the store's redaction applied
@@ -17,14 +18,6 @@ pub(crate) struct RequestMatcher {
 }
 
 impl RequestMatcher {
-    /// A matcher applying `redaction` and ignoring nothing.
-    pub(crate) fn redacting(redaction: &Redaction) -> Self {
-        Self {
-            redaction: redaction.clone(),
-            ignored: Vec::new(),
-        }
-    }
-
     /// The request as playback compares it.
     pub(crate) fn normalize(&self, request: &Value) -> Value {
         let mut value = request.clone();

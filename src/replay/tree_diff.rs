@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{JsonChange, diff_json};
+use crate::json::{JsonChange, diff_json};
 use crate::span::{Span, SpanId, Trace};
 
 /// How a replayed span tree differs from the recorded one.

@@ -38,7 +38,7 @@ fn miss_detail(err: ModelError) -> String {
 #[tokio::test(start_paused = true)]
 async fn identical_requests_are_served_in_recorded_order_then_miss() {
     let request = ask("same");
-    let player = Player::new("k", recorded(&request, &["first", "second"]).await);
+    let player = Player::from_traces("k", recorded(&request, &["first", "second"]).await);
     assert_eq!(
         player.generate(request.clone()).await.unwrap().text,
         "first"
@@ -56,7 +56,8 @@ async fn identical_requests_are_served_in_recorded_order_then_miss() {
 #[tokio::test(start_paused = true)]
 async fn allow_repeats_serves_the_last_recording_again() {
     let request = ask("same");
-    let player = Player::new("k", recorded(&request, &["first", "second"]).await).allow_repeats();
+    let player =
+        Player::from_traces("k", recorded(&request, &["first", "second"]).await).allow_repeats();
     let mut texts = Vec::new();
     for _ in 0..4 {
         texts.push(player.generate(request.clone()).await.unwrap().text);
@@ -66,7 +67,7 @@ async fn allow_repeats_serves_the_last_recording_again() {
 
 #[tokio::test(start_paused = true)]
 async fn a_miss_shows_the_changed_paths_against_the_closest_request() {
-    let player = Player::new(
+    let player = Player::from_traces(
         "k",
         [
             recorded(&ask("Capital of France?"), &["Paris"]).await,
@@ -116,13 +117,13 @@ async fn a_miss_shows_the_changed_paths_against_the_closest_request() {
 async fn ignored_paths_match_requests_that_differ_only_there() {
     let traces = recorded(&ask("hi").extra("request_id", json!("r-1")), &["hello"]).await;
     let changed = ask("hi").temperature(0.9).extra("request_id", json!("r-2"));
-    let strict = Player::new("k", traces.clone());
+    let strict = Player::from_traces("k", traces.clone());
     assert!(matches!(
         strict.generate(changed.clone()).await,
         Err(ModelError::CassetteMiss { .. })
     ));
 
-    let lenient = Player::new("k", traces)
+    let lenient = Player::from_traces("k", traces)
         .ignore_path("/settings/temperature")
         .unwrap()
         .ignore_path("/extra/*")
@@ -141,7 +142,7 @@ async fn ignored_paths_match_requests_that_differ_only_there() {
     );
 
     assert!(matches!(
-        Player::new("k", []).ignore_path("settings"),
+        Player::from_traces("k", []).ignore_path("settings"),
         Err(ReplayError::InvalidIgnoredPath { .. })
     ));
 }
@@ -186,7 +187,7 @@ async fn streams_are_not_made_from_whole_answers_but_whole_answers_from_streams(
         while parts.next().await.is_some() {}
     })
     .await;
-    let player = Player::new("k", traces.take());
+    let player = Player::from_traces("k", traces.take());
     let detail = miss_detail(player.stream(ask("g")).await.err().unwrap());
     assert!(
         detail.contains("recorded as a `generate` call (trace 0, span #1)"),
@@ -197,11 +198,103 @@ async fn streams_are_not_made_from_whole_answers_but_whole_answers_from_streams(
 
 #[tokio::test(start_paused = true)]
 async fn a_player_with_nothing_recorded_says_so() {
-    let player = Player::new("k", []);
+    let player = Player::from_traces("k", []);
     assert!(player.is_empty());
     let detail = miss_detail(player.generate(ask("hi")).await.unwrap_err());
     assert!(
         detail.contains("There is no recorded model call."),
         "{detail}"
     );
+}
+
+/// Asks `request_id` twice, at temperature 0.9: both differ from the one
+/// recorded call only at paths the options ignore, and the second is a repeat.
+async fn ask_twice(request_id: String, model: std::sync::Arc<dyn Model>) -> Result<String, String> {
+    let changed = ask("hi")
+        .temperature(0.9)
+        .extra("request_id", json!(request_id));
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let reply = model
+            .generate(changed.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        answers.push(reply.text);
+    }
+    Ok(answers.join(" "))
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_set_of_playback_options_serves_the_player_the_replayer_and_the_cassette_model() {
+    use tracedeck::replay::TraceOutcome;
+    use tracedeck::{CassetteModel, Mode, PlaybackOptions, Replayer};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let model = Recorder::new(ScriptedModel::new(Script::text("hello")), store.sink());
+    let request = ask("hi").extra("request_id", json!("r-1"));
+    with_span("k", "r-1", async {
+        model
+            .generate(request.clone())
+            .await
+            .map(|r| r.text)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap();
+    assert!(model.flush().await.is_clean());
+
+    let options = PlaybackOptions::new()
+        .ignore_path("/settings/temperature")
+        .unwrap()
+        .ignore_path("/extra/*")
+        .unwrap()
+        .allow_repeats();
+
+    // Without the options every one of the three misses...
+    let bare: std::sync::Arc<dyn Model> =
+        std::sync::Arc::new(Player::from_store(&store, "k").unwrap());
+    assert!(ask_twice("r-2".into(), bare).await.is_err());
+    let report = Replayer::new(&store, "k").run(ask_twice).await.unwrap();
+    assert!(matches!(
+        report.traces[0].outcome,
+        TraceOutcome::Failed { .. }
+    ));
+
+    // ...and with them each serves both calls from the one recording.
+    let player = Player::from_store(&store, "k")
+        .unwrap()
+        .with_options(options.clone());
+    assert_eq!(player.options().ignored_paths().count(), 2);
+    assert_eq!(
+        ask_twice("r-2".into(), std::sync::Arc::new(player))
+            .await
+            .unwrap(),
+        "hello hello"
+    );
+
+    let cassette = CassetteModel::on(store.clone())
+        .mode(Mode::Replay)
+        .key("k")
+        .options(options.clone())
+        .in_front_of(ScriptedModel::new(Script::text("live")))
+        .unwrap();
+    assert_eq!(
+        ask_twice("r-2".into(), std::sync::Arc::new(cassette))
+            .await
+            .unwrap(),
+        "hello hello"
+    );
+
+    let report = Replayer::new(&store, "k")
+        .options(options)
+        .run(ask_twice)
+        .await
+        .unwrap();
+    assert!(
+        !matches!(report.traces[0].outcome, TraceOutcome::Failed { .. }),
+        "{:?}",
+        report.traces[0].outcome
+    );
+    assert_eq!(report.traces[0].replayed.as_ref().unwrap().spans.len(), 3);
 }

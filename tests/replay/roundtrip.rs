@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use proptest::prelude::*;
-use tracedeck::cassette::canonical_json;
+use tracedeck::json::canonical_json;
 use tracedeck::testing::{run_paused, strategies};
 use tracedeck::{
     Collector, Model, ModelError, ModelInfo, ModelRequest, Player, Recorder, Script, ScriptedModel,
@@ -249,7 +249,7 @@ proptest! {
             let recorded = recorded.take();
 
             let again = Collector::new();
-            let replaying = Recorder::new(Player::new("p", recorded.clone()), again.clone());
+            let replaying = Recorder::new(Player::from_traces("p", recorded.clone()), again.clone());
             let saw_replay = call_both(&replaying).await;
             let again = again.take();
 

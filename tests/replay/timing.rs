@@ -74,7 +74,7 @@ fn script() -> Script {
 
 #[tokio::test(start_paused = true)]
 async fn streams_open_and_yield_every_part_at_its_recorded_offset() {
-    let player = Player::new("t", [record(script(), usize::MAX).await]);
+    let player = Player::from_traces("t", [record(script(), usize::MAX).await]);
     let (opened, seen) = consume(&player, req("s")).await;
     assert_eq!(opened.unwrap(), ms(800));
     let at: Vec<Duration> = seen.iter().map(|(t, _)| *t).collect();
@@ -85,7 +85,7 @@ async fn streams_open_and_yield_every_part_at_its_recorded_offset() {
 
 #[tokio::test(start_paused = true)]
 async fn generate_answers_after_its_recorded_duration() {
-    let player = Player::new("t", [record(script(), usize::MAX).await]);
+    let player = Player::from_traces("t", [record(script(), usize::MAX).await]);
     let t0 = Instant::now();
     let answer = player.generate(req("g")).await.unwrap();
     assert_eq!(t0.elapsed(), ms(1225));
@@ -103,7 +103,7 @@ async fn recorded_errors_come_back_at_their_instant() {
         .open_after(ms(100))
         .part_after(ms(50), StreamPart::text("par"))
         .error_after(ms(70), failure.clone());
-    let player = Player::new("t", [record(mid_stream, usize::MAX).await]);
+    let player = Player::from_traces("t", [record(mid_stream, usize::MAX).await]);
     let (opened, seen) = consume(&player, req("s")).await;
     assert_eq!(opened.unwrap(), ms(100));
     assert_eq!(seen.len(), 2);
@@ -120,7 +120,7 @@ async fn recorded_errors_come_back_at_their_instant() {
         message: "slow down".into(),
         retry_after_ms: Some(1000),
     };
-    let player = Player::new(
+    let player = Player::from_traces(
         "t",
         [record(
             Script::new()
@@ -140,7 +140,7 @@ async fn recorded_errors_come_back_at_their_instant() {
 async fn a_recording_its_consumer_dropped_ends_with_a_miss_after_its_parts() {
     let trace = record(script(), 3).await;
     assert_eq!(trace.spans[1].status, tracedeck::SpanStatus::Cancelled);
-    let player = Player::new("t", [trace]);
+    let player = Player::from_traces("t", [trace]);
     let (_, seen) = consume(&player, req("s")).await;
     assert_eq!(seen.len(), 4);
     assert!(seen[..3].iter().all(|(_, p)| p.is_ok()));
@@ -177,7 +177,7 @@ async fn a_stream_abandoned_before_it_opened_is_abandoned_again_on_replay() {
     assert_eq!(trace.root().timing.opened_us, None);
 
     let replayed = Collector::new();
-    let replaying = Recorder::new(Player::new("t", [trace.clone()]), replayed.clone());
+    let replaying = Recorder::new(Player::from_traces("t", [trace.clone()]), replayed.clone());
     assert!(
         impatient(&replaying).await,
         "the replayed call times out too"
@@ -188,7 +188,7 @@ async fn a_stream_abandoned_before_it_opened_is_abandoned_again_on_replay() {
     // A caller that waits longer than was recorded learns, just after the
     // recorded end, that nothing more was recorded.
     let t0 = Instant::now();
-    let Err(err) = Player::new("t", [trace]).stream(req("s")).await else {
+    let Err(err) = Player::from_traces("t", [trace]).stream(req("s")).await else {
         panic!("a stream recorded without opening never opens");
     };
     assert_eq!(t0.elapsed(), ms(11));
@@ -201,13 +201,13 @@ async fn a_stream_abandoned_before_it_opened_is_abandoned_again_on_replay() {
 #[tokio::test(start_paused = true)]
 async fn speed_instant_and_scaled_change_the_pace() {
     let trace = record(script(), usize::MAX).await;
-    let instant = Player::new("t", [trace.clone()]).speed(Speed::instant());
+    let instant = Player::from_traces("t", [trace.clone()]).speed(Speed::instant());
     let (opened, seen) = consume(&instant, req("s")).await;
     assert_eq!(opened.unwrap(), Duration::ZERO);
     assert!(seen.iter().all(|(t, _)| *t == Duration::ZERO));
     assert_eq!(seen.len(), 5);
 
-    let half = Player::new("t", [trace]).speed(Speed::scaled(0.5).unwrap());
+    let half = Player::from_traces("t", [trace]).speed(Speed::scaled(0.5).unwrap());
     let (opened, seen) = consume(&half, req("s")).await;
     assert_eq!(opened.unwrap(), ms(400));
     // 1225 ms halved is 612.5 ms; tokio's millisecond timer rounds it up.
@@ -236,7 +236,7 @@ fn microsecond_offsets_replay_within_a_millisecond_rounded_up_never_early() {
         generate.timing.duration_us = 2_500;
 
         let again = Collector::new();
-        let replaying = Recorder::new(Player::new("t", [trace.clone()]), again.clone());
+        let replaying = Recorder::new(Player::from_traces("t", [trace.clone()]), again.clone());
         with_span("t", 0, async {
             let mut parts = replaying.stream(req("s")).await.unwrap();
             while parts.next().await.is_some() {}

@@ -4,6 +4,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::push_segment;
+
 /// One difference between two JSON values: where it is, what was there, and
 /// what is there now.
 ///
@@ -13,7 +15,7 @@ use serde_json::Value;
 ///
 /// ```
 /// use serde_json::json;
-/// use tracedeck::replay::diff_json;
+/// use tracedeck::json::diff_json;
 /// let changes = diff_json(
 ///     &json!({"messages": [{"text": "Capital of France?"}], "temperature": 0.2}),
 ///     &json!({"messages": [{"text": "Capital of Spain?"}]}),
@@ -110,18 +112,6 @@ fn change(path: &str, old: Option<&Value>, new: Option<&Value>) -> JsonChange {
         path: path.to_owned(),
         old: old.cloned(),
         new: new.cloned(),
-    }
-}
-
-/// Appends `/segment` to a JSON pointer, escaping `~` and `/` per RFC 6901.
-pub(crate) fn push_segment(path: &mut String, segment: &str) {
-    path.push('/');
-    for c in segment.chars() {
-        match c {
-            '~' => path.push_str("~0"),
-            '/' => path.push_str("~1"),
-            c => path.push(c),
-        }
     }
 }
 

@@ -2,7 +2,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::error::CassetteError;
+use super::JsonError;
 
 /// The canonical JSON text of `value`: object keys sorted by their UTF-8
 /// bytes at every depth, pretty-printed with two-space indentation
@@ -14,7 +14,7 @@ use super::error::CassetteError;
 ///
 /// ```
 /// use serde_json::json;
-/// let bytes = tracedeck::cassette::canonical_json(&json!({"b": 1, "a": [true, null]})).unwrap();
+/// let bytes = tracedeck::json::canonical_json(&json!({"b": 1, "a": [true, null]})).unwrap();
 /// assert_eq!(
 ///     String::from_utf8(bytes).unwrap(),
 ///     "{\n  \"a\": [\n    true,\n    null\n  ],\n  \"b\": 1\n}\n"
@@ -22,17 +22,15 @@ use super::error::CassetteError;
 /// ```
 ///
 /// # Errors
-/// [`CassetteError::Serialize`] when `value` does not serialize to JSON
+/// [`JsonError::Serialize`] when `value` does not serialize to JSON
 /// (a map with non-string keys, say).
-pub fn canonical_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CassetteError> {
-    let value = serde_json::to_value(value).map_err(|e| CassetteError::Serialize {
+pub fn canonical_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, JsonError> {
+    let value = serde_json::to_value(value).map_err(|e| JsonError::Serialize {
         message: e.to_string(),
     })?;
     let mut out = Vec::with_capacity(256);
-    serde_json::to_writer_pretty(&mut out, &Sorted(&value)).map_err(|e| {
-        CassetteError::Serialize {
-            message: e.to_string(),
-        }
+    serde_json::to_writer_pretty(&mut out, &Sorted(&value)).map_err(|e| JsonError::Serialize {
+        message: e.to_string(),
     })?;
     out.push(b'\n');
     Ok(out)
@@ -42,7 +40,7 @@ pub fn canonical_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Casse
 ///
 /// ```
 /// assert_eq!(
-///     tracedeck::cassette::sha256_hex(b""),
+///     tracedeck::json::sha256_hex(b""),
 ///     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 /// );
 /// ```
@@ -120,7 +118,7 @@ mod tests {
         let map: HashMap<Vec<u8>, u8> = [(vec![1u8], 1u8)].into_iter().collect();
         assert!(matches!(
             canonical_json(&map),
-            Err(CassetteError::Serialize { .. })
+            Err(JsonError::Serialize { .. })
         ));
     }
 
