@@ -107,8 +107,9 @@ fn parts_by_event(t: &Transcript) -> Vec<(usize, StreamPart)> {
             .unwrap_or_else(|e| panic!("{}: event {index}: {e}", t.label()));
         tagged.extend(out.into_iter().map(|p| (index, p)));
     }
+    let mut out = Vec::new();
     protocol
-        .end_of_body()
+        .end_of_body(&mut out)
         .unwrap_or_else(|e| panic!("{}: {e}", t.label()));
     tagged
 }

@@ -4,7 +4,7 @@ use super::block::block_parts;
 use super::finish::anthropic_finish;
 use super::usage::AnthropicUsage;
 use crate::model::{ModelError, Role, StreamPart};
-use crate::providers::decoder::ProtocolDecoder;
+use crate::providers::decoder::{ProtocolDecoder, truncated};
 use crate::providers::sse::SseEvent;
 use crate::providers::tool_call_ids::ToolCallIds;
 use crate::providers::wire::{
@@ -25,6 +25,11 @@ use crate::providers::wire::{
 /// argument deltas; `message_delta` a [`Usage`](StreamPart::Usage); and
 /// `message_stop` the [`Finish`](StreamPart::Finish). An `error` event
 /// (`overloaded_error`, ...) ends the stream with [`ModelError::Provider`].
+/// A stream that ends without `message_stop` (an error, or a body cut
+/// short) keeps what came before: a `stop_reason` already received goes out
+/// as the [`Finish`](StreamPart::Finish) ahead of the error, with the usage
+/// so far; without one, usage `message_start` reported goes out as a
+/// [`Usage`](StreamPart::Usage) part.
 #[derive(Debug, Clone)]
 pub struct MessagesStreamDecoder {
     provider: String,
@@ -32,8 +37,12 @@ pub struct MessagesStreamDecoder {
     tool_calls: ToolCallIds,
     usage: AnthropicUsage,
     usage_seen: bool,
+    /// Whether the usage as it stands went out as a part.
+    usage_sent: bool,
     stop_reason: Option<String>,
     done: bool,
+    /// An error ended the stream: later events add nothing.
+    failed: bool,
 }
 
 impl MessagesStreamDecoder {
@@ -44,8 +53,25 @@ impl MessagesStreamDecoder {
             tool_calls: ToolCallIds::default(),
             usage: AnthropicUsage::default(),
             usage_seen: false,
+            usage_sent: false,
             stop_reason: None,
             done: false,
+            failed: false,
+        }
+    }
+
+    /// The stream ends without `message_stop`: what it held back goes out.
+    fn release_held(&mut self, out: &mut Vec<StreamPart>) {
+        if let Some(reason) = self.stop_reason.take() {
+            out.push(StreamPart::Finish {
+                reason: anthropic_finish(&reason),
+                usage: self.usage_seen.then(|| self.usage.to_usage()),
+            });
+        } else if self.usage_seen && !self.usage_sent {
+            self.usage_sent = true;
+            out.push(StreamPart::Usage {
+                usage: self.usage.to_usage(),
+            });
         }
     }
 
@@ -101,9 +127,41 @@ impl ProtocolDecoder for MessagesStreamDecoder {
     }
 
     fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamPart>) -> Result<(), ModelError> {
+        if self.done || self.failed {
+            return Ok(());
+        }
+        let result = self.decode_event(event, out);
+        if result.is_err() {
+            self.failed = true;
+            self.release_held(out);
+        }
+        result
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn end_of_body(&mut self, out: &mut Vec<StreamPart>) -> Result<(), ModelError> {
         if self.done {
             return Ok(());
         }
+        self.release_held(out);
+        Err(truncated(self))
+    }
+
+    fn end_marker_description(&self) -> &'static str {
+        "`message_stop`"
+    }
+}
+
+impl MessagesStreamDecoder {
+    /// [`ProtocolDecoder::decode`], before held parts are released on an error.
+    fn decode_event(
+        &mut self,
+        event: &SseEvent,
+        out: &mut Vec<StreamPart>,
+    ) -> Result<(), ModelError> {
         let (kind, data) = typed_event(&self.provider, event)?;
         match kind.as_str() {
             "message_start" => {
@@ -115,6 +173,7 @@ impl ProtocolDecoder for MessagesStreamDecoder {
                 if let Some(usage) = object_at(message, "usage") {
                     self.usage.update(usage);
                     self.usage_seen = true;
+                    self.usage_sent = false;
                 }
             }
             "content_block_start" => self.block_start(&data, out),
@@ -132,6 +191,7 @@ impl ProtocolDecoder for MessagesStreamDecoder {
                 if let Some(usage) = object_at(&data, "usage") {
                     self.usage.update(usage);
                     self.usage_seen = true;
+                    self.usage_sent = true;
                     out.push(StreamPart::Usage {
                         usage: self.usage.to_usage(),
                     });
@@ -152,14 +212,6 @@ impl ProtocolDecoder for MessagesStreamDecoder {
             _ => {}
         }
         Ok(())
-    }
-
-    fn is_done(&self) -> bool {
-        self.done
-    }
-
-    fn end_marker_description(&self) -> &'static str {
-        "`message_stop`"
     }
 }
 

@@ -4,7 +4,7 @@ use super::finish::chat_finish;
 use super::reasoning::reasoning_text;
 use super::usage::chat_usage;
 use crate::model::{ModelError, Role, StreamPart, Usage};
-use crate::providers::decoder::ProtocolDecoder;
+use crate::providers::decoder::{ProtocolDecoder, truncated};
 use crate::providers::sse::SseEvent;
 use crate::providers::tool_call_ids::ToolCallIds;
 use crate::providers::wire::{error_at, event_json, non_empty, object_at, provider_error, text_of};
@@ -20,8 +20,11 @@ use crate::providers::wire::{error_at, event_json, non_empty, object_at, provide
 /// [`ToolCallDelta`](StreamPart::ToolCallDelta)s; a `usage` object a
 /// [`Usage`](StreamPart::Usage) part. `finish_reason` is held until
 /// `[DONE]`, which yields one [`Finish`](StreamPart::Finish) carrying the last
-/// usage. An `{"error": …}` chunk ends the stream with
-/// [`ModelError::Provider`].
+/// usage. An `{"error": …}` chunk (or an `event: error`) ends the stream
+/// with [`ModelError::Provider`]; what came before it is kept: usage the
+/// error chunk carries becomes a [`Usage`](StreamPart::Usage) part, and a
+/// finish reason already received a [`Finish`](StreamPart::Finish) ahead of
+/// the error, as it does when the body ends without `[DONE]`.
 #[derive(Debug, Clone)]
 pub struct ChatStreamDecoder {
     provider: String,
@@ -32,6 +35,8 @@ pub struct ChatStreamDecoder {
     finish_reason: Option<String>,
     usage: Option<Usage>,
     done: bool,
+    /// An error ended the stream: later events add nothing.
+    failed: bool,
 }
 
 impl ChatStreamDecoder {
@@ -45,13 +50,64 @@ impl ChatStreamDecoder {
             finish_reason: None,
             usage: None,
             done: false,
+            failed: false,
         }
     }
 
-    fn chunk(&mut self, chunk: &Value, out: &mut Vec<StreamPart>) -> Result<(), ModelError> {
-        if let Some(error) = error_at(chunk) {
+    /// Usage a chunk carries, as a [`StreamPart::Usage`]; it is also the
+    /// usage the [`Finish`](StreamPart::Finish) will carry.
+    fn usage(&mut self, chunk: &Value, out: &mut Vec<StreamPart>) {
+        if let Some(usage) = object_at(chunk, "usage") {
+            let usage = chat_usage(usage);
+            self.usage = Some(usage);
+            out.push(StreamPart::Usage { usage });
+        }
+    }
+
+    /// The stream ends without `[DONE]` (an error, or a body cut short): a
+    /// finish reason already received goes out as the
+    /// [`Finish`](StreamPart::Finish), with the last usage. Without one
+    /// there is no finish to report; usage already went out as its parts.
+    fn release_held(&mut self, out: &mut Vec<StreamPart>) {
+        if let Some(reason) = self.finish_reason.take() {
+            out.push(StreamPart::Finish {
+                reason: chat_finish(&reason),
+                usage: self.usage,
+            });
+        }
+    }
+
+    /// [`ProtocolDecoder::decode`], before held parts are released on an error.
+    fn decode_event(
+        &mut self,
+        event: &SseEvent,
+        out: &mut Vec<StreamPart>,
+    ) -> Result<(), ModelError> {
+        if event.data.trim() == "[DONE]" {
+            self.done = true;
+            let reason = chat_finish(self.finish_reason.as_deref().unwrap_or_default());
+            out.push(StreamPart::Finish {
+                reason,
+                usage: self.usage,
+            });
+            return Ok(());
+        }
+        let chunk = event_json(&self.provider, event)?;
+        let error = if event.kind() == "error" {
+            Some(chunk.get("error").filter(|e| !e.is_null()).unwrap_or(&chunk))
+        } else {
+            error_at(&chunk)
+        };
+        if let Some(error) = error {
+            // An error chunk may still report the call's usage.
+            self.usage(&chunk, out);
             return Err(provider_error(&self.provider, error));
         }
+        self.chunk(&chunk, out);
+        Ok(())
+    }
+
+    fn chunk(&mut self, chunk: &Value, out: &mut Vec<StreamPart>) {
         if !self.metadata_seen {
             let id = non_empty(chunk, "id");
             let model = non_empty(chunk, "model");
@@ -77,12 +133,7 @@ impl ChatStreamDecoder {
                 self.finish_reason = Some(reason.to_owned());
             }
         }
-        if let Some(usage) = object_at(chunk, "usage") {
-            let usage = chat_usage(usage);
-            self.usage = Some(usage);
-            out.push(StreamPart::Usage { usage });
-        }
-        Ok(())
+        self.usage(chunk, out);
     }
 
     fn delta(&mut self, delta: &Value, out: &mut Vec<StreamPart>) {
@@ -143,30 +194,27 @@ impl ProtocolDecoder for ChatStreamDecoder {
     }
 
     fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamPart>) -> Result<(), ModelError> {
-        if self.done {
+        if self.done || self.failed {
             return Ok(());
         }
-        if event.data.trim() == "[DONE]" {
-            self.done = true;
-            let reason = chat_finish(self.finish_reason.as_deref().unwrap_or_default());
-            out.push(StreamPart::Finish {
-                reason,
-                usage: self.usage,
-            });
-            return Ok(());
+        let result = self.decode_event(event, out);
+        if result.is_err() {
+            self.failed = true;
+            self.release_held(out);
         }
-        let chunk = event_json(&self.provider, event)?;
-        if event.kind() == "error" {
-            return Err(provider_error(
-                &self.provider,
-                chunk.get("error").unwrap_or(&chunk),
-            ));
-        }
-        self.chunk(&chunk, out)
+        result
     }
 
     fn is_done(&self) -> bool {
         self.done
+    }
+
+    fn end_of_body(&mut self, out: &mut Vec<StreamPart>) -> Result<(), ModelError> {
+        if self.done {
+            return Ok(());
+        }
+        self.release_held(out);
+        Err(truncated(self))
     }
 
     fn end_marker_description(&self) -> &'static str {

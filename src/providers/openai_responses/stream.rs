@@ -22,13 +22,17 @@ use crate::providers::wire::{
 /// deltas become text, refusal and reasoning deltas; argument/input deltas
 /// [`ToolCallDelta`](StreamPart::ToolCallDelta)s. The final event yields
 /// [`Usage`](StreamPart::Usage) and [`Finish`](StreamPart::Finish).
-/// `error` and `response.failed` end the stream with [`ModelError::Provider`].
+/// `error` and `response.failed` end the stream with [`ModelError::Provider`];
+/// `response.failed` first yields the usage and the `failed` finish its
+/// response reports, so the partial output keeps them.
 #[derive(Debug, Clone)]
 pub struct ResponsesStreamDecoder {
     provider: String,
     /// Tool-call items by item id: (call id, whether any arguments were seen).
     calls: Vec<(String, String, bool)>,
     done: bool,
+    /// An error ended the stream: later events add nothing.
+    failed: bool,
 }
 
 impl ResponsesStreamDecoder {
@@ -38,6 +42,7 @@ impl ResponsesStreamDecoder {
             provider: provider.into(),
             calls: Vec::new(),
             done: false,
+            failed: false,
         }
     }
 
@@ -125,6 +130,11 @@ impl ResponsesStreamDecoder {
 
     fn end(&mut self, data: &Value, status: &str, out: &mut Vec<StreamPart>) {
         self.done = true;
+        self.report_end(data, status, out);
+    }
+
+    /// The usage and finish of a final event's `response`.
+    fn report_end(&self, data: &Value, status: &str, out: &mut Vec<StreamPart>) {
         let response = data.get("response").unwrap_or(&Value::Null);
         let usage = object_at(response, "usage").map(responses_usage);
         if let Some(usage) = usage {
@@ -154,9 +164,30 @@ impl ProtocolDecoder for ResponsesStreamDecoder {
     }
 
     fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamPart>) -> Result<(), ModelError> {
-        if self.done {
+        if self.done || self.failed {
             return Ok(());
         }
+        let result = self.decode_event(event, out);
+        self.failed = result.is_err();
+        result
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn end_marker_description(&self) -> &'static str {
+        "`response.completed`"
+    }
+}
+
+impl ResponsesStreamDecoder {
+    /// [`ProtocolDecoder::decode`] of an event after neither the end nor an error.
+    fn decode_event(
+        &mut self,
+        event: &SseEvent,
+        out: &mut Vec<StreamPart>,
+    ) -> Result<(), ModelError> {
         let (kind, data) = typed_event(&self.provider, event)?;
         match kind.as_str() {
             "response.created" => {
@@ -186,6 +217,7 @@ impl ProtocolDecoder for ResponsesStreamDecoder {
             "response.completed" => self.end(&data, "completed", out),
             "response.incomplete" => self.end(&data, "incomplete", out),
             "response.failed" => {
+                self.report_end(&data, "failed", out);
                 let error = data.pointer("/response/error").unwrap_or(&Value::Null);
                 let error = if error.is_null() { &data } else { error };
                 return Err(provider_error(&self.provider, error));
@@ -197,14 +229,6 @@ impl ProtocolDecoder for ResponsesStreamDecoder {
             _ => {}
         }
         Ok(())
-    }
-
-    fn is_done(&self) -> bool {
-        self.done
-    }
-
-    fn end_marker_description(&self) -> &'static str {
-        "`response.completed`"
     }
 }
 
