@@ -606,3 +606,165 @@ proptest! {
         }
     }
 }
+
+// ------------------------------------------------------------------ fuzzing
+
+/// A decoder's whole run over `chunks`: every part, then the end of the
+/// body. Nothing may panic; what it returns is not the point.
+fn run_decoder(protocol: &str, chunks: &[&[u8]]) -> Decoded {
+    let mut body = BodyDecoder::new(decoder(protocol));
+    let mut parts = Vec::new();
+    let mut error = None;
+    for chunk in chunks {
+        if let Err(err) = body.push_into(chunk, &mut parts) {
+            error = Some(err);
+            break;
+        }
+    }
+    if error.is_none() {
+        error = body.finish_into(&mut parts).err();
+    }
+    // What a recorder and a caller do with the parts: fold them, count tokens.
+    let mut acc = ResponseAccumulator::new(ModelInfo::new("fuzz", "fuzz"));
+    for part in &parts {
+        acc.push(part);
+        if let StreamPart::Usage { usage } | StreamPart::Finish { usage: Some(usage), .. } = part {
+            let _ = usage.total_tokens();
+        }
+    }
+    if let Some(usage) = acc.finish().usage {
+        let _ = usage.total_tokens();
+    }
+    Decoded { parts, error }
+}
+
+/// Cuts `body` at the given places.
+fn cut<'a>(body: &'a [u8], cuts: &[prop::sample::Index]) -> Vec<&'a [u8]> {
+    let mut at: Vec<usize> = cuts.iter().map(|i| i.index(body.len() + 1)).collect();
+    at.push(0);
+    at.push(body.len());
+    at.sort_unstable();
+    at.windows(2).map(|w| &body[w[0]..w[1]]).collect()
+}
+
+/// What providers put where an integer goes, at its worst: the limits,
+/// negatives, floats, strings, and other JSON types.
+fn extreme_number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(u64::MAX.to_string()),
+        Just((u64::MAX - 1).to_string()),
+        Just(i64::MIN.to_string()),
+        Just("-1".to_owned()),
+        Just("0".to_owned()),
+        Just((u64::from(u32::MAX) + 1).to_string()),
+        Just("18446744073709551616".to_owned()),
+        Just("1e308".to_owned()),
+        Just("-0.5".to_owned()),
+        Just("2.5".to_owned()),
+        Just("\"12\"".to_owned()),
+        Just("null".to_owned()),
+        Just("true".to_owned()),
+        Just("[]".to_owned()),
+        Just("{}".to_owned()),
+        any::<u64>().prop_map(|n| n.to_string()),
+    ]
+}
+
+/// One event of `protocol` with the numbers `n` in its integer places.
+fn fuzz_event(protocol: &str, template: usize, n: &[String]) -> String {
+    let (a, b, c, d) = (&n[0], &n[1], &n[2], &n[3]);
+    match protocol {
+        "openai-chat" => match template % 5 {
+            0 => format!(
+                r#"data: {{"id":"c","choices":[{{"index":{a},"delta":{{"role":"assistant","content":"x","tool_calls":[{{"index":{b},"id":"t{c}","function":{{"name":"f","arguments":"{{"}}}}]}},"finish_reason":"stop"}}]}}"#
+            ),
+            1 => format!(
+                r#"data: {{"choices":[],"usage":{{"prompt_tokens":{a},"completion_tokens":{b},"prompt_tokens_details":{{"cached_tokens":{c}}},"completion_tokens_details":{{"reasoning_tokens":{d}}}}}}}"#
+            ),
+            2 => format!(
+                r#"data: {{"error":{{"message":"m","type":"t","code":{a}}},"usage":{{"prompt_tokens":{b},"completion_tokens":{c}}}}}"#
+            ),
+            3 => format!("event: error\ndata: {{\"error\":{{\"code\":{a}}},\"usage\":{{\"prompt_tokens\":{b}}}}}"),
+            _ => "data: [DONE]".to_owned(),
+        },
+        "anthropic" => match template % 6 {
+            0 => format!(
+                "event: message_start\ndata: {{\"type\":\"message_start\",\"message\":{{\"usage\":{{\"input_tokens\":{a},\"output_tokens\":{b},\"cache_read_input_tokens\":{c},\"cache_creation_input_tokens\":{d}}}}}}}"
+            ),
+            1 => format!(
+                "event: content_block_start\ndata: {{\"type\":\"content_block_start\",\"index\":{a},\"content_block\":{{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{{\"k\":{b}}}}}}}"
+            ),
+            2 => format!(
+                "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":{a},\"delta\":{{\"type\":\"input_json_delta\",\"partial_json\":\"{{\"}}}}"
+            ),
+            3 => format!(
+                "event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\"}},\"usage\":{{\"output_tokens\":{a},\"input_tokens\":{b},\"cache_creation_input_tokens\":{c}}}}}"
+            ),
+            4 => format!("event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":{a}}}"),
+            _ => "event: message_stop\ndata: {\"type\":\"message_stop\"}".to_owned(),
+        },
+        _ => match template % 5 {
+            0 => format!(
+                "event: response.output_item.added\ndata: {{\"type\":\"response.output_item.added\",\"output_index\":{a},\"item\":{{\"type\":\"function_call\",\"id\":\"fc\",\"call_id\":\"c\",\"name\":\"f\",\"arguments\":\"\"}}}}"
+            ),
+            1 => format!(
+                "event: response.function_call_arguments.delta\ndata: {{\"type\":\"response.function_call_arguments.delta\",\"item_id\":\"fc\",\"output_index\":{a},\"delta\":\"{{\"}}"
+            ),
+            2 => format!(
+                "event: response.output_item.done\ndata: {{\"type\":\"response.output_item.done\",\"output_index\":{a},\"item\":{{\"type\":\"function_call\",\"id\":\"fc\"}}}}"
+            ),
+            3 => format!(
+                "event: response.failed\ndata: {{\"type\":\"response.failed\",\"response\":{{\"status\":\"failed\",\"error\":{{\"code\":{a}}},\"usage\":{{\"input_tokens\":{b},\"output_tokens\":{c}}}}}}}"
+            ),
+            _ => format!(
+                "event: response.completed\ndata: {{\"type\":\"response.completed\",\"response\":{{\"status\":\"completed\",\"usage\":{{\"input_tokens\":{a},\"output_tokens\":{b},\"input_tokens_details\":{{\"cached_tokens\":{c}}},\"output_tokens_details\":{{\"reasoning_tokens\":{d}}}}}}}}}"
+            ),
+        },
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Random bytes, cut anywhere: each decoder ends, with parts or a typed
+    /// error, and never panics.
+    #[test]
+    fn the_three_decoders_survive_random_bytes_cut_anywhere(
+        body in prop::collection::vec(any::<u8>(), 0..512),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        let chunks = cut(&body, &cuts);
+        for protocol in PROTOCOLS {
+            let whole = run_decoder(protocol, &[&body]);
+            // The cut cannot change the outcome either.
+            prop_assert_eq!(run_decoder(protocol, &chunks), whole, "{}", protocol);
+        }
+    }
+
+    /// Well-formed events whose integers are at their worst (u64::MAX,
+    /// negatives, floats, strings, other types), in any order, cut
+    /// anywhere: no panic (no overflow in usage arithmetic), the same
+    /// outcome whatever the cuts.
+    #[test]
+    fn the_three_decoders_survive_extreme_values_where_integers_go(
+        events in prop::collection::vec(
+            (any::<usize>(), prop::collection::vec(extreme_number(), 4)),
+            0..12,
+        ),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        for protocol in PROTOCOLS {
+            let body: String = events
+                .iter()
+                .map(|(template, n)| fuzz_event(protocol, *template, n) + "\n\n")
+                .collect();
+            let whole = run_decoder(protocol, &[body.as_bytes()]);
+            let chunks = cut(body.as_bytes(), &cuts);
+            prop_assert_eq!(run_decoder(protocol, &chunks), whole, "{}", protocol);
+        }
+    }
+}
