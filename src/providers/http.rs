@@ -190,6 +190,13 @@ impl CallContext {
 }
 
 impl HttpCall {
+    /// The URL the call goes to.
+    #[cfg(test)]
+    pub(crate) fn url(&self) -> Option<reqwest::Url> {
+        let request = self.request.try_clone()?.build().ok()?;
+        Some(request.url().clone())
+    }
+
     /// Sends the request; resolves when the response headers arrive. An error
     /// status is read to the end and returned as [`ModelError::Http`].
     async fn send(self) -> Result<(reqwest::Response, CallContext), ModelError> {

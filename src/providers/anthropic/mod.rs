@@ -10,6 +10,8 @@ mod usage;
 
 pub use stream::MessagesStreamDecoder;
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use request::messages_body;
@@ -78,8 +80,12 @@ impl WireApi for MessagesApi {
         key_variable: "ANTHROPIC_API_KEY",
         base_url_variable: "ANTHROPIC_BASE_URL",
     };
-    const PATH: &'static str = "/v1/messages";
     type StreamDecoder = MessagesStreamDecoder;
+
+    /// `/v1/messages`, whatever the request.
+    fn path(&self, _req: &ModelRequest, _model: &str, _stream: bool) -> Cow<'static, str> {
+        Cow::Borrowed("/v1/messages")
+    }
 
     fn body(&self, req: &ModelRequest, model: &str, stream: bool) -> Result<Value, AdapterError> {
         messages_body(req, model, self.default_max_tokens, stream)

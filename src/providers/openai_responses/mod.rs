@@ -9,6 +9,8 @@ mod usage;
 
 pub use stream::ResponsesStreamDecoder;
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use request::responses_body;
@@ -59,8 +61,12 @@ impl WireApi for ResponsesApi {
         adapter: "OpenAiResponses",
         ..ChatCompletionsApi::SETUP
     };
-    const PATH: &'static str = "/responses";
     type StreamDecoder = ResponsesStreamDecoder;
+
+    /// `/responses`, whatever the request.
+    fn path(&self, _req: &ModelRequest, _model: &str, _stream: bool) -> Cow<'static, str> {
+        Cow::Borrowed("/responses")
+    }
 
     fn body(&self, req: &ModelRequest, model: &str, stream: bool) -> Result<Value, AdapterError> {
         responses_body(req, model, stream)
