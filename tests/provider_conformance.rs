@@ -337,7 +337,10 @@ fn the_corpus_holds_thirteen_transcripts_and_forty_real_bodies_of_three_protocol
         (18, 15, 7)
     );
     // The real set holds streams that end in an error.
-    assert!(all.iter().any(|t| !t.expect["error"].is_null() && t.expect.get("error").is_some()));
+    assert!(
+        all.iter()
+            .any(|t| !t.expect["error"].is_null() && t.expect.get("error").is_some())
+    );
 }
 
 #[test]
@@ -415,7 +418,11 @@ async fn each_transcript_served_over_http_one_event_per_read_yields_the_same_par
         while let Some(item) = stream.next().await {
             match item {
                 Ok(part) => {
-                    assert!(decoded.error.is_none(), "{}: a part after the error", t.label());
+                    assert!(
+                        decoded.error.is_none(),
+                        "{}: a part after the error",
+                        t.label()
+                    );
                     decoded.parts.push(part);
                 }
                 Err(err) => {
@@ -424,7 +431,12 @@ async fn each_transcript_served_over_http_one_event_per_read_yields_the_same_par
                 }
             }
         }
-        assert_eq!(decoded, decoded_by_event(&t), "{}: parts over HTTP", t.label());
+        assert_eq!(
+            decoded,
+            decoded_by_event(&t),
+            "{}: parts over HTTP",
+            t.label()
+        );
         assert_matches_expect(&t, &decoded);
         let requests = server.requests();
         assert_eq!(requests.len(), 1);
@@ -628,7 +640,11 @@ fn run_decoder(protocol: &str, chunks: &[&[u8]]) -> Decoded {
     let mut acc = ResponseAccumulator::new(ModelInfo::new("fuzz", "fuzz"));
     for part in &parts {
         acc.push(part);
-        if let StreamPart::Usage { usage } | StreamPart::Finish { usage: Some(usage), .. } = part {
+        if let StreamPart::Usage { usage }
+        | StreamPart::Finish {
+            usage: Some(usage), ..
+        } = part
+        {
             let _ = usage.total_tokens();
         }
     }
@@ -684,7 +700,9 @@ fn fuzz_event(protocol: &str, template: usize, n: &[String]) -> String {
             2 => format!(
                 r#"data: {{"error":{{"message":"m","type":"t","code":{a}}},"usage":{{"prompt_tokens":{b},"completion_tokens":{c}}}}}"#
             ),
-            3 => format!("event: error\ndata: {{\"error\":{{\"code\":{a}}},\"usage\":{{\"prompt_tokens\":{b}}}}}"),
+            3 => format!(
+                "event: error\ndata: {{\"error\":{{\"code\":{a}}},\"usage\":{{\"prompt_tokens\":{b}}}}}"
+            ),
             _ => "data: [DONE]".to_owned(),
         },
         "anthropic" => match template % 6 {
@@ -700,7 +718,9 @@ fn fuzz_event(protocol: &str, template: usize, n: &[String]) -> String {
             3 => format!(
                 "event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\"}},\"usage\":{{\"output_tokens\":{a},\"input_tokens\":{b},\"cache_creation_input_tokens\":{c}}}}}"
             ),
-            4 => format!("event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":{a}}}"),
+            4 => format!(
+                "event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":{a}}}"
+            ),
             _ => "event: message_stop\ndata: {\"type\":\"message_stop\"}".to_owned(),
         },
         _ => match template % 5 {

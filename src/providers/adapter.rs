@@ -244,7 +244,9 @@ mod tests {
             "https://example.test/v1beta/models/default-model:generateContent"
         );
         // The three APIs: one path whatever the request.
-        let (_, call) = OpenAi::new("m").call(&ModelRequest::new("x"), true).unwrap();
+        let (_, call) = OpenAi::new("m")
+            .call(&ModelRequest::new("x"), true)
+            .unwrap();
         assert_eq!(
             call.url().unwrap().as_str(),
             "https://api.openai.com/v1/chat/completions"

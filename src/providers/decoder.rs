@@ -68,10 +68,7 @@ impl<P: ProtocolDecoder + ?Sized> ProtocolDecoder for Box<P> {
 pub(crate) fn truncated<P: ProtocolDecoder + ?Sized>(decoder: &P) -> ModelError {
     ModelError::Truncated {
         provider: decoder.provider().to_owned(),
-        message: format!(
-            "the body ended before {}",
-            decoder.end_marker_description()
-        ),
+        message: format!("the body ended before {}", decoder.end_marker_description()),
     }
 }
 

@@ -13,7 +13,7 @@ use super::body_stream::part_stream;
 use super::decoder::ProtocolDecoder;
 use super::error::AdapterError;
 use super::secret::ApiKey;
-use super::wire::{error_at, excerpt, provider_error, str_at};
+use super::shared::wire::{error_at, excerpt, provider_error, str_at};
 use crate::model::{ModelError, PartStream};
 
 /// How an adapter puts its key on the wire. (`pub` in this private module

@@ -63,16 +63,11 @@ mod body_stream;
 mod decoder;
 mod error;
 mod http;
-mod message_rules;
 pub mod openai_chat;
-mod openai_request;
 pub mod openai_responses;
-mod openai_usage;
-mod request_body;
 mod secret;
+mod shared;
 pub mod sse;
-mod tool_call_ids;
-mod wire;
 mod wire_api;
 
 pub use adapter::HttpAdapter;

@@ -2,11 +2,10 @@
 //! `anthropic-version` header).
 
 mod block;
-mod finish;
+mod mapping;
 mod request;
 mod response;
 mod stream;
-mod usage;
 
 pub use stream::MessagesStreamDecoder;
 

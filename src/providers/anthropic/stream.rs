@@ -1,15 +1,14 @@
 use serde_json::Value;
 
 use super::block::block_parts;
-use super::finish::anthropic_finish;
-use super::usage::AnthropicUsage;
+use super::mapping::{AnthropicUsage, anthropic_finish};
 use crate::model::{ModelError, Role, StreamPart};
 use crate::providers::decoder::{ProtocolDecoder, truncated};
-use crate::providers::sse::SseEvent;
-use crate::providers::tool_call_ids::ToolCallIds;
-use crate::providers::wire::{
+use crate::providers::shared::tool_call_ids::ToolCallIds;
+use crate::providers::shared::wire::{
     non_empty, object_at, provider_error, response_metadata, str_at, typed_event,
 };
+use crate::providers::sse::SseEvent;
 
 /// Decodes an Anthropic Messages stream (`event:` + `data:` pairs, ending
 /// with `message_stop`).

@@ -3,12 +3,10 @@
 //! llama.cpp, Ollama, OpenRouter, Groq, ...), reached through
 //! [`OpenAi::base_url`].
 
-mod finish;
-mod reasoning;
+mod mapping;
 mod request;
 mod response;
 mod stream;
-mod usage;
 
 pub use stream::ChatStreamDecoder;
 

@@ -1,13 +1,13 @@
 use serde_json::Value;
 
-use super::finish::chat_finish;
-use super::reasoning::reasoning_text;
-use super::usage::chat_usage;
+use super::mapping::{chat_finish, chat_usage, reasoning_text};
 use crate::model::{ModelError, Role, StreamPart, Usage};
 use crate::providers::decoder::{ProtocolDecoder, truncated};
+use crate::providers::shared::tool_call_ids::ToolCallIds;
+use crate::providers::shared::wire::{
+    error_at, event_json, non_empty, object_at, provider_error, text_of,
+};
 use crate::providers::sse::SseEvent;
-use crate::providers::tool_call_ids::ToolCallIds;
-use crate::providers::wire::{error_at, event_json, non_empty, object_at, provider_error, text_of};
 
 /// Decodes a Chat Completions stream (`data: {chunk}` … `data: [DONE]`),
 /// from OpenAI, Azure or any OpenAI-compatible server.
@@ -94,7 +94,12 @@ impl ChatStreamDecoder {
         }
         let chunk = event_json(&self.provider, event)?;
         let error = if event.kind() == "error" {
-            Some(chunk.get("error").filter(|e| !e.is_null()).unwrap_or(&chunk))
+            Some(
+                chunk
+                    .get("error")
+                    .filter(|e| !e.is_null())
+                    .unwrap_or(&chunk),
+            )
         } else {
             error_at(&chunk)
         };

@@ -1,11 +1,10 @@
 //! The OpenAI Responses API (`POST {base}/responses`).
 
-mod finish;
+mod mapping;
 mod request;
 mod response;
 mod stream;
 mod tool_item;
-mod usage;
 
 pub use stream::ResponsesStreamDecoder;
 

@@ -1,14 +1,13 @@
 use serde_json::Value;
 
-use super::finish::responses_finish;
+use super::mapping::{responses_finish, responses_usage};
 use super::tool_item::{call_id, tool_input_key};
-use super::usage::responses_usage;
 use crate::model::{ModelError, StreamPart};
 use crate::providers::decoder::ProtocolDecoder;
-use crate::providers::sse::SseEvent;
-use crate::providers::wire::{
+use crate::providers::shared::wire::{
     non_empty, object_at, provider_error, response_metadata, str_at, typed_event,
 };
+use crate::providers::sse::SseEvent;
 
 /// Decodes an OpenAI Responses API stream (named events, no `[DONE]`; it
 /// ends with `response.completed` or `response.incomplete`).

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::sse::SseEvent;
 use crate::model::{ModelError, StreamPart};
+use crate::providers::sse::SseEvent;
 
 /// Parses an event's data as JSON, or says which event could not be read.
 pub(crate) fn event_json(provider: &str, event: &SseEvent) -> Result<Value, ModelError> {

@@ -1,7 +1,22 @@
+//! What the Messages API's own fields mean in tracedeck's terms: the stop
+//! reason and the token counts, the same in a whole response and a stream.
+
 use serde_json::Value;
 
-use crate::model::Usage;
-use crate::providers::wire::u64_at;
+use crate::model::{FinishKind, FinishReason, Usage};
+use crate::providers::shared::wire::u64_at;
+
+/// An Anthropic `stop_reason`, normalized; the string is kept as it came.
+pub(crate) fn anthropic_finish(raw: &str) -> FinishReason {
+    let kind = match raw {
+        "end_turn" | "stop_sequence" => FinishKind::Stop,
+        "max_tokens" | "model_context_window_exceeded" => FinishKind::Length,
+        "tool_use" => FinishKind::ToolCalls,
+        "refusal" => FinishKind::ContentFilter,
+        _ => FinishKind::Other,
+    };
+    FinishReason::new(kind, raw)
+}
 
 /// Anthropic's token counts as they stand after `message_start` and any
 /// `message_delta`s: each report overrides the fields it carries.
