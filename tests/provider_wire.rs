@@ -649,6 +649,37 @@ async fn a_connection_broken_mid_body_is_a_transport_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, ModelError::Transport { .. }), "{err:?}");
+
+    // Broken after the finish reason and usage: both still reach the caller,
+    // as the Finish ahead of the transport error.
+    let reply = Reply::sse()
+        .chunk(concat!(
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":\"length\"}]}\n\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n",
+        ))
+        // Time for the client to read the events before the break.
+        .chunk_after(Duration::from_millis(100), ": ping\n\n")
+        .then_break_connection();
+    let server = SseServer::serve(reply).await.unwrap();
+    let model = OpenAi::new("m").base_url(server.url());
+    let mut stream = model
+        .stream(ModelRequest::new("m").user("hi"))
+        .await
+        .unwrap();
+    let mut items = Vec::new();
+    while let Some(item) = stream.next().await {
+        items.push(item);
+    }
+    let (last, parts) = items.split_last().unwrap();
+    assert!(matches!(last, Err(ModelError::Transport { .. })), "{last:?}");
+    assert_eq!(
+        parts.last(),
+        Some(&Ok(StreamPart::Finish {
+            reason: tracedeck::FinishReason::length(),
+            usage: Some(Usage::new(3, 1)),
+        })),
+        "{parts:?}"
+    );
 }
 
 #[tokio::test]
