@@ -671,7 +671,10 @@ async fn a_connection_broken_mid_body_is_a_transport_error() {
         items.push(item);
     }
     let (last, parts) = items.split_last().unwrap();
-    assert!(matches!(last, Err(ModelError::Transport { .. })), "{last:?}");
+    assert!(
+        matches!(last, Err(ModelError::Transport { .. })),
+        "{last:?}"
+    );
     assert_eq!(
         parts.last(),
         Some(&Ok(StreamPart::Finish {
