@@ -218,7 +218,7 @@ impl MessagesStreamDecoder {
 mod tests {
     use super::*;
     use crate::model::FinishKind;
-    use crate::providers::decoder::decode_events;
+    use crate::providers::decoder::{decode_events, decode_events_partial};
 
     fn decode(events: &[(&str, &str)]) -> Result<Vec<StreamPart>, ModelError> {
         let events = events.iter().map(|(name, data)| SseEvent {
@@ -271,6 +271,53 @@ mod tests {
             }
         );
         assert!(err.is_retryable());
+    }
+
+    #[test]
+    fn an_error_keeps_the_usage_message_start_reported_or_the_held_stop_reason() {
+        let event = |name: &str, data: &str| SseEvent {
+            event: Some(name.to_owned()),
+            data: data.to_owned(),
+            ..SseEvent::default()
+        };
+        let start = event(
+            "message_start",
+            r#"{"type":"message_start","message":{"usage":{"input_tokens":9,"cache_read_input_tokens":1}}}"#,
+        );
+        let error = event(
+            "error",
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        );
+        let (parts, end) = decode_events_partial(
+            MessagesStreamDecoder::new("anthropic"),
+            [start.clone(), error.clone()],
+        );
+        assert!(matches!(end, Err(ModelError::Provider { .. })), "{end:?}");
+        let Some(StreamPart::Usage { usage }) = parts.last() else {
+            panic!("{parts:?}")
+        };
+        assert_eq!(
+            (usage.input_tokens, usage.cached_input_tokens),
+            (10, Some(1))
+        );
+
+        let delta = event(
+            "message_delta",
+            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":3}}"#,
+        );
+        let (parts, end) = decode_events_partial(
+            MessagesStreamDecoder::new("anthropic"),
+            [start, delta, error],
+        );
+        assert!(end.is_err());
+        let Some(StreamPart::Finish { reason, usage }) = parts.last() else {
+            panic!("{parts:?}")
+        };
+        assert_eq!(reason.raw, "tool_use");
+        assert_eq!(
+            usage.map(|u| (u.input_tokens, u.output_tokens)),
+            Some((10, 3))
+        );
     }
 
     #[test]

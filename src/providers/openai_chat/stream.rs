@@ -231,7 +231,7 @@ impl ProtocolDecoder for ChatStreamDecoder {
 mod tests {
     use super::*;
     use crate::model::FinishKind;
-    use crate::providers::decoder::decode_events;
+    use crate::providers::decoder::{decode_events, decode_events_partial};
 
     fn decode(datas: &[&str]) -> Result<Vec<StreamPart>, ModelError> {
         let events = datas.iter().map(|data| SseEvent {
@@ -337,6 +337,56 @@ mod tests {
                 kind: "server_error".into(),
                 message: "The server had an error".into()
             }
+        );
+    }
+
+    #[test]
+    fn an_error_after_the_finish_reason_keeps_it_and_the_error_chunks_usage() {
+        let events = [
+            r#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}"#,
+            r#"{"error":{"message":"late","type":"server_error"},"usage":{"prompt_tokens":4,"completion_tokens":1}}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":" more"}}]}"#,
+            "[DONE]",
+        ]
+        .map(|data| SseEvent {
+            data: data.to_owned(),
+            ..SseEvent::default()
+        });
+        let (parts, end) = decode_events_partial(ChatStreamDecoder::new("openai"), events);
+        assert!(matches!(end, Err(ModelError::Provider { .. })), "{end:?}");
+        let usage = Usage::new(4, 1);
+        assert_eq!(
+            parts,
+            vec![
+                StreamPart::text("Hi"),
+                StreamPart::Usage { usage },
+                StreamPart::Finish {
+                    reason: crate::FinishReason::stop(),
+                    usage: Some(usage)
+                },
+            ],
+            "usage, then the held finish; nothing after the error"
+        );
+    }
+
+    #[test]
+    fn a_body_cut_after_finish_and_usage_keeps_them_and_is_truncated() {
+        let events = [
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":1}}"#,
+        ]
+        .map(|data| SseEvent {
+            data: data.to_owned(),
+            ..SseEvent::default()
+        });
+        let (parts, end) = decode_events_partial(ChatStreamDecoder::new("openai"), events);
+        assert!(matches!(end, Err(ModelError::Truncated { .. })), "{end:?}");
+        assert_eq!(
+            parts.last(),
+            Some(&StreamPart::Finish {
+                reason: crate::FinishReason::tool_calls(),
+                usage: Some(Usage::new(4, 1))
+            })
         );
     }
 

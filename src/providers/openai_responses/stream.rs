@@ -319,6 +319,37 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_response_reports_its_usage_and_finish_before_the_error() {
+        let events = [
+            json!({"type": "response.failed", "response": {"status": "failed",
+            "error": {"code": "server_error", "message": "boom"},
+            "usage": {"input_tokens": 3, "output_tokens": 2}}}),
+        ]
+        .map(|data| SseEvent {
+            event: data["type"].as_str().map(str::to_owned),
+            data: data.to_string(),
+            ..SseEvent::default()
+        });
+        let (parts, end) = crate::providers::decoder::decode_events_partial(
+            ResponsesStreamDecoder::new("openai"),
+            events,
+        );
+        assert!(matches!(end, Err(ModelError::Provider { .. })), "{end:?}");
+        assert_eq!(
+            parts,
+            vec![
+                StreamPart::Usage {
+                    usage: Usage::new(3, 2)
+                },
+                StreamPart::Finish {
+                    reason: crate::FinishReason::new(FinishKind::Error, "failed"),
+                    usage: Some(Usage::new(3, 2))
+                },
+            ]
+        );
+    }
+
+    #[test]
     fn a_body_without_completed_is_truncated() {
         let err =
             decode(&[json!({"type": "response.output_text.delta", "delta": "hi"})]).unwrap_err();
