@@ -104,9 +104,12 @@ impl ChatStreamDecoder {
             error_at(&chunk)
         };
         if let Some(error) = error {
-            // An error chunk may still report the call's usage.
-            self.usage(&chunk, out);
-            return Err(provider_error(&self.provider, error));
+            let error = provider_error(&self.provider, error);
+            // An error chunk may still carry the end of the answer: content,
+            // a finish reason (OpenRouter sends `finish_reason: "error"`
+            // beside a mid-stream error) and the call's usage.
+            self.chunk(&chunk, out);
+            return Err(error);
         }
         self.chunk(&chunk, out);
         Ok(())
@@ -366,6 +369,32 @@ mod tests {
                 },
             ],
             "usage, then the held finish; nothing after the error"
+        );
+    }
+
+    #[test]
+    fn an_error_chunk_keeps_the_finish_reason_and_content_it_carries() {
+        let events = [
+            r#"{"id":"gen-1","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"error"}],"error":{"code":502,"message":"Provider disconnected"}}"#,
+        ]
+        .map(|data| SseEvent {
+            data: data.to_owned(),
+            ..SseEvent::default()
+        });
+        let (parts, end) = decode_events_partial(ChatStreamDecoder::new("openrouter"), events);
+        assert!(
+            matches!(&end, Err(ModelError::Provider { kind, .. }) if kind == "502"),
+            "{end:?}"
+        );
+        assert_eq!(
+            parts[1..],
+            [
+                StreamPart::text("Hi"),
+                StreamPart::Finish {
+                    reason: chat_finish("error"),
+                    usage: None
+                },
+            ]
         );
     }
 
