@@ -649,6 +649,40 @@ async fn a_connection_broken_mid_body_is_a_transport_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, ModelError::Transport { .. }), "{err:?}");
+
+    // Broken after the finish reason and usage: both still reach the caller,
+    // as the Finish ahead of the transport error.
+    let reply = Reply::sse()
+        .chunk(concat!(
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":\"length\"}]}\n\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n",
+        ))
+        // Time for the client to read the events before the break.
+        .chunk_after(Duration::from_millis(100), ": ping\n\n")
+        .then_break_connection();
+    let server = SseServer::serve(reply).await.unwrap();
+    let model = OpenAi::new("m").base_url(server.url());
+    let mut stream = model
+        .stream(ModelRequest::new("m").user("hi"))
+        .await
+        .unwrap();
+    let mut items = Vec::new();
+    while let Some(item) = stream.next().await {
+        items.push(item);
+    }
+    let (last, parts) = items.split_last().unwrap();
+    assert!(
+        matches!(last, Err(ModelError::Transport { .. })),
+        "{last:?}"
+    );
+    assert_eq!(
+        parts.last(),
+        Some(&Ok(StreamPart::Finish {
+            reason: tracedeck::FinishReason::length(),
+            usage: Some(Usage::new(3, 1)),
+        })),
+        "{parts:?}"
+    );
 }
 
 #[tokio::test]
@@ -721,4 +755,127 @@ fn fold(model: &dyn Model, parts: &[StreamPart]) -> ModelResponse {
         acc.push(part);
     }
     acc.finish()
+}
+
+// ------------------------------------------- partial output of a failed stream
+
+/// Contract 4: a stream that ends in an error keeps everything the provider
+/// said before it. A finish reason and usage that arrived before an error
+/// event, or before a body cut short of its end marker, reach the caller as a
+/// `Finish` part ahead of the error, and stay in the failed span's output.
+#[tokio::test]
+async fn a_stream_that_ends_in_an_error_keeps_the_finish_reason_and_usage_it_received() {
+    let chat_head = concat!(
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"}}]}\n\n",
+        "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+    );
+    let anthropic_head = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"usage\":{\"input_tokens\":7,\"output_tokens\":1}}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\n",
+    );
+    let cases: Vec<(&str, String, &str, Usage, &str)> = vec![
+        (
+            "openai",
+            format!(
+                "{chat_head}data: {{\"error\":{{\"message\":\"late failure\",\"type\":\"server_error\"}},\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":2}}}}\n\n"
+            ),
+            "stop",
+            Usage::new(5, 2),
+            "provider",
+        ),
+        (
+            "openai",
+            format!(
+                "{chat_head}data: {{\"id\":\"c1\",\"choices\":[],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":2}}}}\n\n"
+            ),
+            "stop",
+            Usage::new(5, 2),
+            "truncated",
+        ),
+        (
+            "anthropic",
+            format!(
+                "{anthropic_head}event: error\ndata: {{\"type\":\"error\",\"error\":{{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}}}\n\n"
+            ),
+            "end_turn",
+            Usage::new(7, 2),
+            "provider",
+        ),
+        (
+            "anthropic",
+            anthropic_head.to_owned(),
+            "end_turn",
+            Usage::new(7, 2),
+            "truncated",
+        ),
+        (
+            "responses",
+            concat!(
+                "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n",
+                "event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"status\":\"failed\",",
+                "\"error\":{\"code\":\"server_error\",\"message\":\"boom\"},\"usage\":{\"input_tokens\":5,\"output_tokens\":2}}}\n\n",
+            )
+            .to_owned(),
+            "failed",
+            Usage::new(5, 2),
+            "provider",
+        ),
+    ];
+    for (which, body, raw_finish, usage, ending) in cases {
+        let label = format!("{which}/{ending}");
+        let server = SseServer::serve(Reply::sse_events(&body)).await.unwrap();
+        let inner: Box<dyn Model> = match which {
+            "openai" => Box::new(OpenAi::new("m").base_url(server.url())),
+            "responses" => Box::new(OpenAiResponses::new("m").base_url(server.url())),
+            _ => Box::new(Anthropic::new("m").base_url(server.url())),
+        };
+        let traces = tracedeck::Collector::new();
+        let model = tracedeck::Recorder::new(inner, traces.clone());
+        let items = tracedeck::with_span("turn", label.clone(), async {
+            let mut stream = model
+                .stream(ModelRequest::new("m").user("hi"))
+                .await
+                .unwrap();
+            let mut items = Vec::new();
+            while let Some(item) = stream.next().await {
+                items.push(item);
+            }
+            items
+        })
+        .await;
+        // The caller: the text, the finish the provider sent, then the error.
+        let (last, parts) = items.split_last().unwrap();
+        match (ending, last) {
+            ("provider", Err(ModelError::Provider { .. }))
+            | ("truncated", Err(ModelError::Truncated { .. })) => {}
+            _ => panic!("{label}: ends with {last:?}"),
+        }
+        let parts: Vec<StreamPart> = parts.iter().cloned().map(Result::unwrap).collect();
+        let finishes: Vec<_> = parts
+            .iter()
+            .filter_map(|p| match p {
+                StreamPart::Finish { reason, usage } => Some((reason.raw.clone(), *usage)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            finishes,
+            [(raw_finish.to_owned(), Some(usage))],
+            "{label}: one Finish before the error: {parts:?}"
+        );
+        // The recording: status error, the partial output holds all of it.
+        let trace = &traces.traces()[0];
+        let span = trace.llm_spans().next().unwrap();
+        assert_eq!(span.status, tracedeck::SpanStatus::Error, "{label}");
+        let output: ModelResponse =
+            serde_json::from_value(span.output.clone().expect("a partial output")).unwrap();
+        assert_eq!(output.text, "Hi", "{label}");
+        assert_eq!(
+            output.finish_reason.map(|f| f.raw),
+            Some(raw_finish.to_owned()),
+            "{label}"
+        );
+        assert_eq!(output.usage, Some(usage), "{label}");
+    }
 }

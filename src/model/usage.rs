@@ -28,8 +28,20 @@ impl Usage {
         }
     }
 
-    /// Input plus output tokens.
+    /// Input plus output tokens, saturating at `u64::MAX` (the counts come
+    /// from providers and are not trusted to be small).
     pub fn total_tokens(&self) -> u64 {
-        self.input_tokens + self.output_tokens
+        self.input_tokens.saturating_add(self.output_tokens)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn total_tokens_saturates_instead_of_overflowing() {
+        assert_eq!(Usage::new(2, 3).total_tokens(), 5);
+        assert_eq!(Usage::new(u64::MAX, 1).total_tokens(), u64::MAX);
     }
 }

@@ -128,9 +128,10 @@ impl<W: WireApi> HttpAdapter<W> {
     fn call(&self, req: &ModelRequest, stream: bool) -> Result<(String, HttpCall), ModelError> {
         let model = self.model_for(req);
         let body = self.wire.body(req, &model, stream)?;
+        let path = self.wire.path(req, &model, stream);
         let call = self
             .endpoint
-            .post(&self.provider, W::PATH, &self.wire.headers(), &body)?;
+            .post(&self.provider, &path, &self.wire.headers(), &body)?;
         Ok((model, call))
     }
 }
@@ -188,8 +189,69 @@ fn fold_parts(info: ModelInfo, parts: &[StreamPart]) -> ModelResponse {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
+    use serde_json::{Value, json};
+
+    use super::super::openai_chat::{ChatCompletionsApi, ChatStreamDecoder};
     use super::super::{Anthropic, OpenAi};
     use super::*;
+
+    /// An API that names the model in the path, as Gemini does.
+    #[derive(Debug, Clone, Default)]
+    struct ModelInPathApi;
+
+    impl WireApi for ModelInPathApi {
+        const SETUP: super::super::wire_api::AdapterSetup = ChatCompletionsApi::SETUP;
+        type StreamDecoder = ChatStreamDecoder;
+
+        fn path(&self, _req: &ModelRequest, model: &str, stream: bool) -> Cow<'static, str> {
+            let method = if stream {
+                "streamGenerateContent"
+            } else {
+                "generateContent"
+            };
+            Cow::Owned(format!("/models/{model}:{method}"))
+        }
+
+        fn body(&self, _: &ModelRequest, _: &str, _: bool) -> Result<Value, AdapterError> {
+            Ok(json!({}))
+        }
+
+        fn response_parts(provider: &str, body: &Value) -> Result<Vec<StreamPart>, ModelError> {
+            ChatCompletionsApi::response_parts(provider, body)
+        }
+
+        fn stream_decoder(provider: String) -> ChatStreamDecoder {
+            ChatStreamDecoder::new(provider)
+        }
+    }
+
+    #[test]
+    fn the_path_is_built_from_the_request_and_the_model_it_asks_for() {
+        let adapter = HttpAdapter::<ModelInPathApi>::new("default-model")
+            .base_url("https://example.test/v1beta");
+        let url = |req: &ModelRequest, stream: bool| {
+            let (_, call) = adapter.call(req, stream).unwrap();
+            call.url().unwrap().to_string()
+        };
+        assert_eq!(
+            url(&ModelRequest::new("gemini-x"), true),
+            "https://example.test/v1beta/models/gemini-x:streamGenerateContent"
+        );
+        assert_eq!(
+            url(&ModelRequest::new(""), false),
+            "https://example.test/v1beta/models/default-model:generateContent"
+        );
+        // The three APIs: one path whatever the request.
+        let (_, call) = OpenAi::new("m")
+            .call(&ModelRequest::new("x"), true)
+            .unwrap();
+        assert_eq!(
+            call.url().unwrap().as_str(),
+            "https://api.openai.com/v1/chat/completions"
+        );
+    }
 
     #[test]
     fn from_env_needs_the_key_and_takes_the_base_url() {

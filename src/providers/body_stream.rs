@@ -47,13 +47,17 @@ impl<P: ProtocolDecoder> State<P> {
                 }
                 Some(Err(err)) => {
                     let err = transport_error(&self.ctx.provider, &err);
+                    self.decoder.broken_into(&mut self.scratch);
+                    self.ready.extend(self.scratch.drain(..).map(Ok));
                     self.fail(err);
                 }
                 None => {
                     self.body = None;
-                    match self.decoder.finish() {
-                        Ok(parts) => self.ready.extend(parts.into_iter().map(Ok)),
-                        Err(err) => self.fail(err),
+                    // Parts decoded before a truncation still go out, then the error.
+                    let result = self.decoder.finish_into(&mut self.scratch);
+                    self.ready.extend(self.scratch.drain(..).map(Ok));
+                    if let Err(err) = result {
+                        self.fail(err);
                     }
                 }
             }

@@ -13,7 +13,7 @@ use super::body_stream::part_stream;
 use super::decoder::ProtocolDecoder;
 use super::error::AdapterError;
 use super::secret::ApiKey;
-use super::wire::{error_at, excerpt, provider_error, str_at};
+use super::shared::wire::{error_at, excerpt, provider_error, str_at};
 use crate::model::{ModelError, PartStream};
 
 /// How an adapter puts its key on the wire. (`pub` in this private module
@@ -190,6 +190,13 @@ impl CallContext {
 }
 
 impl HttpCall {
+    /// The URL the call goes to.
+    #[cfg(test)]
+    pub(crate) fn url(&self) -> Option<reqwest::Url> {
+        let request = self.request.try_clone()?.build().ok()?;
+        Some(request.url().clone())
+    }
+
     /// Sends the request; resolves when the response headers arrive. An error
     /// status is read to the end and returned as [`ModelError::Http`].
     async fn send(self) -> Result<(reqwest::Response, CallContext), ModelError> {

@@ -4,13 +4,15 @@
 //! Everything else an adapter does (the endpoint settings, the builder
 //! setters, sending the call, scrubbing the key, folding a whole response,
 //! streaming a body) is the same for every API and lives in `HttpAdapter`.
-//! An API brings only its defaults, its path, its request body, its extra
+//! An API brings only its defaults, its path (a function of the request, as
+//! some APIs name the model in it), its request body, its extra
 //! headers and its two readers: one for a whole response, one for a stream.
 //!
 //! The trait is public only so that it can bound `HttpAdapter`'s public
 //! methods; it sits in a private module, so nothing outside this crate can
 //! name or implement it.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::Value;
@@ -46,8 +48,12 @@ pub trait WireApi: Default + Clone + fmt::Debug + Send + Sync + 'static {
     /// Where the API lives and how a new adapter for it starts out.
     const SETUP: AdapterSetup;
 
-    /// The path every call is sent to under the base URL, e.g. `/chat/completions`.
-    const PATH: &'static str;
+    /// The path a call for `req` asking for `model` is sent to under the
+    /// base URL, streamed or not: e.g. `/chat/completions` for every call,
+    /// or, for an API that puts the model in the path (Gemini's
+    /// `/models/{model}:streamGenerateContent`), one built from `model` and
+    /// `stream` (escaping the model as a path segment is then the API's job).
+    fn path(&self, req: &ModelRequest, model: &str, stream: bool) -> Cow<'static, str>;
 
     /// Reads a streamed response event by event.
     type StreamDecoder: ProtocolDecoder;

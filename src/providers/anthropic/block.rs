@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::model::StreamPart;
-use crate::providers::wire::{non_empty, str_at};
+use crate::providers::shared::wire::{non_empty, str_at};
 
 /// Appends what `block` holds to `out`: its text, thinking or redacted
 /// thinking; for a tool-use block (`tool_use`, `server_tool_use`,

@@ -2,13 +2,14 @@
 //! `anthropic-version` header).
 
 mod block;
-mod finish;
+mod mapping;
 mod request;
 mod response;
 mod stream;
-mod usage;
 
 pub use stream::MessagesStreamDecoder;
+
+use std::borrow::Cow;
 
 use serde_json::Value;
 
@@ -78,8 +79,12 @@ impl WireApi for MessagesApi {
         key_variable: "ANTHROPIC_API_KEY",
         base_url_variable: "ANTHROPIC_BASE_URL",
     };
-    const PATH: &'static str = "/v1/messages";
     type StreamDecoder = MessagesStreamDecoder;
+
+    /// `/v1/messages`, whatever the request.
+    fn path(&self, _req: &ModelRequest, _model: &str, _stream: bool) -> Cow<'static, str> {
+        Cow::Borrowed("/v1/messages")
+    }
 
     fn body(&self, req: &ModelRequest, model: &str, stream: bool) -> Result<Value, AdapterError> {
         messages_body(req, model, self.default_max_tokens, stream)

@@ -2,8 +2,10 @@ use serde_json::{Map, Value, json};
 
 use crate::model::{ContentPart, ImageSource, ModelRequest, ResponseFormat, Role, ToolChoice};
 use crate::providers::error::AdapterError;
-use crate::providers::message_rules::WireRequest;
-use crate::providers::request_body::{finish_body, insert_sampling, insert_tools, tool_fields};
+use crate::providers::shared::message_rules::WireRequest;
+use crate::providers::shared::request_body::{
+    finish_body, insert_sampling, insert_tools, tool_fields,
+};
 
 const REQUEST: WireRequest = WireRequest {
     api: "the Anthropic Messages API",

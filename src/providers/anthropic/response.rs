@@ -1,10 +1,11 @@
 use serde_json::Value;
 
 use super::block::block_parts;
-use super::finish::anthropic_finish;
-use super::usage::AnthropicUsage;
+use super::mapping::{AnthropicUsage, anthropic_finish};
 use crate::model::{ModelError, Role, StreamPart};
-use crate::providers::wire::{list_at, object_at, provider_error, response_metadata, str_at};
+use crate::providers::shared::wire::{
+    list_at, object_at, provider_error, response_metadata, str_at,
+};
 
 /// A non-streamed Messages response as the parts a stream of it would carry:
 /// text, thinking, redacted thinking and tool-use blocks, usage and the finish.

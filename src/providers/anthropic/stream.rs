@@ -1,15 +1,14 @@
 use serde_json::Value;
 
 use super::block::block_parts;
-use super::finish::anthropic_finish;
-use super::usage::AnthropicUsage;
+use super::mapping::{AnthropicUsage, anthropic_finish};
 use crate::model::{ModelError, Role, StreamPart};
-use crate::providers::decoder::ProtocolDecoder;
-use crate::providers::sse::SseEvent;
-use crate::providers::tool_call_ids::ToolCallIds;
-use crate::providers::wire::{
+use crate::providers::decoder::{ProtocolDecoder, truncated};
+use crate::providers::shared::tool_call_ids::ToolCallIds;
+use crate::providers::shared::wire::{
     non_empty, object_at, provider_error, response_metadata, str_at, typed_event,
 };
+use crate::providers::sse::SseEvent;
 
 /// Decodes an Anthropic Messages stream (`event:` + `data:` pairs, ending
 /// with `message_stop`).
@@ -25,6 +24,11 @@ use crate::providers::wire::{
 /// argument deltas; `message_delta` a [`Usage`](StreamPart::Usage); and
 /// `message_stop` the [`Finish`](StreamPart::Finish). An `error` event
 /// (`overloaded_error`, ...) ends the stream with [`ModelError::Provider`].
+/// A stream that ends without `message_stop` (an error, or a body cut
+/// short) keeps what came before: a `stop_reason` already received goes out
+/// as the [`Finish`](StreamPart::Finish) ahead of the error, with the usage
+/// so far; without one, usage `message_start` reported goes out as a
+/// [`Usage`](StreamPart::Usage) part.
 #[derive(Debug, Clone)]
 pub struct MessagesStreamDecoder {
     provider: String,
@@ -32,8 +36,12 @@ pub struct MessagesStreamDecoder {
     tool_calls: ToolCallIds,
     usage: AnthropicUsage,
     usage_seen: bool,
+    /// Whether the usage as it stands went out as a part.
+    usage_sent: bool,
     stop_reason: Option<String>,
     done: bool,
+    /// An error ended the stream: later events add nothing.
+    failed: bool,
 }
 
 impl MessagesStreamDecoder {
@@ -44,8 +52,25 @@ impl MessagesStreamDecoder {
             tool_calls: ToolCallIds::default(),
             usage: AnthropicUsage::default(),
             usage_seen: false,
+            usage_sent: false,
             stop_reason: None,
             done: false,
+            failed: false,
+        }
+    }
+
+    /// The stream ends without `message_stop`: what it held back goes out.
+    fn release_held(&mut self, out: &mut Vec<StreamPart>) {
+        if let Some(reason) = self.stop_reason.take() {
+            out.push(StreamPart::Finish {
+                reason: anthropic_finish(&reason),
+                usage: self.usage_seen.then(|| self.usage.to_usage()),
+            });
+        } else if self.usage_seen && !self.usage_sent {
+            self.usage_sent = true;
+            out.push(StreamPart::Usage {
+                usage: self.usage.to_usage(),
+            });
         }
     }
 
@@ -101,9 +126,41 @@ impl ProtocolDecoder for MessagesStreamDecoder {
     }
 
     fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamPart>) -> Result<(), ModelError> {
+        if self.done || self.failed {
+            return Ok(());
+        }
+        let result = self.decode_event(event, out);
+        if result.is_err() {
+            self.failed = true;
+            self.release_held(out);
+        }
+        result
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn end_of_body(&mut self, out: &mut Vec<StreamPart>) -> Result<(), ModelError> {
         if self.done {
             return Ok(());
         }
+        self.release_held(out);
+        Err(truncated(self))
+    }
+
+    fn end_marker_description(&self) -> &'static str {
+        "`message_stop`"
+    }
+}
+
+impl MessagesStreamDecoder {
+    /// [`ProtocolDecoder::decode`], before held parts are released on an error.
+    fn decode_event(
+        &mut self,
+        event: &SseEvent,
+        out: &mut Vec<StreamPart>,
+    ) -> Result<(), ModelError> {
         let (kind, data) = typed_event(&self.provider, event)?;
         match kind.as_str() {
             "message_start" => {
@@ -115,6 +172,7 @@ impl ProtocolDecoder for MessagesStreamDecoder {
                 if let Some(usage) = object_at(message, "usage") {
                     self.usage.update(usage);
                     self.usage_seen = true;
+                    self.usage_sent = false;
                 }
             }
             "content_block_start" => self.block_start(&data, out),
@@ -132,6 +190,7 @@ impl ProtocolDecoder for MessagesStreamDecoder {
                 if let Some(usage) = object_at(&data, "usage") {
                     self.usage.update(usage);
                     self.usage_seen = true;
+                    self.usage_sent = true;
                     out.push(StreamPart::Usage {
                         usage: self.usage.to_usage(),
                     });
@@ -153,21 +212,13 @@ impl ProtocolDecoder for MessagesStreamDecoder {
         }
         Ok(())
     }
-
-    fn is_done(&self) -> bool {
-        self.done
-    }
-
-    fn end_marker_description(&self) -> &'static str {
-        "`message_stop`"
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::FinishKind;
-    use crate::providers::decoder::decode_events;
+    use crate::providers::decoder::{decode_events, decode_events_partial};
 
     fn decode(events: &[(&str, &str)]) -> Result<Vec<StreamPart>, ModelError> {
         let events = events.iter().map(|(name, data)| SseEvent {
@@ -220,6 +271,53 @@ mod tests {
             }
         );
         assert!(err.is_retryable());
+    }
+
+    #[test]
+    fn an_error_keeps_the_usage_message_start_reported_or_the_held_stop_reason() {
+        let event = |name: &str, data: &str| SseEvent {
+            event: Some(name.to_owned()),
+            data: data.to_owned(),
+            ..SseEvent::default()
+        };
+        let start = event(
+            "message_start",
+            r#"{"type":"message_start","message":{"usage":{"input_tokens":9,"cache_read_input_tokens":1}}}"#,
+        );
+        let error = event(
+            "error",
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        );
+        let (parts, end) = decode_events_partial(
+            MessagesStreamDecoder::new("anthropic"),
+            [start.clone(), error.clone()],
+        );
+        assert!(matches!(end, Err(ModelError::Provider { .. })), "{end:?}");
+        let Some(StreamPart::Usage { usage }) = parts.last() else {
+            panic!("{parts:?}")
+        };
+        assert_eq!(
+            (usage.input_tokens, usage.cached_input_tokens),
+            (10, Some(1))
+        );
+
+        let delta = event(
+            "message_delta",
+            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":3}}"#,
+        );
+        let (parts, end) = decode_events_partial(
+            MessagesStreamDecoder::new("anthropic"),
+            [start, delta, error],
+        );
+        assert!(end.is_err());
+        let Some(StreamPart::Finish { reason, usage }) = parts.last() else {
+            panic!("{parts:?}")
+        };
+        assert_eq!(reason.raw, "tool_use");
+        assert_eq!(
+            usage.map(|u| (u.input_tokens, u.output_tokens)),
+            Some((10, 3))
+        );
     }
 
     #[test]

@@ -3,14 +3,14 @@
 //! llama.cpp, Ollama, OpenRouter, Groq, ...), reached through
 //! [`OpenAi::base_url`].
 
-mod finish;
-mod reasoning;
+mod mapping;
 mod request;
 mod response;
 mod stream;
-mod usage;
 
 pub use stream::ChatStreamDecoder;
+
+use std::borrow::Cow;
 
 use serde_json::Value;
 
@@ -71,8 +71,12 @@ impl WireApi for ChatCompletionsApi {
         key_variable: "OPENAI_API_KEY",
         base_url_variable: "OPENAI_BASE_URL",
     };
-    const PATH: &'static str = "/chat/completions";
     type StreamDecoder = ChatStreamDecoder;
+
+    /// `/chat/completions`, whatever the request.
+    fn path(&self, _req: &ModelRequest, _model: &str, _stream: bool) -> Cow<'static, str> {
+        Cow::Borrowed("/chat/completions")
+    }
 
     fn body(&self, req: &ModelRequest, model: &str, stream: bool) -> Result<Value, AdapterError> {
         chat_body(req, model, self.max_tokens_field, stream)

@@ -2,12 +2,14 @@ use serde_json::{Map, Value, json};
 
 use crate::model::{ContentPart, Message, ModelRequest, Role, ToolChoice};
 use crate::providers::error::AdapterError;
-use crate::providers::message_rules::WireRequest;
-use crate::providers::openai_request::{
+use crate::providers::shared::message_rules::WireRequest;
+use crate::providers::shared::openai_request::{
     SchemaPlacement, arguments_text, content_in_tool_message, image_url, response_format,
     role_name, tool_choice_mode,
 };
-use crate::providers::request_body::{finish_body, insert_sampling, insert_tools, tool_fields};
+use crate::providers::shared::request_body::{
+    finish_body, insert_sampling, insert_tools, tool_fields,
+};
 
 const REQUEST: WireRequest = WireRequest {
     api: "OpenAI Chat Completions",

@@ -1,10 +1,8 @@
 use serde_json::Value;
 
-use super::finish::chat_finish;
-use super::reasoning::reasoning_text;
-use super::usage::chat_usage;
+use super::mapping::{chat_finish, chat_usage, reasoning_text};
 use crate::model::{ModelError, StreamPart};
-use crate::providers::wire::{
+use crate::providers::shared::wire::{
     error_at, non_empty, object_at, provider_error, response_metadata, str_at, text_of,
 };
 

@@ -1,13 +1,13 @@
 use serde_json::Value;
 
-use super::finish::chat_finish;
-use super::reasoning::reasoning_text;
-use super::usage::chat_usage;
+use super::mapping::{chat_finish, chat_usage, reasoning_text};
 use crate::model::{ModelError, Role, StreamPart, Usage};
-use crate::providers::decoder::ProtocolDecoder;
+use crate::providers::decoder::{ProtocolDecoder, truncated};
+use crate::providers::shared::tool_call_ids::ToolCallIds;
+use crate::providers::shared::wire::{
+    error_at, event_json, non_empty, object_at, provider_error, text_of,
+};
 use crate::providers::sse::SseEvent;
-use crate::providers::tool_call_ids::ToolCallIds;
-use crate::providers::wire::{error_at, event_json, non_empty, object_at, provider_error, text_of};
 
 /// Decodes a Chat Completions stream (`data: {chunk}` … `data: [DONE]`),
 /// from OpenAI, Azure or any OpenAI-compatible server.
@@ -20,8 +20,11 @@ use crate::providers::wire::{error_at, event_json, non_empty, object_at, provide
 /// [`ToolCallDelta`](StreamPart::ToolCallDelta)s; a `usage` object a
 /// [`Usage`](StreamPart::Usage) part. `finish_reason` is held until
 /// `[DONE]`, which yields one [`Finish`](StreamPart::Finish) carrying the last
-/// usage. An `{"error": …}` chunk ends the stream with
-/// [`ModelError::Provider`].
+/// usage. An `{"error": …}` chunk (or an `event: error`) ends the stream
+/// with [`ModelError::Provider`]; what came before it is kept: usage the
+/// error chunk carries becomes a [`Usage`](StreamPart::Usage) part, and a
+/// finish reason already received a [`Finish`](StreamPart::Finish) ahead of
+/// the error, as it does when the body ends without `[DONE]`.
 #[derive(Debug, Clone)]
 pub struct ChatStreamDecoder {
     provider: String,
@@ -32,6 +35,8 @@ pub struct ChatStreamDecoder {
     finish_reason: Option<String>,
     usage: Option<Usage>,
     done: bool,
+    /// An error ended the stream: later events add nothing.
+    failed: bool,
 }
 
 impl ChatStreamDecoder {
@@ -45,13 +50,72 @@ impl ChatStreamDecoder {
             finish_reason: None,
             usage: None,
             done: false,
+            failed: false,
         }
     }
 
-    fn chunk(&mut self, chunk: &Value, out: &mut Vec<StreamPart>) -> Result<(), ModelError> {
-        if let Some(error) = error_at(chunk) {
-            return Err(provider_error(&self.provider, error));
+    /// Usage a chunk carries, as a [`StreamPart::Usage`]; it is also the
+    /// usage the [`Finish`](StreamPart::Finish) will carry.
+    fn usage(&mut self, chunk: &Value, out: &mut Vec<StreamPart>) {
+        if let Some(usage) = object_at(chunk, "usage") {
+            let usage = chat_usage(usage);
+            self.usage = Some(usage);
+            out.push(StreamPart::Usage { usage });
         }
+    }
+
+    /// The stream ends without `[DONE]` (an error, or a body cut short): a
+    /// finish reason already received goes out as the
+    /// [`Finish`](StreamPart::Finish), with the last usage. Without one
+    /// there is no finish to report; usage already went out as its parts.
+    fn release_held(&mut self, out: &mut Vec<StreamPart>) {
+        if let Some(reason) = self.finish_reason.take() {
+            out.push(StreamPart::Finish {
+                reason: chat_finish(&reason),
+                usage: self.usage,
+            });
+        }
+    }
+
+    /// [`ProtocolDecoder::decode`], before held parts are released on an error.
+    fn decode_event(
+        &mut self,
+        event: &SseEvent,
+        out: &mut Vec<StreamPart>,
+    ) -> Result<(), ModelError> {
+        if event.data.trim() == "[DONE]" {
+            self.done = true;
+            let reason = chat_finish(self.finish_reason.as_deref().unwrap_or_default());
+            out.push(StreamPart::Finish {
+                reason,
+                usage: self.usage,
+            });
+            return Ok(());
+        }
+        let chunk = event_json(&self.provider, event)?;
+        let error = if event.kind() == "error" {
+            Some(
+                chunk
+                    .get("error")
+                    .filter(|e| !e.is_null())
+                    .unwrap_or(&chunk),
+            )
+        } else {
+            error_at(&chunk)
+        };
+        if let Some(error) = error {
+            let error = provider_error(&self.provider, error);
+            // An error chunk may still carry the end of the answer: content,
+            // a finish reason (OpenRouter sends `finish_reason: "error"`
+            // beside a mid-stream error) and the call's usage.
+            self.chunk(&chunk, out);
+            return Err(error);
+        }
+        self.chunk(&chunk, out);
+        Ok(())
+    }
+
+    fn chunk(&mut self, chunk: &Value, out: &mut Vec<StreamPart>) {
         if !self.metadata_seen {
             let id = non_empty(chunk, "id");
             let model = non_empty(chunk, "model");
@@ -77,12 +141,7 @@ impl ChatStreamDecoder {
                 self.finish_reason = Some(reason.to_owned());
             }
         }
-        if let Some(usage) = object_at(chunk, "usage") {
-            let usage = chat_usage(usage);
-            self.usage = Some(usage);
-            out.push(StreamPart::Usage { usage });
-        }
-        Ok(())
+        self.usage(chunk, out);
     }
 
     fn delta(&mut self, delta: &Value, out: &mut Vec<StreamPart>) {
@@ -143,30 +202,27 @@ impl ProtocolDecoder for ChatStreamDecoder {
     }
 
     fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamPart>) -> Result<(), ModelError> {
-        if self.done {
+        if self.done || self.failed {
             return Ok(());
         }
-        if event.data.trim() == "[DONE]" {
-            self.done = true;
-            let reason = chat_finish(self.finish_reason.as_deref().unwrap_or_default());
-            out.push(StreamPart::Finish {
-                reason,
-                usage: self.usage,
-            });
-            return Ok(());
+        let result = self.decode_event(event, out);
+        if result.is_err() {
+            self.failed = true;
+            self.release_held(out);
         }
-        let chunk = event_json(&self.provider, event)?;
-        if event.kind() == "error" {
-            return Err(provider_error(
-                &self.provider,
-                chunk.get("error").unwrap_or(&chunk),
-            ));
-        }
-        self.chunk(&chunk, out)
+        result
     }
 
     fn is_done(&self) -> bool {
         self.done
+    }
+
+    fn end_of_body(&mut self, out: &mut Vec<StreamPart>) -> Result<(), ModelError> {
+        if self.done {
+            return Ok(());
+        }
+        self.release_held(out);
+        Err(truncated(self))
     }
 
     fn end_marker_description(&self) -> &'static str {
@@ -178,7 +234,7 @@ impl ProtocolDecoder for ChatStreamDecoder {
 mod tests {
     use super::*;
     use crate::model::FinishKind;
-    use crate::providers::decoder::decode_events;
+    use crate::providers::decoder::{decode_events, decode_events_partial};
 
     fn decode(datas: &[&str]) -> Result<Vec<StreamPart>, ModelError> {
         let events = datas.iter().map(|data| SseEvent {
@@ -284,6 +340,82 @@ mod tests {
                 kind: "server_error".into(),
                 message: "The server had an error".into()
             }
+        );
+    }
+
+    #[test]
+    fn an_error_after_the_finish_reason_keeps_it_and_the_error_chunks_usage() {
+        let events = [
+            r#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}"#,
+            r#"{"error":{"message":"late","type":"server_error"},"usage":{"prompt_tokens":4,"completion_tokens":1}}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":" more"}}]}"#,
+            "[DONE]",
+        ]
+        .map(|data| SseEvent {
+            data: data.to_owned(),
+            ..SseEvent::default()
+        });
+        let (parts, end) = decode_events_partial(ChatStreamDecoder::new("openai"), events);
+        assert!(matches!(end, Err(ModelError::Provider { .. })), "{end:?}");
+        let usage = Usage::new(4, 1);
+        assert_eq!(
+            parts,
+            vec![
+                StreamPart::text("Hi"),
+                StreamPart::Usage { usage },
+                StreamPart::Finish {
+                    reason: crate::FinishReason::stop(),
+                    usage: Some(usage)
+                },
+            ],
+            "usage, then the held finish; nothing after the error"
+        );
+    }
+
+    #[test]
+    fn an_error_chunk_keeps_the_finish_reason_and_content_it_carries() {
+        let events = [
+            r#"{"id":"gen-1","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"error"}],"error":{"code":502,"message":"Provider disconnected"}}"#,
+        ]
+        .map(|data| SseEvent {
+            data: data.to_owned(),
+            ..SseEvent::default()
+        });
+        let (parts, end) = decode_events_partial(ChatStreamDecoder::new("openrouter"), events);
+        assert!(
+            matches!(&end, Err(ModelError::Provider { kind, .. }) if kind == "502"),
+            "{end:?}"
+        );
+        assert_eq!(
+            parts[1..],
+            [
+                StreamPart::text("Hi"),
+                StreamPart::Finish {
+                    reason: chat_finish("error"),
+                    usage: None
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_body_cut_after_finish_and_usage_keeps_them_and_is_truncated() {
+        let events = [
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":1}}"#,
+        ]
+        .map(|data| SseEvent {
+            data: data.to_owned(),
+            ..SseEvent::default()
+        });
+        let (parts, end) = decode_events_partial(ChatStreamDecoder::new("openai"), events);
+        assert!(matches!(end, Err(ModelError::Truncated { .. })), "{end:?}");
+        assert_eq!(
+            parts.last(),
+            Some(&StreamPart::Finish {
+                reason: crate::FinishReason::tool_calls(),
+                usage: Some(Usage::new(4, 1))
+            })
         );
     }
 

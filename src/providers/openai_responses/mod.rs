@@ -1,13 +1,14 @@
 //! The OpenAI Responses API (`POST {base}/responses`).
 
-mod finish;
+mod mapping;
 mod request;
 mod response;
 mod stream;
 mod tool_item;
-mod usage;
 
 pub use stream::ResponsesStreamDecoder;
+
+use std::borrow::Cow;
 
 use serde_json::Value;
 
@@ -59,8 +60,12 @@ impl WireApi for ResponsesApi {
         adapter: "OpenAiResponses",
         ..ChatCompletionsApi::SETUP
     };
-    const PATH: &'static str = "/responses";
     type StreamDecoder = ResponsesStreamDecoder;
+
+    /// `/responses`, whatever the request.
+    fn path(&self, _req: &ModelRequest, _model: &str, _stream: bool) -> Cow<'static, str> {
+        Cow::Borrowed("/responses")
+    }
 
     fn body(&self, req: &ModelRequest, model: &str, stream: bool) -> Result<Value, AdapterError> {
         responses_body(req, model, stream)

@@ -1,10 +1,9 @@
 use serde_json::Value;
 
-use super::finish::responses_finish;
+use super::mapping::{responses_finish, responses_usage};
 use super::tool_item::{call_id, tool_input_key};
-use super::usage::responses_usage;
 use crate::model::{ModelError, StreamPart};
-use crate::providers::wire::{
+use crate::providers::shared::wire::{
     error_at, list_at, non_empty, object_at, provider_error, response_metadata, str_at,
 };
 

@@ -1,14 +1,13 @@
 use serde_json::Value;
 
-use super::finish::responses_finish;
+use super::mapping::{responses_finish, responses_usage};
 use super::tool_item::{call_id, tool_input_key};
-use super::usage::responses_usage;
 use crate::model::{ModelError, StreamPart};
 use crate::providers::decoder::ProtocolDecoder;
-use crate::providers::sse::SseEvent;
-use crate::providers::wire::{
+use crate::providers::shared::wire::{
     non_empty, object_at, provider_error, response_metadata, str_at, typed_event,
 };
+use crate::providers::sse::SseEvent;
 
 /// Decodes an OpenAI Responses API stream (named events, no `[DONE]`; it
 /// ends with `response.completed` or `response.incomplete`).
@@ -22,13 +21,17 @@ use crate::providers::wire::{
 /// deltas become text, refusal and reasoning deltas; argument/input deltas
 /// [`ToolCallDelta`](StreamPart::ToolCallDelta)s. The final event yields
 /// [`Usage`](StreamPart::Usage) and [`Finish`](StreamPart::Finish).
-/// `error` and `response.failed` end the stream with [`ModelError::Provider`].
+/// `error` and `response.failed` end the stream with [`ModelError::Provider`];
+/// `response.failed` first yields the usage and the `failed` finish its
+/// response reports, so the partial output keeps them.
 #[derive(Debug, Clone)]
 pub struct ResponsesStreamDecoder {
     provider: String,
     /// Tool-call items by item id: (call id, whether any arguments were seen).
     calls: Vec<(String, String, bool)>,
     done: bool,
+    /// An error ended the stream: later events add nothing.
+    failed: bool,
 }
 
 impl ResponsesStreamDecoder {
@@ -38,6 +41,7 @@ impl ResponsesStreamDecoder {
             provider: provider.into(),
             calls: Vec::new(),
             done: false,
+            failed: false,
         }
     }
 
@@ -125,6 +129,11 @@ impl ResponsesStreamDecoder {
 
     fn end(&mut self, data: &Value, status: &str, out: &mut Vec<StreamPart>) {
         self.done = true;
+        self.report_end(data, status, out);
+    }
+
+    /// The usage and finish of a final event's `response`.
+    fn report_end(&self, data: &Value, status: &str, out: &mut Vec<StreamPart>) {
         let response = data.get("response").unwrap_or(&Value::Null);
         let usage = object_at(response, "usage").map(responses_usage);
         if let Some(usage) = usage {
@@ -154,9 +163,30 @@ impl ProtocolDecoder for ResponsesStreamDecoder {
     }
 
     fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamPart>) -> Result<(), ModelError> {
-        if self.done {
+        if self.done || self.failed {
             return Ok(());
         }
+        let result = self.decode_event(event, out);
+        self.failed = result.is_err();
+        result
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn end_marker_description(&self) -> &'static str {
+        "`response.completed`"
+    }
+}
+
+impl ResponsesStreamDecoder {
+    /// [`ProtocolDecoder::decode`] of an event after neither the end nor an error.
+    fn decode_event(
+        &mut self,
+        event: &SseEvent,
+        out: &mut Vec<StreamPart>,
+    ) -> Result<(), ModelError> {
         let (kind, data) = typed_event(&self.provider, event)?;
         match kind.as_str() {
             "response.created" => {
@@ -186,6 +216,7 @@ impl ProtocolDecoder for ResponsesStreamDecoder {
             "response.completed" => self.end(&data, "completed", out),
             "response.incomplete" => self.end(&data, "incomplete", out),
             "response.failed" => {
+                self.report_end(&data, "failed", out);
                 let error = data.pointer("/response/error").unwrap_or(&Value::Null);
                 let error = if error.is_null() { &data } else { error };
                 return Err(provider_error(&self.provider, error));
@@ -197,14 +228,6 @@ impl ProtocolDecoder for ResponsesStreamDecoder {
             _ => {}
         }
         Ok(())
-    }
-
-    fn is_done(&self) -> bool {
-        self.done
-    }
-
-    fn end_marker_description(&self) -> &'static str {
-        "`response.completed`"
     }
 }
 
@@ -293,6 +316,37 @@ mod tests {
         ])
         .unwrap_err();
         assert!(matches!(err, ModelError::Provider { kind, .. } if kind == "rate_limit_exceeded"));
+    }
+
+    #[test]
+    fn a_failed_response_reports_its_usage_and_finish_before_the_error() {
+        let events = [
+            json!({"type": "response.failed", "response": {"status": "failed",
+            "error": {"code": "server_error", "message": "boom"},
+            "usage": {"input_tokens": 3, "output_tokens": 2}}}),
+        ]
+        .map(|data| SseEvent {
+            event: data["type"].as_str().map(str::to_owned),
+            data: data.to_string(),
+            ..SseEvent::default()
+        });
+        let (parts, end) = crate::providers::decoder::decode_events_partial(
+            ResponsesStreamDecoder::new("openai"),
+            events,
+        );
+        assert!(matches!(end, Err(ModelError::Provider { .. })), "{end:?}");
+        assert_eq!(
+            parts,
+            vec![
+                StreamPart::Usage {
+                    usage: Usage::new(3, 2)
+                },
+                StreamPart::Finish {
+                    reason: crate::FinishReason::new(FinishKind::Error, "failed"),
+                    usage: Some(Usage::new(3, 2))
+                },
+            ]
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::providers::wire::{non_empty, str_at};
+use crate::providers::shared::wire::{non_empty, str_at};
 
 /// The field holding a tool-call item's input, if the item is a tool call:
 /// a `function_call`'s `arguments` or a `custom_tool_call`'s `input`.

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::sse::SseEvent;
 use crate::model::{ModelError, StreamPart};
+use crate::providers::sse::SseEvent;
 
 /// Parses an event's data as JSON, or says which event could not be read.
 pub(crate) fn event_json(provider: &str, event: &SseEvent) -> Result<Value, ModelError> {
@@ -101,24 +101,39 @@ pub(crate) fn text_of(value: &Value) -> String {
 
 /// The provider's message and type from an error object such as OpenAI's
 /// `{"message", "type", "code"}` or Anthropic's `{"type", "message"}`.
+///
+/// The kind is the error's `type`, else its `code`. When an error has both
+/// and they differ (Groq: `type` `invalid_request_error`, `code`
+/// `tool_use_failed`), the code, often the more precise of the two, is kept
+/// at the end of the message as `(code: …)`.
 pub(crate) fn error_fields(error: &Value) -> (String, String) {
     if let Some(text) = error.as_str() {
         return ("error".to_owned(), text.to_owned());
     }
+    let code = match error.get("code") {
+        Some(Value::String(code)) if !code.is_empty() => Some(code.clone()),
+        Some(Value::Number(code)) => Some(code.to_string()),
+        _ => None,
+    };
     // `type` names the error, except in the Responses API's `error` event,
     // where it is the event's own type and `code` names the error.
     let kind = non_empty(error, "type")
         .filter(|t| *t != "error")
-        .map(str::to_owned)
-        .or_else(|| match error.get("code") {
-            Some(Value::String(code)) if !code.is_empty() => Some(code.clone()),
-            Some(Value::Number(code)) => Some(code.to_string()),
-            _ => None,
-        })
-        .unwrap_or_else(|| "error".to_owned());
-    let message = str_at(error, "message")
+        .map(str::to_owned);
+    let mut message = str_at(error, "message")
         .map(str::to_owned)
         .unwrap_or_else(|| error.to_string());
+    let kind = match (kind, code) {
+        (Some(kind), Some(code)) => {
+            if code != kind {
+                message = format!("{message} (code: {code})");
+            }
+            kind
+        }
+        (Some(kind), None) => kind,
+        (None, Some(code)) => code,
+        (None, None) => "error".to_owned(),
+    };
     (kind, message)
 }
 
@@ -143,7 +158,18 @@ mod tests {
             json!({"message": "Rate limit", "type": "requests", "code": "rate_limit_exceeded"});
         assert_eq!(
             error_fields(&openai),
-            ("requests".into(), "Rate limit".into())
+            (
+                "requests".into(),
+                "Rate limit (code: rate_limit_exceeded)".into()
+            )
+        );
+        let groq = json!({"message": "no tool", "type": "invalid_request_error", "code": "tool_use_failed"});
+        assert_eq!(
+            error_fields(&groq),
+            (
+                "invalid_request_error".into(),
+                "no tool (code: tool_use_failed)".into()
+            )
         );
         let coded = json!({"message": "boom", "code": 500});
         assert_eq!(error_fields(&coded), ("500".into(), "boom".into()));

@@ -1,7 +1,22 @@
+//! What the Messages API's own fields mean in tracedeck's terms: the stop
+//! reason and the token counts, the same in a whole response and a stream.
+
 use serde_json::Value;
 
-use crate::model::Usage;
-use crate::providers::wire::u64_at;
+use crate::model::{FinishKind, FinishReason, Usage};
+use crate::providers::shared::wire::u64_at;
+
+/// An Anthropic `stop_reason`, normalized; the string is kept as it came.
+pub(crate) fn anthropic_finish(raw: &str) -> FinishReason {
+    let kind = match raw {
+        "end_turn" | "stop_sequence" => FinishKind::Stop,
+        "max_tokens" | "model_context_window_exceeded" => FinishKind::Length,
+        "tool_use" => FinishKind::ToolCalls,
+        "refusal" => FinishKind::ContentFilter,
+        _ => FinishKind::Other,
+    };
+    FinishReason::new(kind, raw)
+}
 
 /// Anthropic's token counts as they stand after `message_start` and any
 /// `message_delta`s: each report overrides the fields it carries.
@@ -28,9 +43,13 @@ impl AnthropicUsage {
     /// every prompt token, so those are added back, and also kept apart in
     /// `cached_input_tokens` and `cache_creation_input_tokens`.
     pub(crate) fn to_usage(self) -> Usage {
-        let input = self.input.unwrap_or(0)
-            + self.cache_read.unwrap_or(0)
-            + self.cache_creation.unwrap_or(0);
+        // Provider numbers: saturate rather than overflow (a panic in debug
+        // builds, a wrap in release).
+        let input = self
+            .input
+            .unwrap_or(0)
+            .saturating_add(self.cache_read.unwrap_or(0))
+            .saturating_add(self.cache_creation.unwrap_or(0));
         Usage {
             input_tokens: input,
             output_tokens: self.output.unwrap_or(0),
@@ -45,6 +64,15 @@ impl AnthropicUsage {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn cache_counts_at_the_limit_saturate_instead_of_overflowing() {
+        let mut usage = AnthropicUsage::default();
+        usage.update(&json!({"input_tokens": 5, "cache_creation_input_tokens": u64::MAX, "cache_read_input_tokens": 3}));
+        let usage = usage.to_usage();
+        assert_eq!(usage.input_tokens, u64::MAX);
+        assert_eq!(usage.cache_creation_input_tokens, Some(u64::MAX));
+    }
 
     #[test]
     fn deltas_override_only_what_they_report_and_cache_reads_count_as_input() {

@@ -1,7 +1,12 @@
+//! What the Responses API's own fields mean in tracedeck's terms: a
+//! response's status as the finish reason, and its token counts, the same in
+//! a whole response and a stream.
+
 use serde_json::Value;
 
-use crate::model::{FinishKind, FinishReason};
-use crate::providers::wire::{non_empty, str_at};
+use crate::model::{FinishKind, FinishReason, Usage};
+use crate::providers::shared::openai_usage::UsageFields;
+use crate::providers::shared::wire::{non_empty, str_at};
 
 /// Why a Responses API response ended. The raw string is the response's
 /// `status` (`completed`), or for an `incomplete` one the reason it gives
@@ -30,6 +35,19 @@ pub(crate) fn responses_finish(
         "failed" => FinishReason::new(FinishKind::Error, status),
         other => FinishReason::new(FinishKind::Other, other),
     }
+}
+
+/// Where the Responses API puts its token counts.
+const USAGE_FIELDS: UsageFields = UsageFields {
+    input: "/input_tokens",
+    output: "/output_tokens",
+    cached: "/input_tokens_details/cached_tokens",
+    reasoning: "/output_tokens_details/reasoning_tokens",
+};
+
+/// A Responses API `usage` object as [`Usage`].
+pub(crate) fn responses_usage(usage: &Value) -> Usage {
+    USAGE_FIELDS.read(usage)
 }
 
 #[cfg(test)]

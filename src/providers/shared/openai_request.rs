@@ -5,9 +5,9 @@
 
 use serde_json::{Value, json};
 
-use super::error::AdapterError;
 use super::message_rules::MessageAt;
 use crate::model::{ImageSource, ResponseFormat, Role, ToolChoice};
+use crate::providers::error::AdapterError;
 
 /// The wire name of a message's role.
 pub(crate) fn role_name(role: Role) -> &'static str {

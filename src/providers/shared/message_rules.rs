@@ -6,8 +6,8 @@
 //! assistant or system messages; images only in what the API sends as the
 //! user's turn.
 
-use super::error::AdapterError;
 use crate::model::Role;
+use crate::providers::error::AdapterError;
 
 /// A wire API's request body, as errors name it.
 #[derive(Debug, Clone, Copy)]
