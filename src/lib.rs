@@ -67,9 +67,10 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`model`] | the [`Model`] trait and the request, response and stream-part types |
-//! | [`context`] | the task's current span: [`with_span`], [`spawn`], [`InSpan`] |
+//! | [`context`] | the task's current span: [`with_span`], [`spawn`], [`InSpan`]; the spans while they run |
 //! | [`span`] | finished [`Span`]s and [`Trace`]s: [`Trace::render`], [`Trace::snapshot`] |
-//! | [`record`] | the [`Recorder`] middleware, the [`Sink`] trait, the in-memory [`Collector`] |
+//! | [`sink`] | where finished traces go: the [`Sink`] trait, the in-memory [`Collector`], the background [`sink::QueuedSink`] |
+//! | [`record`] | the [`Recorder`] middleware |
 //! | [`cassette`] | the content-addressed [`Store`] of traces, its background [`StoreSink`], [`Redaction`] |
 //! | [`replay`](mod@replay) | the [`Player`], [`Mode`]s, [`CassetteModel`], the [`replay()`] engine and its [`ReplayReport`] |
 //! | [`testing`] | [`ScriptedModel`], [`Script`], [`testing::run_paused`], proptest strategies (feature `proptest`) |
@@ -136,6 +137,7 @@ pub mod model;
 pub mod providers;
 pub mod record;
 pub mod replay;
+pub mod sink;
 pub mod span;
 pub mod testing;
 
@@ -149,7 +151,9 @@ pub use model::{
     StreamPart, ToolCall, ToolChoice, ToolDefinition, Usage,
 };
 pub use providers::{Anthropic, OpenAi, OpenAiResponses};
-pub use record::{Collector, FlushReport, Recorder, Sink, SinkError, SpanContext};
+pub use context::SpanContext;
+pub use record::Recorder;
+pub use sink::{Collector, FlushReport, Sink, SinkError};
 pub use replay::{CassetteModel, Mode, Player, ReplayError, ReplayReport, Replayer, Speed, replay};
 pub use span::{
     RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot, TraceStats,

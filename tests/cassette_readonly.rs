@@ -37,7 +37,7 @@ fn assert_all_lost(report: &FlushReport, n: u64, key: &str, path: &Path) {
     assert_eq!(report.errors.len() as u64, n);
     for err in &report.errors {
         match err {
-            SinkError::Write { key: k, message } => {
+            SinkError::Write { key: k, message, .. } => {
                 assert_eq!(k, key);
                 assert!(
                     message.contains(&path.display().to_string()),

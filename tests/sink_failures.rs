@@ -35,10 +35,7 @@ struct FailingSink;
 
 impl Sink for FailingSink {
     fn accept(&self, trace: Arc<Trace>) -> Result<(), SinkError> {
-        Err(SinkError::Write {
-            key: trace.key().to_owned(),
-            message: "disk full".into(),
-        })
+        Err(SinkError::write(trace.key(), "disk full"))
     }
 }
 
@@ -60,10 +57,7 @@ impl Sink for LateFailingSink {
     }
     fn flush(&self) -> BoxFuture<'_, Vec<SinkError>> {
         Box::pin(async {
-            vec![SinkError::Write {
-                key: "turn".into(),
-                message: "rename failed".into(),
-            }]
+            vec![SinkError::write("turn", "rename failed")]
         })
     }
 }
@@ -146,10 +140,7 @@ async fn a_failing_sink_never_fails_or_delays_the_call_and_flush_reports_the_los
         FlushReport {
             delivered: 0,
             lost: 1,
-            errors: vec![SinkError::Write {
-                key: "turn".into(),
-                message: "disk full".into()
-            }],
+            errors: vec![SinkError::write("turn", "disk full")],
         }
     );
 }
@@ -229,10 +220,7 @@ async fn a_failure_the_sink_finds_at_flush_time_is_reported_as_lost() {
     assert_eq!((report.delivered, report.lost), (0, 1));
     assert_eq!(
         report.errors,
-        [SinkError::Write {
-            key: "turn".into(),
-            message: "rename failed".into()
-        }]
+        [SinkError::write("turn", "rename failed")]
     );
 }
 

@@ -1,11 +1,13 @@
+use std::error::Error;
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-
-use crate::span::Trace;
+/// The error a [`SinkError::Write`] keeps as its source: shared, so the
+/// report can be cloned.
+pub type WriteSource = Arc<dyn Error + Send + Sync + 'static>;
 
 /// Why a finished trace was not recorded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum SinkError {
     /// The sink's queue was full, so the trace was dropped rather than delay the call.
     #[error("sink queue full: trace `{key}` dropped")]
@@ -26,6 +28,9 @@ pub enum SinkError {
         key: String,
         /// What failed, with the path where there is one.
         message: String,
+        /// The underlying error (e.g. the I/O error), when there is one.
+        #[source]
+        source: Option<WriteSource>,
     },
     /// The sink panicked while accepting the trace.
     #[error("sink panicked accepting trace `{key}`: {message}")]
@@ -40,44 +45,69 @@ pub enum SinkError {
     Other(String),
 }
 
-/// Where finished traces go.
-///
-/// A [`Recorder`](crate::Recorder) hands every trace it took part in to its
-/// sink once every span of the trace has ended. `accept` runs on the model
-/// call's own task, so it must not block: a sink that does I/O queues the
-/// trace and writes it elsewhere (the cassette store's sink does). Errors and
-/// panics in a sink never reach the model call; they are counted and reported
-/// by [`Recorder::flush`](crate::Recorder::flush).
-pub trait Sink: Send + Sync + 'static {
-    /// Takes one finished trace. Must return quickly and never block.
-    fn accept(&self, trace: Arc<Trace>) -> Result<(), SinkError>;
-
-    /// Waits until every accepted trace is stored, and returns what was lost
-    /// since the last flush. The default has nothing to wait for.
-    fn flush(&self) -> BoxFuture<'_, Vec<SinkError>> {
-        Box::pin(futures::future::ready(Vec::new()))
+impl SinkError {
+    /// A [`SinkError::Write`] with no underlying error.
+    pub fn write(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Write {
+            key: key.into(),
+            message: message.into(),
+            source: None,
+        }
     }
 
-    /// Which destination this sink writes to. A trace whose calls went through
-    /// several recorders is handed once to each distinct identity, so two
-    /// recorders built on clones of one sink never store a trace twice.
-    ///
-    /// The default is this object's address. A sink whose clones share one
-    /// destination (like [`Collector`](crate::Collector)) returns the address
-    /// of what they share.
-    fn identity(&self) -> *const () {
-        (self as *const Self).cast()
+    /// A [`SinkError::Write`] caused by `source`, whose message is `source`'s.
+    pub fn write_failed(
+        key: impl Into<String>,
+        source: impl Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Write {
+            key: key.into(),
+            message: source.to_string(),
+            source: Some(Arc::new(source)),
+        }
     }
 }
 
-impl<S: Sink + ?Sized> Sink for Arc<S> {
-    fn accept(&self, trace: Arc<Trace>) -> Result<(), SinkError> {
-        (**self).accept(trace)
-    }
-    fn flush(&self) -> BoxFuture<'_, Vec<SinkError>> {
-        (**self).flush()
-    }
-    fn identity(&self) -> *const () {
-        (**self).identity()
+/// Two errors are equal when they say the same: same variant, key and
+/// message. A write's source is compared by its message, since error
+/// types are not comparable.
+impl PartialEq for SinkError {
+    fn eq(&self, other: &Self) -> bool {
+        use SinkError::*;
+        match (self, other) {
+            (QueueFull { key: a }, QueueFull { key: b }) | (Closed { key: a }, Closed { key: b }) => {
+                a == b
+            }
+            (
+                Write {
+                    key: ka,
+                    message: ma,
+                    source: sa,
+                },
+                Write {
+                    key: kb,
+                    message: mb,
+                    source: sb,
+                },
+            ) => {
+                ka == kb
+                    && ma == mb
+                    && sa.as_ref().map(ToString::to_string) == sb.as_ref().map(ToString::to_string)
+            }
+            (
+                Panicked {
+                    key: ka,
+                    message: ma,
+                },
+                Panicked {
+                    key: kb,
+                    message: mb,
+                },
+            ) => ka == kb && ma == mb,
+            (Other(a), Other(b)) => a == b,
+            _ => false,
+        }
     }
 }
+
+impl Eq for SinkError {}
