@@ -1,9 +1,33 @@
 use std::error::Error;
 use std::sync::Arc;
 
-/// The error a [`SinkError::Write`] keeps as its source: shared, so the
-/// report can be cloned.
-pub type WriteSource = Arc<dyn Error + Send + Sync + 'static>;
+/// The error a [`SinkError::Write`] keeps as its source, shared so the
+/// report can be cloned. It derefs to the error itself, which is what
+/// [`Error::source`] returns (so `downcast_ref` on it finds e.g. a
+/// [`CassetteError`](crate::cassette::CassetteError)).
+#[derive(Clone)]
+pub struct WriteSource(Arc<dyn Error + Send + Sync + 'static>);
+
+impl WriteSource {
+    /// Keeps `error` as a write's source.
+    pub fn new(error: impl Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(error))
+    }
+}
+
+impl std::ops::Deref for WriteSource {
+    type Target = dyn Error + Send + Sync + 'static;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl std::fmt::Debug for WriteSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
 
 /// Why a finished trace was not recorded.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -63,7 +87,7 @@ impl SinkError {
         Self::Write {
             key: key.into(),
             message: source.to_string(),
-            source: Some(Arc::new(source)),
+            source: Some(WriteSource::new(source)),
         }
     }
 }
@@ -92,7 +116,7 @@ impl PartialEq for SinkError {
             ) => {
                 ka == kb
                     && ma == mb
-                    && sa.as_ref().map(ToString::to_string) == sb.as_ref().map(ToString::to_string)
+                    && sa.as_ref().map(|e| e.to_string()) == sb.as_ref().map(|e| e.to_string())
             }
             (
                 Panicked {
