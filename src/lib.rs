@@ -144,17 +144,16 @@ pub mod testing;
 pub use cassette::{
     CassetteError, KeyTraces, Redaction, Store, StoreSink, StoredTrace, VerifyReport,
 };
-pub use context::{InSpan, current_span, spawn, with_span};
+pub use context::{InSpan, SpanContext, current_span, spawn, with_span};
 pub use model::{
     ContentPart, FinishKind, FinishReason, ImageSource, Message, Model, ModelError, ModelInfo,
     ModelRequest, ModelResponse, PartStream, ResponseAccumulator, ResponseFormat, Role, Settings,
     StreamPart, ToolCall, ToolChoice, ToolDefinition, Usage,
 };
 pub use providers::{Anthropic, OpenAi, OpenAiResponses};
-pub use context::SpanContext;
 pub use record::Recorder;
-pub use sink::{Collector, FlushReport, Sink, SinkError};
 pub use replay::{CassetteModel, Mode, Player, ReplayError, ReplayReport, Replayer, Speed, replay};
+pub use sink::{Collector, FlushReport, Sink, SinkError};
 pub use span::{
     RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot, TraceStats,
 };

@@ -56,9 +56,7 @@ impl Sink for LateFailingSink {
         Ok(())
     }
     fn flush(&self) -> BoxFuture<'_, Vec<SinkError>> {
-        Box::pin(async {
-            vec![SinkError::write("turn", "rename failed")]
-        })
+        Box::pin(async { vec![SinkError::write("turn", "rename failed")] })
     }
 }
 
@@ -218,10 +216,7 @@ async fn a_sink_panicking_while_a_task_panics_is_caught_and_reported() {
 async fn a_failure_the_sink_finds_at_flush_time_is_reported_as_lost() {
     let report = same_as_bare(script(), LateFailingSink).await;
     assert_eq!((report.delivered, report.lost), (0, 1));
-    assert_eq!(
-        report.errors,
-        [SinkError::write("turn", "rename failed")]
-    );
+    assert_eq!(report.errors, [SinkError::write("turn", "rename failed")]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -131,7 +131,10 @@ async fn dropping_a_carried_future_delivers_the_trace_once() {
         let model = Arc::clone(&model);
         let parked = Arc::clone(&parked);
         async move {
-            model.generate(ModelRequest::new("m").user("now")).await.unwrap();
+            model
+                .generate(ModelRequest::new("m").user("now"))
+                .await
+                .unwrap();
             let never_run = Box::pin(async move {
                 let _ = model.generate(ModelRequest::new("m").user("never")).await;
             });
@@ -164,5 +167,9 @@ async fn a_future_carried_into_no_span_holds_no_trace() {
     .await
     .unwrap();
     let keys: Vec<String> = traces.traces().iter().map(|t| t.key().to_owned()).collect();
-    assert_eq!(keys, ["llm"], "the turn made no recorded call, so no sink got it");
+    assert_eq!(
+        keys,
+        ["llm"],
+        "the turn made no recorded call, so no sink got it"
+    );
 }

@@ -44,13 +44,13 @@ mod store;
 mod stream_redaction;
 mod verify;
 
+pub use crate::sink::DEFAULT_QUEUE_CAPACITY;
 pub use canonical::{canonical_json, sha256_hex};
 pub use error::{CassetteError, KeyProblem};
 pub use format::{FORMAT, VERSION};
 pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, validate_key};
 pub use redaction::{DEFAULT_PLACEHOLDER, Redaction};
 pub use secrets::{SecretFinding, SecretKind, find_secrets, find_secrets_in_text};
-pub use crate::sink::DEFAULT_QUEUE_CAPACITY;
 pub use sink::{StoreSink, StoreSinkStats};
 pub use store::{KeyTraces, Store, StoredTrace};
 pub use verify::{FileReport, VerifyReport};

@@ -60,7 +60,11 @@ impl TraceWriter for StoreWriter {
         match invalid {
             None => Ok(()),
             Some(message) => Err(SinkError::write(
-                trace.spans.first().map(|r| r.key.clone()).unwrap_or_default(),
+                trace
+                    .spans
+                    .first()
+                    .map(|r| r.key.clone())
+                    .unwrap_or_default(),
                 format!("not written to {}: {message}", self.store.dir().display()),
             )),
         }

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::model::{CallNote, ModelError, ModelInfo, ModelRequest, ResponseAccumulator, StreamPart};
+use crate::model::{
+    CallNote, ModelError, ModelInfo, ModelRequest, ResponseAccumulator, StreamPart,
+};
 use crate::sink::SinkHandle;
 use crate::span::{RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace};
 

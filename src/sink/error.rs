@@ -99,9 +99,8 @@ impl PartialEq for SinkError {
     fn eq(&self, other: &Self) -> bool {
         use SinkError::*;
         match (self, other) {
-            (QueueFull { key: a }, QueueFull { key: b }) | (Closed { key: a }, Closed { key: b }) => {
-                a == b
-            }
+            (QueueFull { key: a }, QueueFull { key: b })
+            | (Closed { key: a }, Closed { key: b }) => a == b,
             (
                 Write {
                     key: ka,

@@ -348,3 +348,90 @@ fn write_until_closed<W: TraceWriter>(
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+    use crate::span::{Span, SpanKind};
+
+    /// A writer of its own, as an OpenTelemetry or object-store sink would
+    /// be: keeps the keys it wrote, fails `bad`, panics on `boom`, refuses
+    /// `refused` up front.
+    #[derive(Default)]
+    struct KeyWriter {
+        written: Mutex<Vec<String>>,
+    }
+
+    impl TraceWriter for KeyWriter {
+        fn write(&self, trace: &Trace) -> Result<(), SinkError> {
+            match trace.key() {
+                "bad" => Err(SinkError::write_failed(
+                    "bad",
+                    io::Error::new(io::ErrorKind::StorageFull, "bucket full"),
+                )),
+                "boom" => panic!("writer exploded"),
+                key => {
+                    lock(&self.written).push(key.to_owned());
+                    Ok(())
+                }
+            }
+        }
+
+        fn check(&self, trace: &Trace) -> Result<(), SinkError> {
+            match trace.key() {
+                "refused" => Err(SinkError::write("refused", "not for this writer")),
+                _ => Ok(()),
+            }
+        }
+
+        fn destination(&self) -> String {
+            "the test bucket".into()
+        }
+    }
+
+    fn trace(key: &str) -> Arc<Trace> {
+        Arc::new(Trace::new(vec![Span::fixture(0, None, key, SpanKind::Task)]).unwrap())
+    }
+
+    #[test]
+    fn any_writer_gets_the_queue_the_thread_and_the_loss_reports() {
+        let sink = QueuedSink::new(KeyWriter::default(), 8, "test-writer");
+        for key in ["a", "bad", "boom", "b"] {
+            sink.accept(trace(key)).unwrap();
+        }
+        assert_eq!(
+            sink.accept(trace("refused")),
+            Err(SinkError::write("refused", "not for this writer"))
+        );
+
+        let errors = sink.flush_blocking();
+        assert_eq!(*lock(&sink.writer().written), ["a", "b"]);
+        let [failed, panicked] = errors.try_into().unwrap();
+        let io = std::error::Error::source(&failed).expect("the write keeps its source");
+        assert_eq!(
+            io.downcast_ref::<io::Error>().map(io::Error::kind),
+            Some(io::ErrorKind::StorageFull)
+        );
+        assert!(
+            matches!(&panicked, SinkError::Panicked { key, message } if key == "boom" && message == "writer exploded"),
+            "{panicked:?}"
+        );
+        assert_eq!(
+            sink.stats(),
+            SinkStats {
+                accepted: 4,
+                written: 2,
+                failed: 2,
+                queue_full: 0,
+                refused: 1,
+                pending: 0,
+            }
+        );
+        assert!(
+            sink.flush_blocking().is_empty(),
+            "each loss is reported once"
+        );
+    }
+}
