@@ -1,5 +1,6 @@
-//! Spans while they run: the shared state of an unfinished trace and the
-//! owned handle of each running span.
+//! Spans while they run: the shared state of an unfinished trace, the
+//! owned handle of each running span, and the holds carried futures keep on
+//! their trace.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,7 +15,7 @@ use crate::sink::SinkHandle;
 use crate::span::{RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace};
 
 /// A trace that has not finished: its clock origin, id counter, finished
-/// spans, and the sinks that get it when its last span ends.
+/// spans, and the sinks that get it when its last open span or hold ends.
 struct LiveTrace {
     start: Instant,
     next_id: AtomicU64,
@@ -23,6 +24,8 @@ struct LiveTrace {
 
 #[derive(Default)]
 struct TraceState {
+    /// Running spans plus live [`TraceHold`]s; the trace is delivered when
+    /// it drops to zero.
     open: usize,
     sealed: bool,
     finished: Vec<Span>,
