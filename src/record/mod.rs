@@ -5,5 +5,7 @@
 mod recorder;
 mod recording_stream;
 
+// Kept so the paths users already name (`tracedeck::record::Sink`, ...) still work.
+pub use crate::context::SpanContext;
 pub use crate::sink::{Collector, FlushReport, Sink, SinkError};
 pub use recorder::Recorder;
