@@ -1,5 +1,5 @@
 //! Recording: the [`Recorder`] middleware. Finished traces go to a
-//! [`Sink`](crate::sink::Sink) (see [`sink`](crate::sink)); the spans they are
+//! [`Sink`] (see [`sink`](crate::sink)); the spans they are
 //! made of are tracked while they run by [`context`](crate::context).
 
 mod recorder;
