@@ -205,3 +205,135 @@ async fn settling_input_while_waiting<F: Future + Unpin>(
     span.settle_input();
     fut.await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::with_span;
+    use crate::sink::Collector;
+    use crate::testing::{Script, ScriptedModel, run_paused};
+
+    /// A model that names every call it serves `planner` on `served-by`.
+    struct Naming(ScriptedModel);
+
+    impl Model for Naming {
+        fn info(&self) -> ModelInfo {
+            self.0.info()
+        }
+        fn generate(
+            &self,
+            req: ModelRequest,
+        ) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
+            self.0.generate(req)
+        }
+        fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
+            self.0.stream(req)
+        }
+        fn generate_noted(
+            &self,
+            req: ModelRequest,
+        ) -> (
+            BoxFuture<'static, Result<ModelResponse, ModelError>>,
+            CallNote,
+        ) {
+            let note = CallNote::new()
+                .key("planner")
+                .model(ModelInfo::new("served-by", "m"));
+            (self.0.generate(req), note)
+        }
+    }
+
+    #[test]
+    fn a_recorder_records_the_call_as_its_inner_models_note_says() {
+        let traces = Collector::new();
+        let model = Recorder::new(
+            Naming(ScriptedModel::new(Script::text("x"))),
+            traces.clone(),
+        );
+        run_paused(async {
+            with_span("turn", "t", async {
+                model
+                    .generate(ModelRequest::new("m").user("a"))
+                    .await
+                    .unwrap();
+                // No note for streams: recorded as the recorder says.
+                let _ = model
+                    .stream(ModelRequest::new("m").user("b"))
+                    .await
+                    .unwrap();
+            })
+            .await;
+        });
+        let [trace] = traces.traces().try_into().unwrap();
+        let calls: Vec<_> = trace
+            .llm_spans()
+            .map(|s| (s.key.as_str(), s.model.as_ref().unwrap().provider.as_str()))
+            .collect();
+        let plain = ScriptedModel::new(Script::text("x")).info().provider;
+        assert_eq!(calls, [("planner", "served-by"), ("llm", plain.as_str())]);
+    }
+
+    #[test]
+    fn a_live_traces_only_recorder_skips_traces_whose_calls_were_all_replayed() {
+        struct Replayed(ScriptedModel, bool);
+        impl Model for Replayed {
+            fn info(&self) -> ModelInfo {
+                self.0.info()
+            }
+            fn generate(
+                &self,
+                req: ModelRequest,
+            ) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
+                self.0.generate(req)
+            }
+            fn stream(
+                &self,
+                req: ModelRequest,
+            ) -> BoxFuture<'static, Result<PartStream, ModelError>> {
+                self.0.stream(req)
+            }
+            fn generate_noted(
+                &self,
+                req: ModelRequest,
+            ) -> (
+                BoxFuture<'static, Result<ModelResponse, ModelError>>,
+                CallNote,
+            ) {
+                let note = if self.1 {
+                    CallNote::replayed()
+                } else {
+                    CallNote::new()
+                };
+                (self.0.generate(req), note)
+            }
+        }
+        let traces = Collector::new();
+        let replayed = Recorder::new(
+            Replayed(ScriptedModel::new(Script::text("x")), true),
+            traces.clone(),
+        )
+        .live_traces_only();
+        let live = Recorder::new(
+            Replayed(ScriptedModel::new(Script::text("x")), false),
+            traces.clone(),
+        )
+        .live_traces_only();
+        run_paused(async {
+            with_span("served", "s", async {
+                replayed.generate(ModelRequest::new("m")).await.unwrap();
+            })
+            .await;
+            with_span("mixed", "m", async {
+                replayed.generate(ModelRequest::new("m")).await.unwrap();
+                live.generate(ModelRequest::new("m")).await.unwrap();
+            })
+            .await;
+        });
+        let keys: Vec<_> = traces
+            .traces()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.spans.len()))
+            .collect();
+        assert_eq!(keys, [("mixed".to_owned(), 3)]);
+    }
+}
