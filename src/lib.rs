@@ -67,9 +67,10 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`model`] | the [`Model`] trait and the request, response and stream-part types |
-//! | [`context`] | the task's current span: [`with_span`], [`spawn`], [`InSpan`] |
+//! | [`context`] | the task's current span: [`with_span`], [`spawn`], [`InSpan`]; the spans while they run |
 //! | [`span`] | finished [`Span`]s and [`Trace`]s: [`Trace::render`], [`Trace::snapshot`] |
-//! | [`record`] | the [`Recorder`] middleware, the [`Sink`] trait, the in-memory [`Collector`] |
+//! | [`sink`] | where finished traces go: the [`Sink`] trait, the in-memory [`Collector`], the background [`sink::QueuedSink`] |
+//! | [`record`] | the [`Recorder`] middleware |
 //! | [`json`] | JSON Pointers with `*`, the canonical JSON text cassettes are hashed from, structural diffs |
 //! | [`cassette`] | the content-addressed [`Store`] of traces, its background [`StoreSink`], [`Redaction`] |
 //! | [`replay`](mod@replay) | the [`Player`], [`Mode`]s, [`CassetteModel`], the [`replay()`] engine and its [`ReplayReport`] |
@@ -138,24 +139,26 @@ pub mod model;
 pub mod providers;
 pub mod record;
 pub mod replay;
+pub mod sink;
 pub mod span;
 pub mod testing;
 
 pub use cassette::{
     CassetteError, KeyTraces, Redaction, Store, StoreSink, StoredTrace, VerifyReport,
 };
-pub use context::{InSpan, current_span, spawn, with_span};
+pub use context::{InSpan, SpanContext, current_span, spawn, with_span};
 pub use model::{
     ContentPart, FinishKind, FinishReason, ImageSource, Message, Model, ModelError, ModelInfo,
     ModelRequest, ModelResponse, PartStream, ResponseAccumulator, ResponseFormat, Role, Settings,
     StreamPart, ToolCall, ToolChoice, ToolDefinition, Usage,
 };
 pub use providers::{Anthropic, OpenAi, OpenAiResponses};
-pub use record::{Collector, FlushReport, Recorder, Sink, SinkError, SpanContext};
+pub use record::Recorder;
 pub use replay::{
     CassetteModel, Mode, PlaybackOptions, Player, ReplayError, ReplayReport, Replayer, Speed,
     replay,
 };
+pub use sink::{Collector, FlushReport, Sink, SinkError};
 pub use span::{
     RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot, TraceStats,
 };

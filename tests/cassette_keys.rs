@@ -76,7 +76,9 @@ fn every_hostile_key_is_refused_everywhere_and_nothing_is_created() {
         );
         // The sink refuses it at once, without queueing it.
         match sink.accept(Arc::new(trace)) {
-            Err(SinkError::Write { key: k, message }) => {
+            Err(SinkError::Write {
+                key: k, message, ..
+            }) => {
                 assert_eq!(k, key);
                 assert!(message.contains("invalid cassette key"), "{message}");
             }

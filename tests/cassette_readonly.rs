@@ -37,12 +37,24 @@ fn assert_all_lost(report: &FlushReport, n: u64, key: &str, path: &Path) {
     assert_eq!(report.errors.len() as u64, n);
     for err in &report.errors {
         match err {
-            SinkError::Write { key: k, message } => {
+            SinkError::Write {
+                key: k, message, ..
+            } => {
                 assert_eq!(k, key);
                 assert!(
                     message.contains(&path.display().to_string()),
                     "the error names {}: {message}",
                     path.display()
+                );
+                // The underlying error is kept, down to the I/O error.
+                let source =
+                    std::error::Error::source(err).expect("a write error keeps its source");
+                let cassette = source
+                    .downcast_ref::<CassetteError>()
+                    .expect("a CassetteError");
+                assert!(
+                    std::error::Error::source(cassette).is_some(),
+                    "{cassette:?}"
                 );
             }
             other => panic!("expected a write error, got {other:?}"),

@@ -125,7 +125,7 @@ fn each_failure_is_reported_once_with_its_path() {
     assert_eq!(errors.len(), 3, "{errors:?}");
     for err in &errors {
         assert!(
-            matches!(err, SinkError::Write { key, message }
+            matches!(err, SinkError::Write { key, message, .. }
                 if key == "blocked" && message.contains(&blocker.display().to_string())),
             "{err:?}"
         );

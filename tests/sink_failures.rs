@@ -35,10 +35,7 @@ struct FailingSink;
 
 impl Sink for FailingSink {
     fn accept(&self, trace: Arc<Trace>) -> Result<(), SinkError> {
-        Err(SinkError::Write {
-            key: trace.key().to_owned(),
-            message: "disk full".into(),
-        })
+        Err(SinkError::write(trace.key(), "disk full"))
     }
 }
 
@@ -59,12 +56,7 @@ impl Sink for LateFailingSink {
         Ok(())
     }
     fn flush(&self) -> BoxFuture<'_, Vec<SinkError>> {
-        Box::pin(async {
-            vec![SinkError::Write {
-                key: "turn".into(),
-                message: "rename failed".into(),
-            }]
-        })
+        Box::pin(async { vec![SinkError::write("turn", "rename failed")] })
     }
 }
 
@@ -146,10 +138,7 @@ async fn a_failing_sink_never_fails_or_delays_the_call_and_flush_reports_the_los
         FlushReport {
             delivered: 0,
             lost: 1,
-            errors: vec![SinkError::Write {
-                key: "turn".into(),
-                message: "disk full".into()
-            }],
+            errors: vec![SinkError::write("turn", "disk full")],
         }
     );
 }
@@ -227,13 +216,7 @@ async fn a_sink_panicking_while_a_task_panics_is_caught_and_reported() {
 async fn a_failure_the_sink_finds_at_flush_time_is_reported_as_lost() {
     let report = same_as_bare(script(), LateFailingSink).await;
     assert_eq!((report.delivered, report.lost), (0, 1));
-    assert_eq!(
-        report.errors,
-        [SinkError::Write {
-            key: "turn".into(),
-            message: "rename failed".into()
-        }]
-    );
+    assert_eq!(report.errors, [SinkError::write("turn", "rename failed")]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -45,12 +45,13 @@ mod verify;
 /// Re-exported from [`crate::json`], where the canonical form lives.
 #[doc(no_inline)]
 pub use crate::json::{canonical_json, sha256_hex};
+pub use crate::sink::DEFAULT_QUEUE_CAPACITY;
 pub use error::{CassetteError, KeyProblem};
 pub use format::{FORMAT, VERSION};
 pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, validate_key};
 pub use redaction::{DEFAULT_PLACEHOLDER, Redaction};
 pub use secrets::{SecretFinding, SecretKind, find_secrets, find_secrets_in_text};
-pub use sink::{DEFAULT_QUEUE_CAPACITY, StoreSink, StoreSinkStats};
+pub use sink::{StoreSink, StoreSinkStats};
 pub use store::{KeyTraces, Store, StoredTrace};
 pub use verify::{FileReport, VerifyReport};
 

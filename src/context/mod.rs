@@ -5,15 +5,24 @@
 //! future inside a new span; [`spawn`] and [`InSpan::in_current_span`] carry
 //! the current span into spawned tasks. A bare `tokio::spawn` starts with no
 //! current span: calls made there become roots of their own.
+//!
+//! It also keeps the spans while they run ([`SpanContext`] and the live
+//! trace behind it): a trace is handed to its sinks once every span in it
+//! has ended and every future carried into another task with
+//! [`InSpan`] or [`spawn`] has completed or been dropped.
+//! [`record`](crate::record) builds on this module; this module never
+//! names `record`.
 
 mod in_span;
+mod live;
 mod with_span;
 
 pub use in_span::{InCurrentSpan, InSpan, spawn};
 pub(crate) use with_span::with_root_span;
 pub use with_span::with_span;
 
-pub use crate::record::SpanContext;
+pub use live::SpanContext;
+pub(crate) use live::{LiveSpan, SpanStart};
 
 tokio::task_local! {
     /// The current span; `None` when scoped explicitly to no span

@@ -4,9 +4,9 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::live::{LiveSpan, SpanStart};
 use super::{CURRENT, current_span};
-use crate::record::SinkHandle;
-use crate::record::live::{LiveSpan, SpanStart};
+use crate::sink::SinkHandle;
 use crate::span::{SpanKind, SpanStatus};
 
 /// Runs `fut` inside a new `task` span keyed `key`, recording `input` and

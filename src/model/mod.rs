@@ -6,6 +6,7 @@
 //! recorded into a cassette and served back byte for byte.
 
 mod accumulator;
+mod call_note;
 mod error;
 mod finish;
 mod info;
@@ -15,6 +16,7 @@ mod stream_part;
 mod usage;
 
 pub use accumulator::ResponseAccumulator;
+pub use call_note::CallNote;
 pub use error::ModelError;
 pub use finish::{FinishKind, FinishReason};
 pub use info::ModelInfo;
@@ -56,6 +58,31 @@ pub trait Model: Send + Sync {
     /// The future resolves when the stream is open (for HTTP: when the
     /// response headers arrive); opening can fail before any part arrives.
     fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>>;
+
+    /// Starts [`generate`](Model::generate) and says how a
+    /// [`Recorder`](crate::Recorder) wrapped around this model should record
+    /// the call (see [`CallNote`]). A recorder calls this instead of
+    /// `generate`. The default starts `generate` with a note that changes
+    /// nothing; only models that replay recordings override it.
+    fn generate_noted(
+        &self,
+        req: ModelRequest,
+    ) -> (
+        BoxFuture<'static, Result<ModelResponse, ModelError>>,
+        CallNote,
+    ) {
+        (self.generate(req), CallNote::default())
+    }
+
+    /// Starts [`stream`](Model::stream) and says how a
+    /// [`Recorder`](crate::Recorder) wrapped around this model should record
+    /// the call; see [`generate_noted`](Model::generate_noted).
+    fn stream_noted(
+        &self,
+        req: ModelRequest,
+    ) -> (BoxFuture<'static, Result<PartStream, ModelError>>, CallNote) {
+        (self.stream(req), CallNote::default())
+    }
 }
 
 impl<M: Model + ?Sized> Model for Arc<M> {
@@ -68,6 +95,21 @@ impl<M: Model + ?Sized> Model for Arc<M> {
     fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
         (**self).stream(req)
     }
+    fn generate_noted(
+        &self,
+        req: ModelRequest,
+    ) -> (
+        BoxFuture<'static, Result<ModelResponse, ModelError>>,
+        CallNote,
+    ) {
+        (**self).generate_noted(req)
+    }
+    fn stream_noted(
+        &self,
+        req: ModelRequest,
+    ) -> (BoxFuture<'static, Result<PartStream, ModelError>>, CallNote) {
+        (**self).stream_noted(req)
+    }
 }
 
 impl<M: Model + ?Sized> Model for Box<M> {
@@ -79,5 +121,20 @@ impl<M: Model + ?Sized> Model for Box<M> {
     }
     fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
         (**self).stream(req)
+    }
+    fn generate_noted(
+        &self,
+        req: ModelRequest,
+    ) -> (
+        BoxFuture<'static, Result<ModelResponse, ModelError>>,
+        CallNote,
+    ) {
+        (**self).generate_noted(req)
+    }
+    fn stream_noted(
+        &self,
+        req: ModelRequest,
+    ) -> (BoxFuture<'static, Result<PartStream, ModelError>>, CallNote) {
+        (**self).stream_noted(req)
     }
 }

@@ -1,17 +1,11 @@
-//! Recording: the [`Recorder`] middleware, the [`Sink`] trait finished traces
-//! go to, and the in-memory [`Collector`].
+//! Recording: the [`Recorder`] middleware. Finished traces go to a
+//! [`Sink`] (see [`sink`](crate::sink)); the spans they are
+//! made of are tracked while they run by [`context`](crate::context).
 
-mod collector;
-mod health;
-pub(crate) mod live;
 mod recorder;
 mod recording_stream;
-mod sink;
 
-pub use collector::Collector;
-pub use health::FlushReport;
-pub(crate) use health::{SinkHandle, panic_message};
-pub use live::SpanContext;
-pub(crate) use live::{CallLabel, calling_span, label_call};
+// Kept so the paths users already name (`tracedeck::record::Sink`, ...) still work.
+pub use crate::context::SpanContext;
+pub use crate::sink::{Collector, FlushReport, Sink, SinkError};
 pub use recorder::Recorder;
-pub use sink::{Sink, SinkError};

@@ -6,12 +6,12 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::Sink;
-use super::health::{FlushReport, SinkHandle};
-use super::live::{LiveSpan, SpanStart, while_calling};
 use super::recording_stream::RecordingStream;
-use crate::context::current_span;
-use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
+use crate::context::{LiveSpan, SpanStart, current_span};
+use crate::model::{
+    CallNote, Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream,
+};
+use crate::sink::{FlushReport, Sink, SinkHandle};
 use crate::span::{SpanKind, SpanStatus};
 
 /// Middleware that records every call to the model it wraps as an `llm` span.
@@ -28,6 +28,12 @@ use crate::span::{SpanKind, SpanStatus};
 /// `first_part` and TTFT (the first *content* part). Parts pass through
 /// unchanged, in order, unbuffered. Recording never fails a call: sink errors
 /// are counted and reported by [`flush`](Recorder::flush).
+///
+/// The recorder starts each call with the inner model's
+/// [`generate_noted`](Model::generate_noted) or
+/// [`stream_noted`](Model::stream_noted), and records the call as the
+/// returned [`CallNote`] says (a replaying model names the recorded call it
+/// serves).
 ///
 /// ```
 /// use futures::StreamExt;
@@ -56,6 +62,9 @@ pub struct Recorder<M> {
     inner: M,
     key: Arc<str>,
     sink: SinkHandle,
+    /// Whether only traces with at least one live call go to the sink
+    /// (calls noted [`CallNote::replayed`] do not send their trace).
+    live_only: bool,
 }
 
 impl<M: Clone> Clone for Recorder<M> {
@@ -64,6 +73,7 @@ impl<M: Clone> Clone for Recorder<M> {
             inner: self.inner.clone(),
             key: Arc::clone(&self.key),
             sink: self.sink.clone(),
+            live_only: self.live_only,
         }
     }
 }
@@ -80,7 +90,17 @@ impl<M: Model> Recorder<M> {
             inner,
             key: Arc::from("llm"),
             sink: SinkHandle::new(sink),
+            live_only: false,
         }
+    }
+
+    /// Hands the sink only the traces in which at least one of this
+    /// recorder's calls was live: a call the inner model notes as
+    /// [replayed](CallNote::replayed) does not send its trace (it still
+    /// goes to the sinks of other recorders that took part in it).
+    pub(crate) fn live_traces_only(mut self) -> Self {
+        self.live_only = true;
+        self
     }
 
     /// Sets the key of the spans this recorder records (default `llm`).
@@ -112,9 +132,21 @@ impl<M: Model> Recorder<M> {
             model: None,
             streamed,
         };
-        let mut span = LiveSpan::start(current_span().as_ref(), start, Some(&self.sink));
+        let sink = (!self.live_only).then_some(&self.sink);
+        let mut span = LiveSpan::start(current_span().as_ref(), start, sink);
         span.describe_call(req.clone(), self.inner.info());
         span
+    }
+
+    /// Records the call as the inner model's `note` says, right after the
+    /// inner model started it.
+    fn noted(&self, span: &mut LiveSpan, note: CallNote) {
+        if self.live_only && !note.replayed {
+            span.context().add_sink(&self.sink);
+        }
+        if note.key.is_some() || note.model.is_some() {
+            span.relabel(note);
+        }
     }
 }
 
@@ -125,10 +157,8 @@ impl<M: Model> Model for Recorder<M> {
 
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
         let mut span = self.start_call(&req, false);
-        let (call, label) = while_calling(span.context(), || self.inner.generate(req));
-        if let Some(label) = label {
-            span.relabel(label);
-        }
+        let (call, note) = self.inner.generate_noted(req);
+        self.noted(&mut span, note);
         Box::pin(async move {
             let result = settling_input_while_waiting(call, &mut span).await;
             let now = Instant::now();
@@ -145,10 +175,8 @@ impl<M: Model> Model for Recorder<M> {
 
     fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
         let mut span = self.start_call(&req, true);
-        let (open, label) = while_calling(span.context(), || self.inner.stream(req));
-        if let Some(label) = label {
-            span.relabel(label);
-        }
+        let (open, note) = self.inner.stream_noted(req);
+        self.noted(&mut span, note);
         Box::pin(async move {
             match settling_input_while_waiting(open, &mut span).await {
                 Ok(parts) => {
@@ -176,4 +204,136 @@ async fn settling_input_while_waiting<F: Future + Unpin>(
     }
     span.settle_input();
     fut.await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::with_span;
+    use crate::sink::Collector;
+    use crate::testing::{Script, ScriptedModel, run_paused};
+
+    /// A model that names every call it serves `planner` on `served-by`.
+    struct Naming(ScriptedModel);
+
+    impl Model for Naming {
+        fn info(&self) -> ModelInfo {
+            self.0.info()
+        }
+        fn generate(
+            &self,
+            req: ModelRequest,
+        ) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
+            self.0.generate(req)
+        }
+        fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
+            self.0.stream(req)
+        }
+        fn generate_noted(
+            &self,
+            req: ModelRequest,
+        ) -> (
+            BoxFuture<'static, Result<ModelResponse, ModelError>>,
+            CallNote,
+        ) {
+            let note = CallNote::new()
+                .key("planner")
+                .model(ModelInfo::new("served-by", "m"));
+            (self.0.generate(req), note)
+        }
+    }
+
+    #[test]
+    fn a_recorder_records_the_call_as_its_inner_models_note_says() {
+        let traces = Collector::new();
+        let model = Recorder::new(
+            Naming(ScriptedModel::new(Script::text("x"))),
+            traces.clone(),
+        );
+        run_paused(async {
+            with_span("turn", "t", async {
+                model
+                    .generate(ModelRequest::new("m").user("a"))
+                    .await
+                    .unwrap();
+                // No note for streams: recorded as the recorder says.
+                let _ = model
+                    .stream(ModelRequest::new("m").user("b"))
+                    .await
+                    .unwrap();
+            })
+            .await;
+        });
+        let [trace] = traces.traces().try_into().unwrap();
+        let calls: Vec<_> = trace
+            .llm_spans()
+            .map(|s| (s.key.as_str(), s.model.as_ref().unwrap().provider.as_str()))
+            .collect();
+        let plain = ScriptedModel::new(Script::text("x")).info().provider;
+        assert_eq!(calls, [("planner", "served-by"), ("llm", plain.as_str())]);
+    }
+
+    #[test]
+    fn a_live_traces_only_recorder_skips_traces_whose_calls_were_all_replayed() {
+        struct Replayed(ScriptedModel, bool);
+        impl Model for Replayed {
+            fn info(&self) -> ModelInfo {
+                self.0.info()
+            }
+            fn generate(
+                &self,
+                req: ModelRequest,
+            ) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
+                self.0.generate(req)
+            }
+            fn stream(
+                &self,
+                req: ModelRequest,
+            ) -> BoxFuture<'static, Result<PartStream, ModelError>> {
+                self.0.stream(req)
+            }
+            fn generate_noted(
+                &self,
+                req: ModelRequest,
+            ) -> (
+                BoxFuture<'static, Result<ModelResponse, ModelError>>,
+                CallNote,
+            ) {
+                let note = if self.1 {
+                    CallNote::replayed()
+                } else {
+                    CallNote::new()
+                };
+                (self.0.generate(req), note)
+            }
+        }
+        let traces = Collector::new();
+        let replayed = Recorder::new(
+            Replayed(ScriptedModel::new(Script::text("x")), true),
+            traces.clone(),
+        )
+        .live_traces_only();
+        let live = Recorder::new(
+            Replayed(ScriptedModel::new(Script::text("x")), false),
+            traces.clone(),
+        )
+        .live_traces_only();
+        run_paused(async {
+            with_span("served", "s", async {
+                replayed.generate(ModelRequest::new("m")).await.unwrap();
+            })
+            .await;
+            with_span("mixed", "m", async {
+                replayed.generate(ModelRequest::new("m")).await.unwrap();
+                live.generate(ModelRequest::new("m")).await.unwrap();
+            })
+            .await;
+        });
+        let keys: Vec<_> = traces
+            .traces()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.spans.len()))
+            .collect();
+        assert_eq!(keys, [("mixed".to_owned(), 3)]);
+    }
 }

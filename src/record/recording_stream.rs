@@ -4,7 +4,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use tokio::time::Instant;
 
-use super::live::LiveSpan;
+use crate::context::LiveSpan;
 use crate::model::{ModelError, PartStream, StreamPart};
 use crate::span::SpanStatus;
 

@@ -7,9 +7,10 @@ use tokio::time::Instant;
 use super::player::CallKind;
 use super::{Mode, PlaybackOptions, Player, ReplayError, Speed};
 use crate::cassette::Store;
-use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
-use crate::record::{FlushReport, Recorder, Sink, SinkError, SinkHandle, calling_span};
-use crate::span::Trace;
+use crate::model::{
+    CallNote, Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream,
+};
+use crate::record::{FlushReport, Recorder};
 
 /// A cassette folder in front of a live model: a [`Model`] that replays,
 /// records, or both, as its [`Mode`] says.
@@ -47,11 +48,8 @@ pub struct CassetteModel {
 enum Route {
     Replay(Player),
     Record(Recorder<Arc<dyn Model>>),
-    Auto {
-        recorder: Recorder<AutoModel>,
-        /// The folder's writer, which gets only the traces that went live.
-        store: SinkHandle,
-    },
+    /// The recorder writes to the folder only the traces that went live.
+    Auto(Recorder<AutoModel>),
     Passthrough(Arc<dyn Model>),
 }
 
@@ -97,7 +95,7 @@ impl CassetteModel {
     pub async fn flush(&self) -> FlushReport {
         match &self.route {
             Route::Record(recorder) => recorder.flush().await,
-            Route::Auto { store, .. } => store.flush().await,
+            Route::Auto(recorder) => recorder.flush().await,
             Route::Replay(_) | Route::Passthrough(_) => FlushReport::default(),
         }
     }
@@ -184,16 +182,11 @@ impl CassetteModelBuilder {
         let route = match mode {
             Mode::Replay => Route::Replay(self.player(&store, live.info())?),
             Mode::Auto => {
-                let writer = SinkHandle::new(Arc::new(store.sink()));
                 let auto = AutoModel {
                     player: self.player(&store, live.info())?,
                     live,
-                    store: writer.clone(),
                 };
-                Route::Auto {
-                    recorder: Recorder::new(auto, Unwritten),
-                    store: writer,
-                }
+                Route::Auto(Recorder::new(auto, store.sink()).live_traces_only())
             }
             Mode::Record => Route::Record(Recorder::new(live, store.sink())),
             Mode::Passthrough => Route::Passthrough(live),
@@ -215,7 +208,7 @@ impl Model for CassetteModel {
         match &self.route {
             Route::Replay(player) => player.info(),
             Route::Record(recorder) => recorder.info(),
-            Route::Auto { recorder, .. } => recorder.info(),
+            Route::Auto(recorder) => recorder.info(),
             Route::Passthrough(live) => live.info(),
         }
     }
@@ -224,7 +217,7 @@ impl Model for CassetteModel {
         match &self.route {
             Route::Replay(player) => player.generate(req),
             Route::Record(recorder) => recorder.generate(req),
-            Route::Auto { recorder, .. } => recorder.generate(req),
+            Route::Auto(recorder) => recorder.generate(req),
             Route::Passthrough(live) => live.generate(req),
         }
     }
@@ -233,29 +226,19 @@ impl Model for CassetteModel {
         match &self.route {
             Route::Replay(player) => player.stream(req),
             Route::Record(recorder) => recorder.stream(req),
-            Route::Auto { recorder, .. } => recorder.stream(req),
+            Route::Auto(recorder) => recorder.stream(req),
             Route::Passthrough(live) => live.stream(req),
         }
     }
 }
 
 /// `Auto`'s model: the player when it has the call, the live model when not.
+/// Served calls are noted [replayed](CallNote::replayed), so `Auto`'s
+/// recorder writes exactly the traces that made a live call (recorded calls
+/// included, so the new cassette is complete).
 struct AutoModel {
     player: Player,
     live: Arc<dyn Model>,
-    /// Gets the trace of every call that goes live.
-    store: SinkHandle,
-}
-
-impl AutoModel {
-    /// The call being recorded goes live: its trace goes to the folder, so
-    /// exactly the traces that made a live call are written (recorded calls
-    /// included, so the new cassette is complete).
-    fn going_live(&self) {
-        if let Some(call) = calling_span() {
-            call.add_sink(&self.store);
-        }
-    }
 }
 
 impl Model for AutoModel {
@@ -264,33 +247,40 @@ impl Model for AutoModel {
     }
 
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
-        match self.player.take(&req, CallKind::Generate, Instant::now()) {
-            Ok(playback) => playback.generate(),
-            Err(_) => {
-                self.going_live();
-                self.live.generate(req)
-            }
-        }
+        self.generate_noted(req).0
     }
 
     fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
+        self.stream_noted(req).0
+    }
+
+    fn generate_noted(
+        &self,
+        req: ModelRequest,
+    ) -> (
+        BoxFuture<'static, Result<ModelResponse, ModelError>>,
+        CallNote,
+    ) {
+        match self.player.take(&req, CallKind::Generate, Instant::now()) {
+            Ok(playback) => (playback.generate(), CallNote::replayed()),
+            Err(_) => live(self.live.generate_noted(req)),
+        }
+    }
+
+    fn stream_noted(
+        &self,
+        req: ModelRequest,
+    ) -> (BoxFuture<'static, Result<PartStream, ModelError>>, CallNote) {
         match self.player.take(&req, CallKind::Stream, Instant::now()) {
-            Ok(playback) => playback.stream(),
-            Err(_) => {
-                self.going_live();
-                self.live.stream(req)
-            }
+            Ok(playback) => (playback.stream(), CallNote::replayed()),
+            Err(_) => live(self.live.stream_noted(req)),
         }
     }
 }
 
-/// The sink of `Auto`'s recorder: traces served entirely from the folder
-/// are not written again, so it keeps nothing. Those that went live reach the
-/// folder's writer through [`AutoModel::going_live`].
-struct Unwritten;
-
-impl Sink for Unwritten {
-    fn accept(&self, _trace: Arc<Trace>) -> Result<(), SinkError> {
-        Ok(())
-    }
+/// A call that went to the live model: its trace is written, whatever the
+/// live model says.
+fn live<T>((call, mut note): (T, CallNote)) -> (T, CallNote) {
+    note.replayed = false;
+    (call, note)
 }

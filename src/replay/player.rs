@@ -10,8 +10,9 @@ use super::playback::Playback;
 use super::request_matcher::RequestMatcher;
 use super::{PlaybackOptions, ReplayError, Speed};
 use crate::cassette::{Redaction, Store, StoredTrace};
-use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
-use crate::record::{CallLabel, label_call};
+use crate::model::{
+    CallNote, Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream,
+};
 use crate::span::{Span, Trace};
 
 /// A [`Model`] that answers every call from recorded `llm` spans.
@@ -281,14 +282,18 @@ impl Player {
         self
     }
 
-    /// Labels the call being recorded (if any) as the recorded span it is
-    /// served from, when this player labels calls.
-    fn label(&self, playback: &Playback) {
-        if self.label_calls {
-            label_call(CallLabel {
-                key: playback.span.key.clone(),
-                model: playback.span.model.clone(),
-            });
+    /// The note for a recorder around this player about a call served by
+    /// `playback`: replayed, and (when this player labels calls) recorded
+    /// under the key and model of the span it is served from.
+    fn note(&self, playback: &Playback) -> CallNote {
+        let note = CallNote::replayed();
+        if !self.label_calls {
+            return note;
+        }
+        let note = note.key(playback.span.key.clone());
+        match &playback.span.model {
+            Some(model) => note.model(model.clone()),
+            None => note,
         }
     }
 
@@ -483,22 +488,45 @@ impl Model for Player {
     }
 
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
-        match self.take(&req, CallKind::Generate, Instant::now()) {
-            Ok(playback) => {
-                self.label(&playback);
-                playback.generate()
-            }
-            Err(miss) => Box::pin(future::ready(Err(miss.into_error(self)))),
-        }
+        self.generate_noted(req).0
     }
 
     fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
+        self.stream_noted(req).0
+    }
+
+    fn generate_noted(
+        &self,
+        req: ModelRequest,
+    ) -> (
+        BoxFuture<'static, Result<ModelResponse, ModelError>>,
+        CallNote,
+    ) {
+        match self.take(&req, CallKind::Generate, Instant::now()) {
+            Ok(playback) => {
+                let note = self.note(&playback);
+                (playback.generate(), note)
+            }
+            Err(miss) => (
+                Box::pin(future::ready(Err(miss.into_error(self)))),
+                CallNote::default(),
+            ),
+        }
+    }
+
+    fn stream_noted(
+        &self,
+        req: ModelRequest,
+    ) -> (BoxFuture<'static, Result<PartStream, ModelError>>, CallNote) {
         match self.take(&req, CallKind::Stream, Instant::now()) {
             Ok(playback) => {
-                self.label(&playback);
-                playback.stream()
+                let note = self.note(&playback);
+                (playback.stream(), note)
             }
-            Err(miss) => Box::pin(future::ready(Err(miss.into_error(self)))),
+            Err(miss) => (
+                Box::pin(future::ready(Err(miss.into_error(self)))),
+                CallNote::default(),
+            ),
         }
     }
 }

@@ -14,7 +14,8 @@ use crate::cassette::{Redaction, Store};
 use crate::context::with_root_span;
 use crate::json::diff_json;
 use crate::model::Model;
-use crate::record::{Collector, Recorder, Sink, SinkHandle, panic_message};
+use crate::record::Recorder;
+use crate::sink::{Collector, Sink, SinkHandle, panic_message};
 use crate::span::{SpanKind, SpanStatus, Trace};
 
 type TraceFilter = Arc<dyn Fn(&Trace) -> bool + Send + Sync>;

@@ -1,19 +1,21 @@
-//! Spans while they run: the shared state of an unfinished trace and the
-//! owned handle of each running span.
+//! Spans while they run: the shared state of an unfinished trace, the
+//! owned handle of each running span, and the holds carried futures keep on
+//! their trace.
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::health::SinkHandle;
-use crate::model::{ModelError, ModelInfo, ModelRequest, ResponseAccumulator, StreamPart};
+use crate::model::{
+    CallNote, ModelError, ModelInfo, ModelRequest, ResponseAccumulator, StreamPart,
+};
+use crate::sink::SinkHandle;
 use crate::span::{RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace};
 
 /// A trace that has not finished: its clock origin, id counter, finished
-/// spans, and the sinks that get it when its last span ends.
+/// spans, and the sinks that get it when its last open span or hold ends.
 struct LiveTrace {
     start: Instant,
     next_id: AtomicU64,
@@ -22,6 +24,8 @@ struct LiveTrace {
 
 #[derive(Default)]
 struct TraceState {
+    /// Running spans plus live [`TraceHold`]s; the trace is delivered when
+    /// it drops to zero.
     open: usize,
     sealed: bool,
     finished: Vec<Span>,
@@ -31,6 +35,37 @@ struct TraceState {
 impl LiveTrace {
     fn lock(&self) -> std::sync::MutexGuard<'_, TraceState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Closes one of the trace's open spans or holds, adding `span` to its
+    /// finished spans; the last to close seals the trace and hands it to its
+    /// sinks, so it is delivered exactly once.
+    fn close(&self, span: Option<Span>) {
+        let delivery = {
+            let mut state = self.lock();
+            if let Some(span) = span {
+                state.finished.push(span);
+            }
+            state.open -= 1;
+            if state.open == 0 {
+                state.sealed = true;
+                Some((
+                    std::mem::take(&mut state.finished),
+                    std::mem::take(&mut state.sinks),
+                ))
+            } else {
+                None
+            }
+        };
+        // Delivered outside the lock: a slow sink never holds up another span.
+        if let Some((spans, sinks)) = delivery {
+            if let Some(trace) = Trace::new(spans) {
+                let trace = Arc::new(trace);
+                for sink in &sinks {
+                    sink.deliver(&trace);
+                }
+            }
+        }
     }
 }
 
@@ -62,59 +97,33 @@ impl SpanContext {
         add_sink(&mut state.sinks, sink);
         true
     }
+
+    /// Keeps this span's trace open (undelivered) until the returned hold is
+    /// dropped, even if every span in it has ended by then: a future carried
+    /// into another task holds its trace so the calls it makes still land in
+    /// it. `None` if the trace was already delivered.
+    pub(crate) fn hold(&self) -> Option<TraceHold> {
+        let mut state = self.trace.lock();
+        if state.sealed {
+            return None;
+        }
+        state.open += 1;
+        Some(TraceHold {
+            trace: Arc::clone(&self.trace),
+        })
+    }
 }
 
-/// The call a [`Recorder`](crate::Recorder) is making, as its inner model
-/// sees it while it starts the call.
-struct Calling {
-    span: SpanContext,
-    label: RefCell<Option<CallLabel>>,
+/// Keeps a trace open while it lives; made by [`SpanContext::hold`]. The
+/// last of a trace's spans and holds to go delivers it.
+pub(crate) struct TraceHold {
+    trace: Arc<LiveTrace>,
 }
 
-/// What the inner model says a recorded call's span is: a model replaying a
-/// recorded call gives that call's key and model, so the replay's span tree
-/// is the recording's.
-pub(crate) struct CallLabel {
-    pub key: String,
-    pub model: Option<ModelInfo>,
-}
-
-tokio::task_local! {
-    /// The call a [`Recorder`](crate::Recorder) is making, set only while it
-    /// calls its inner model's `generate` or `stream` (synchronously, before
-    /// the returned future is polled).
-    static CALLING: Calling;
-}
-
-/// Runs `call` (the start of an inner model's call) as the call recorded by
-/// `span`; returns its result and the label the inner model gave the call,
-/// if any (see [`label_call`], [`calling_span`]).
-pub(crate) fn while_calling<T>(
-    span: SpanContext,
-    call: impl FnOnce() -> T,
-) -> (T, Option<CallLabel>) {
-    let calling = Calling {
-        span,
-        label: RefCell::new(None),
-    };
-    CALLING.sync_scope(calling, || {
-        let started = call();
-        (started, CALLING.with(|c| c.label.take()))
-    })
-}
-
-/// The `llm` span of the call being recorded, for a model wrapped in a
-/// [`Recorder`](crate::Recorder), read in its `generate` or `stream` before it
-/// returns its future: lets it mark that call's trace (e.g. hand it to a sink
-/// of its own). `None` outside a recorder.
-pub(crate) fn calling_span() -> Option<SpanContext> {
-    CALLING.try_with(|c| c.span.clone()).ok()
-}
-
-/// Gives the call being recorded (if any) the span key and model of
-/// `label`, from a model's `generate` or `stream` before it returns.
-pub(crate) fn label_call(label: CallLabel) {
-    let _ = CALLING.try_with(|c| *c.label.borrow_mut() = Some(label));
+impl Drop for TraceHold {
+    fn drop(&mut self) {
+        self.trace.close(None);
+    }
 }
 
 impl std::fmt::Debug for SpanContext {
@@ -259,13 +268,15 @@ impl LiveSpan {
         }
     }
 
-    /// Names the span as `label` says (before it ends): its key, and its
-    /// model when the label has one.
-    pub(crate) fn relabel(&mut self, label: CallLabel) {
+    /// Names the span as the inner model's `note` says (before it ends):
+    /// its key and its model, where the note has them.
+    pub(crate) fn relabel(&mut self, note: CallNote) {
         if let Some(span) = &mut self.span {
-            span.key = label.key;
-            if label.model.is_some() {
-                span.model = label.model;
+            if let Some(key) = note.key {
+                span.key = key;
+            }
+            if note.model.is_some() {
+                span.model = note.model;
             }
         }
     }
@@ -318,29 +329,7 @@ impl LiveSpan {
         span.status = status;
         span.error = error;
         span.output = output.or_else(|| summarize_stream(&span));
-        let delivery = {
-            let mut state = self.trace.lock();
-            state.finished.push(span);
-            state.open -= 1;
-            if state.open == 0 {
-                state.sealed = true;
-                Some((
-                    std::mem::take(&mut state.finished),
-                    std::mem::take(&mut state.sinks),
-                ))
-            } else {
-                None
-            }
-        };
-        // Delivered outside the lock: a slow sink never holds up another span.
-        if let Some((spans, sinks)) = delivery {
-            if let Some(trace) = Trace::new(spans) {
-                let trace = Arc::new(trace);
-                for sink in &sinks {
-                    sink.deliver(&trace);
-                }
-            }
-        }
+        self.trace.close(Some(span));
     }
 }
 
