@@ -72,7 +72,7 @@
 //! | [`record`] | the [`Recorder`] middleware, the [`Sink`] trait, the in-memory [`Collector`] |
 //! | [`cassette`] | the content-addressed [`Store`] of traces, its background [`StoreSink`], [`Redaction`] |
 //! | [`replay`](mod@replay) | the [`Player`], [`Mode`]s, [`CassetteModel`], the [`replay()`] engine and its [`ReplayReport`] |
-//! | [`testing`] | [`ScriptedModel`], [`Script`], [`testing::run_paused`], proptest strategies (feature `proptest`) |
+//! | [`testing`] | [`ScriptedModel`], [`Script`]; `testing::run_paused` and the loopback `SseServer` / `OpenAiSimulator` (feature `testing`); proptest strategies (feature `proptest`) |
 //!
 //! ## Contracts
 //!
@@ -129,6 +129,7 @@
 //! # });
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cassette;
 pub mod context;
