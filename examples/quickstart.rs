@@ -184,7 +184,7 @@ pub fn run(
     }
     writeln!(
         out,
-        "replayed {} turns in {:.0?} of wall-clock time; inspect the cassettes with `cargo run -- ls {}`",
+        "replayed {} turns in {:.0?} of wall-clock time; inspect the cassettes with `cargo run -p tracedeck-cli -- ls {}`",
         report.traces.len(),
         started.elapsed(),
         dir.display()

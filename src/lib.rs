@@ -74,7 +74,7 @@
 //! | [`json`] | JSON Pointers with `*`, the canonical JSON text cassettes are hashed from, structural diffs |
 //! | [`cassette`] | the content-addressed [`Store`] of traces, its background [`StoreSink`], [`Redaction`] |
 //! | [`replay`](mod@replay) | the [`Player`], [`Mode`]s, [`CassetteModel`], the [`replay()`] engine and its [`ReplayReport`] |
-//! | [`testing`] | [`ScriptedModel`], [`Script`], [`testing::run_paused`], proptest strategies (feature `proptest`) |
+//! | [`testing`] | [`ScriptedModel`], [`Script`]; `testing::run_paused` and the loopback `SseServer` / `OpenAiSimulator` (feature `testing`); proptest strategies (feature `proptest`) |
 //!
 //! ## Contracts
 //!
@@ -131,6 +131,7 @@
 //! # });
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod cassette;
 pub mod context;

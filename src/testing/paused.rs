@@ -18,6 +18,7 @@ use std::future::Future;
 ///
 /// # Panics
 /// If called from inside a tokio runtime, or if the runtime cannot be built.
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub fn run_paused<F: Future>(fut: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()

@@ -14,6 +14,7 @@ use super::{ReceivedRequest, Reply, SseServer};
 /// after 300 ms, framing (the role-only first chunk) at once, the first token
 /// after 500 ms, then a token every 20 ms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub struct SimulatorTiming {
     /// From the request to the response headers.
     pub headers: Duration,
@@ -77,6 +78,7 @@ impl Default for SimulatorTiming {
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub struct OpenAiSimulator {
     server: SseServer,
 }

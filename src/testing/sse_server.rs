@@ -26,6 +26,7 @@ type ReplyBody = UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// A request the server received, for assertions.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub struct ReceivedRequest {
     /// `GET`, `POST`, ...
     pub method: String,
@@ -74,6 +75,7 @@ impl ReceivedRequest {
 /// assert_eq!(reply.duration(), Duration::from_millis(500));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub struct Reply {
     status: u16,
     headers: Vec<(String, String)>,
@@ -239,6 +241,7 @@ impl Reply {
 /// for the network — so timers and socket reads race). Assert lower bounds
 /// and order: a chunk never arrives before its scheduled time, but a loaded
 /// machine may deliver it later.
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub struct SseServer {
     addr: SocketAddr,
     requests: Arc<Mutex<Vec<ReceivedRequest>>>,

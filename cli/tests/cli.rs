@@ -1,5 +1,6 @@
 //! The `tracedeck` binary run on the committed example cassettes
-//! (`cassettes/examples/`, see `tests/example_cassettes.rs`): each command's
+//! (`cassettes/examples/` at the repository root, see the library's
+//! `tests/example_cassettes.rs`): each command's
 //! output, exit codes, JSON that parses, `verify` failing on a corrupted copy
 //! with the file named, and a timeline that is well-formed SVG with one bar
 //! per span and one tick per streamed part.
@@ -10,7 +11,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use tracedeck::cassette::Store;
 
-/// The committed example store, relative to the crate root (where the binary runs).
+/// The committed example store, relative to the repository root (where the binary runs).
 const EXAMPLES: &str = "cassettes/examples";
 /// The weather turn: four spans, two streamed calls and a tool run.
 const WEATHER: &str = "dc195aadf2d5459ab968a7e7004b00c0f4db12283479107e6a368e6530cece03";
@@ -24,11 +25,14 @@ struct Run {
     stderr: String,
 }
 
+/// The repository root: the library's package, one level above this crate's `cli/`.
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cli/ lies inside the repository")
 }
 
-/// Runs `tracedeck ARGS` from the crate root with no `TRACEDECK_DIR` set.
+/// Runs `tracedeck ARGS` from the repository root with no `TRACEDECK_DIR` set.
 fn tracedeck(args: &[&str]) -> Run {
     let Output {
         status,
