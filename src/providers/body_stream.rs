@@ -13,7 +13,7 @@ use crate::model::{ModelError, PartStream, StreamPart};
 type Body = BoxStream<'static, Result<Bytes, reqwest::Error>>;
 
 struct State<P> {
-    /// The provider named in errors, and the key scrubbed from them.
+    /// The provider named in errors, and the key scrubbed from every part and error.
     ctx: CallContext,
     /// `None` once the protocol ended or the body failed: nothing more is read.
     body: Option<Body>,
@@ -37,7 +37,9 @@ impl<P: ProtocolDecoder> State<P> {
             match body.next().await {
                 Some(Ok(bytes)) => {
                     let result = self.decoder.push_into(&bytes, &mut self.scratch);
-                    self.ready.extend(self.scratch.drain(..).map(Ok));
+                    let ctx = &self.ctx;
+                    let parts = self.scratch.drain(..).map(|p| Ok(ctx.scrub_part(p)));
+                    self.ready.extend(parts);
                     match result {
                         Err(err) => self.fail(err),
                         // The protocol's end: drop the connection's remaining body.
@@ -52,7 +54,11 @@ impl<P: ProtocolDecoder> State<P> {
                 None => {
                     self.body = None;
                     match self.decoder.finish() {
-                        Ok(parts) => self.ready.extend(parts.into_iter().map(Ok)),
+                        Ok(parts) => {
+                            let ctx = &self.ctx;
+                            let parts = parts.into_iter().map(|p| Ok(ctx.scrub_part(p)));
+                            self.ready.extend(parts);
+                        }
                         Err(err) => self.fail(err),
                     }
                 }
@@ -64,8 +70,8 @@ impl<P: ProtocolDecoder> State<P> {
 /// The parts of `body` as `decoder` reads them. Every part a network read
 /// completes is yielded at once, in order; the stream ends after the
 /// protocol's end marker, or with one error (transport failure, provider
-/// error event, malformed event, or truncation), errors scrubbed of the
-/// call's key.
+/// error event, malformed event, or truncation), parts and errors scrubbed
+/// of the call's key.
 pub(crate) fn part_stream<P: ProtocolDecoder>(
     ctx: CallContext,
     body: Body,
