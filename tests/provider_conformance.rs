@@ -89,7 +89,7 @@ fn parts_by_event(t: &Transcript) -> Vec<(usize, StreamPart)> {
         .into_iter()
         .filter_map(|f| match f {
             SseFrame::Event(e) => Some(e),
-            SseFrame::Comment(_) => None,
+            _ => None,
         })
         .collect();
     assert_eq!(

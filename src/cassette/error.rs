@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 /// What is wrong with a cassette key; carried by [`CassetteError::InvalidKey`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeyProblem {
     /// The key is the empty string.
     Empty,

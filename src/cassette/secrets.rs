@@ -8,6 +8,7 @@ use super::pointer::push_segment;
 
 /// A kind of credential that [`find_secrets`] recognizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SecretKind {
     /// An OpenAI-style API key: `sk-` (or `sk-proj-`, ...) and 8 or more key
     /// characters that look random (see [`find_secrets`]).

@@ -19,6 +19,7 @@ use crate::model::{ModelError, PartStream, StreamPart};
 /// How an adapter puts its key on the wire. (`pub` in this private module
 /// because the [`WireApi`](super::wire_api::WireApi) trait names it.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AuthScheme {
     /// `Authorization: Bearer <key>` (OpenAI and compatible servers).
     Bearer,
