@@ -25,15 +25,12 @@ use super::error::CassetteError;
 /// [`CassetteError::Serialize`] when `value` does not serialize to JSON
 /// (a map with non-string keys, say).
 pub fn canonical_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CassetteError> {
-    let value = serde_json::to_value(value).map_err(|e| CassetteError::Serialize {
-        message: e.to_string(),
-    })?;
+    let serialize = |e| CassetteError::Serialize {
+        source: std::sync::Arc::new(e),
+    };
+    let value = serde_json::to_value(value).map_err(serialize)?;
     let mut out = Vec::with_capacity(256);
-    serde_json::to_writer_pretty(&mut out, &Sorted(&value)).map_err(|e| {
-        CassetteError::Serialize {
-            message: e.to_string(),
-        }
-    })?;
+    serde_json::to_writer_pretty(&mut out, &Sorted(&value)).map_err(serialize)?;
     out.push(b'\n');
     Ok(out)
 }
