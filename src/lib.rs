@@ -30,7 +30,7 @@
 //! let script = Script::new()
 //!     .open_after(Duration::from_millis(800))
 //!     .part(StreamPart::StreamStart)
-//!     .part(StreamPart::RoleDelta { role: tracedeck::Role::Assistant })
+//!     .part(StreamPart::RoleDelta { role: tracedeck::model::Role::Assistant })
 //!     .part_after(Duration::from_millis(400), StreamPart::text("Bonjour"));
 //!
 //! let traces = Collector::new();
@@ -64,14 +64,18 @@
 //!
 //! ## The pieces
 //!
+//! The crate root re-exports the names of the getting-started path; every
+//! other public type lives in the one module that holds its kind:
+//!
 //! | module | what it holds |
 //! |---|---|
-//! | [`model`] | the [`Model`] trait and the request, response and stream-part types |
-//! | [`context`] | the task's current span: [`with_span`], [`spawn`], [`InSpan`] |
-//! | [`span`] | finished [`Span`]s and [`Trace`]s: [`Trace::render`], [`Trace::snapshot`] |
-//! | [`record`] | the [`Recorder`] middleware, the [`Sink`] trait, the in-memory [`Collector`] |
-//! | [`cassette`] | the content-addressed [`Store`] of traces, its background [`StoreSink`], [`Redaction`] |
-//! | [`replay`](mod@replay) | the [`Player`], [`Mode`]s, [`CassetteModel`], the [`replay()`] engine and its [`ReplayReport`] |
+//! | [`model`] | the [`Model`] trait, [`ModelRequest`], [`ModelResponse`], [`StreamPart`], [`ModelError`], and the types inside them: [`Message`](model::Message), [`Role`](model::Role), [`ContentPart`](model::ContentPart), [`ToolCall`](model::ToolCall), [`Usage`](model::Usage), [`FinishReason`](model::FinishReason), [`ModelInfo`](model::ModelInfo), [`PartStream`](model::PartStream), [`ResponseAccumulator`](model::ResponseAccumulator), ... |
+//! | [`context`] | the task's current span: [`with_span`], [`with_span_result`](context::with_span_result) (for errors that do not serialize), [`spawn`], [`InSpan`], [`current_span`](context::current_span) |
+//! | [`span`] | finished [`Span`]s and [`Trace`]s ([`Trace::render`], [`Trace::snapshot`]), [`SpanKind`](span::SpanKind), [`SpanStatus`](span::SpanStatus), [`Timing`](span::Timing), [`TraceStats`](span::TraceStats) |
+//! | [`record`] | the [`Recorder`] middleware, the [`Sink`] trait, the in-memory [`Collector`], [`FlushReport`], [`SinkError`](record::SinkError) |
+//! | [`cassette`] | the content-addressed [`Store`] of traces, its background [`StoreSink`](cassette::StoreSink), [`Redaction`](cassette::Redaction), [`CassetteError`](cassette::CassetteError), verify reports |
+//! | [`replay`](mod@replay) | the [`Player`], [`Mode`]s, [`CassetteModel`], the [`replay()`] engine ([`Replayer`](replay::Replayer) for options), its [`ReplayReport`] and [`TraceOutcome`](replay::TraceOutcome)s, [`ReplayError`](replay::ReplayError) |
+//! | [`providers`] | the HTTP adapters [`OpenAi`], [`OpenAiResponses`], [`Anthropic`], their [`ApiKey`](providers::ApiKey) and errors |
 //! | [`testing`] | [`ScriptedModel`], [`Script`], [`testing::run_paused`], proptest strategies (feature `proptest`) |
 //!
 //! ## Contracts
@@ -139,21 +143,15 @@ pub mod replay;
 pub mod span;
 pub mod testing;
 
-pub use cassette::{
-    CassetteError, KeyTraces, Redaction, Store, StoreSink, StoredTrace, VerifyReport,
-};
-pub use context::{InSpan, current_span, spawn, with_span};
-pub use model::{
-    ContentPart, FinishKind, FinishReason, ImageSource, Message, Model, ModelError, ModelInfo,
-    ModelRequest, ModelResponse, PartStream, ResponseAccumulator, ResponseFormat, Role, Settings,
-    StreamPart, ToolCall, ToolChoice, ToolDefinition, Usage,
-};
+// The root re-exports the names of the getting-started path; everything
+// else lives in its module (see the table in the crate docs).
+pub use cassette::Store;
+pub use context::{InSpan, spawn, with_span};
+pub use model::{Model, ModelError, ModelRequest, ModelResponse, StreamPart};
 pub use providers::{Anthropic, OpenAi, OpenAiResponses};
-pub use record::{Collector, FlushReport, Recorder, Sink, SinkError, SpanContext};
-pub use replay::{CassetteModel, Mode, Player, ReplayError, ReplayReport, Replayer, Speed, replay};
-pub use span::{
-    RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace, TraceSnapshot, TraceStats,
-};
+pub use record::{Collector, FlushReport, Recorder, Sink};
+pub use replay::{CassetteModel, Mode, Player, ReplayReport, replay};
+pub use span::{Span, Trace};
 pub use testing::{Script, ScriptedModel};
 
 /// Every Rust code block of the README, compiled (and run where it can be) as a doctest.

@@ -11,10 +11,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tracedeck::cassette::{Redaction, SecretKind, Store, canonical_json, sha256_hex};
+use tracedeck::span::SpanKind;
 use tracedeck::testing::run_paused;
-use tracedeck::{
-    Model, ModelRequest, Recorder, Script, ScriptedModel, SpanKind, StreamPart, with_span,
-};
+use tracedeck::{Model, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, with_span};
 
 const API_KEY: &str = "sk-proj-Zx81Qw7Lm2Np4Rt6Vb9Kc3Hd";
 const EMAIL: &str = "ada.lovelace@example.com";
@@ -40,7 +39,7 @@ fn model() -> ScriptedModel {
             .part(StreamPart::text("Your account "))
             .part_after(Duration::from_millis(10), StreamPart::text("number is "))
             .part_after(Duration::from_millis(10), StreamPart::text("4242-9876"))
-            .part(StreamPart::finish(tracedeck::FinishReason::stop())),
+            .part(StreamPart::finish(tracedeck::model::FinishReason::stop())),
     )
 }
 
@@ -152,7 +151,7 @@ fn agent_model() -> ScriptedModel {
             })
             .part_after(Duration::from_millis(50), StreamPart::text("Your account "))
             .part(StreamPart::text("number is 4242-9876"))
-            .part(StreamPart::finish(tracedeck::FinishReason::stop())),
+            .part(StreamPart::finish(tracedeck::model::FinishReason::stop())),
     )
 }
 
@@ -350,7 +349,7 @@ fn wildcards_and_a_custom_placeholder() {
         with_span("wild", "in", async {
             let req = ModelRequest::new("m")
                 .user(EMAIL)
-                .message(tracedeck::Message::assistant("ok"))
+                .message(tracedeck::model::Message::assistant("ok"))
                 .user(API_KEY);
             recorder.generate(req).await.unwrap().text
         })

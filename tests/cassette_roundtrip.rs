@@ -10,8 +10,9 @@ use std::time::{Duration, SystemTime};
 use proptest::prelude::*;
 use serde_json::json;
 use tracedeck::cassette::{CassetteError, FORMAT, Store, VERSION, canonical_json, sha256_hex};
+use tracedeck::span::SpanId;
 use tracedeck::testing::run_paused;
-use tracedeck::{Collector, SpanId, Trace};
+use tracedeck::{Collector, Trace};
 
 proptest! {
     #![proptest_config(ProptestConfig {

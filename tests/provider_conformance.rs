@@ -17,15 +17,14 @@ use std::path::{Path, PathBuf};
 use futures::StreamExt;
 use proptest::prelude::*;
 use serde_json::Value;
+use tracedeck::model::{ModelInfo, ResponseAccumulator};
 use tracedeck::providers::anthropic::MessagesStreamDecoder;
 use tracedeck::providers::openai_chat::ChatStreamDecoder;
 use tracedeck::providers::openai_responses::ResponsesStreamDecoder;
 use tracedeck::providers::sse::{SseDecoder, SseFrame};
 use tracedeck::providers::{Anthropic, BodyDecoder, OpenAi, OpenAiResponses, ProtocolDecoder};
 use tracedeck::testing::{Reply, SseServer};
-use tracedeck::{
-    Collector, Model, ModelInfo, ModelRequest, Recorder, ResponseAccumulator, StreamPart, with_span,
-};
+use tracedeck::{Collector, Model, ModelRequest, Recorder, StreamPart, with_span};
 
 #[derive(Debug, Clone)]
 struct Transcript {
@@ -139,7 +138,7 @@ fn decode_chunks<'a>(
 /// tokens read from or written to its cache apart from `input_tokens`; the
 /// adapters add them back so `Usage::input_tokens` counts every prompt token,
 /// and keep them in their own fields, so the reported number is recovered here.
-fn reported_input_tokens(protocol: &str, usage: &tracedeck::Usage) -> u64 {
+fn reported_input_tokens(protocol: &str, usage: &tracedeck::model::Usage) -> u64 {
     if protocol == "anthropic" {
         usage.input_tokens
             - usage.cached_input_tokens.unwrap_or(0)

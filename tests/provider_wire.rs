@@ -6,12 +6,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
+use tracedeck::model::{ContentPart, FinishKind, Message, Role, ToolChoice, ToolDefinition, Usage};
 use tracedeck::providers::{Anthropic, OpenAi, OpenAiResponses};
 use tracedeck::testing::{Reply, SseServer};
-use tracedeck::{
-    ContentPart, FinishKind, Message, Model, ModelError, ModelRequest, ModelResponse, Role,
-    StreamPart, ToolChoice, ToolDefinition, Usage,
-};
+use tracedeck::{Model, ModelError, ModelRequest, ModelResponse, StreamPart};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -716,7 +714,7 @@ async fn a_refused_connection_is_a_transport_error() {
 }
 
 fn fold(model: &dyn Model, parts: &[StreamPart]) -> ModelResponse {
-    let mut acc = tracedeck::ResponseAccumulator::new(model.info());
+    let mut acc = tracedeck::model::ResponseAccumulator::new(model.info());
     for part in parts {
         acc.push(part);
     }

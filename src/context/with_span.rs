@@ -91,7 +91,7 @@ where
 /// .await;
 /// assert!(result.is_err());
 /// let root = traces.traces()[0].root().clone();
-/// assert_eq!(root.status, tracedeck::SpanStatus::Error);
+/// assert_eq!(root.status, tracedeck::span::SpanStatus::Error);
 /// assert_eq!(root.output.unwrap()["Err"]["message"], "config.toml is missing");
 /// # });
 /// ```

@@ -222,7 +222,8 @@ pub struct Settings {
 /// adapters add those on the wire, so a request can be recorded as it is.
 ///
 /// ```
-/// use tracedeck::{Message, ModelRequest};
+/// use tracedeck::ModelRequest;
+/// use tracedeck::model::Message;
 /// let req = ModelRequest::new("gpt-4o-mini")
 ///     .system("Answer in one word.")
 ///     .message(Message::user("Capital of France?"))

@@ -34,8 +34,8 @@
 //!   usage are framing; text, reasoning, refusals and tool calls are content.
 //!   So a recorder's TTFT lands on the first event that carries model output.
 //!   The last part is always one [`Finish`](crate::StreamPart::Finish) with the
-//!   final [`Usage`](crate::Usage) and the provider's own finish string in
-//!   [`FinishReason::raw`](crate::FinishReason::raw).
+//!   final [`Usage`](crate::model::Usage) and the provider's own finish string in
+//!   [`FinishReason::raw`](crate::model::FinishReason::raw).
 //! - **Usage**, normalized: `input_tokens` include cached prompt tokens
 //!   (Anthropic reports them apart; they are added back), `cached_input_tokens`,
 //!   `cache_creation_input_tokens` and `reasoning_tokens` where given.

@@ -3,9 +3,11 @@
 
 use futures::StreamExt;
 use serde_json::json;
+use tracedeck::cassette::Redaction;
+use tracedeck::replay::ReplayError;
 use tracedeck::{
-    Collector, Model, ModelError, ModelRequest, Player, Recorder, Redaction, ReplayError, Script,
-    ScriptedModel, Store, Trace, with_span,
+    Collector, Model, ModelError, ModelRequest, Player, Recorder, Script, ScriptedModel, Store,
+    Trace, with_span,
 };
 
 fn ask(text: &str) -> ModelRequest {

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use futures::StreamExt;
 use proptest::prelude::*;
 use tracedeck::cassette::canonical_json;
+use tracedeck::model::ModelInfo;
 use tracedeck::testing::{run_paused, strategies};
 use tracedeck::{
-    Collector, Model, ModelError, ModelInfo, ModelRequest, Player, Recorder, Script, ScriptedModel,
-    Store, StreamPart, Trace, replay, with_span,
+    Collector, Model, ModelError, ModelRequest, Player, Recorder, Script, ScriptedModel, Store,
+    StreamPart, Trace, replay, with_span,
 };
 
 use crate::common::{Question, live_model, session};

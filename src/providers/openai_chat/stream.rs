@@ -218,7 +218,7 @@ mod tests {
                 StreamPart::text("Hi"),
                 StreamPart::Usage { usage },
                 StreamPart::Finish {
-                    reason: crate::FinishReason::new(FinishKind::Length, "length"),
+                    reason: crate::model::FinishReason::new(FinishKind::Length, "length"),
                     usage: Some(usage)
                 },
             ]
