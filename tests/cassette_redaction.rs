@@ -236,6 +236,22 @@ fn verify_flags_what_redaction_would_have_hidden() {
     }
 }
 
+#[test]
+fn verify_flags_a_short_key_that_the_long_key_pattern_missed() {
+    // A key with 15 characters after `sk-`, as test setups and gateways use.
+    let short_key = "sk-test-SECRET-123";
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    record(&store, short_key, EMAIL);
+    let report = store.verify();
+    let found: Vec<_> = report.secrets().collect();
+    assert_eq!(found.len(), 2, "{report}");
+    for (_, secret) in found {
+        assert_eq!(secret.kind, SecretKind::OpenAiKey);
+        assert!(!secret.preview.contains(short_key));
+    }
+}
+
 /// The hash a player looks a request up by: the canonical JSON of the
 /// request after redaction.
 fn playback_hash(redaction: &Redaction, request: &ModelRequest) -> String {
