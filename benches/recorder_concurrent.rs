@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use tracedeck::{Collector, Model, ModelRequest, Recorder, Sink, SpanKind, with_span};
+use tracedeck::span::SpanKind;
+use tracedeck::{Collector, Model, ModelRequest, Recorder, Sink, with_span};
 
 use common::memory_model::MemoryModel;
 use common::report::Report;

@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use futures::StreamExt;
-use tracedeck::{Model, ModelRequest, Player, Speed, Trace};
+use tracedeck::replay::Speed;
+use tracedeck::{Model, ModelRequest, Player, Trace};
 
 use common::drain;
 use common::report::{Report, human};

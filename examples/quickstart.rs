@@ -30,11 +30,11 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::json;
+use tracedeck::model::{ContentPart, Message, ResponseAccumulator, Role, ToolDefinition};
 use tracedeck::providers::OpenAi;
 use tracedeck::testing::OpenAiSimulator;
 use tracedeck::{
-    ContentPart, Message, Model, ModelError, ModelRequest, Recorder, ReplayReport,
-    ResponseAccumulator, Role, Store, ToolDefinition, replay, with_span,
+    Model, ModelError, ModelRequest, Recorder, ReplayReport, Store, replay, with_span,
 };
 
 /// Where the quickstart keeps its cassettes.

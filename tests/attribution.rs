@@ -9,10 +9,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::future::join_all;
 use proptest::prelude::*;
+use tracedeck::context::current_span;
+use tracedeck::span::SpanKind;
 use tracedeck::testing::{Step, run_paused, strategies};
 use tracedeck::{
-    Collector, InSpan, Model, ModelRequest, Recorder, Script, ScriptedModel, SpanKind, StreamPart,
-    Trace, current_span, with_span,
+    Collector, InSpan, Model, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, Trace,
+    with_span,
 };
 
 const MARKER_PREFIX: &str = "marker-";

@@ -8,10 +8,9 @@ use futures::StreamExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tracedeck::cassette::Store;
+use tracedeck::model::FinishReason;
 use tracedeck::testing::run_paused;
-use tracedeck::{
-    FinishReason, Model, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, with_span,
-};
+use tracedeck::{Model, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, with_span};
 
 const DOC: &str = include_str!("../docs/cassette-format.md");
 

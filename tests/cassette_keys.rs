@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use serde_json::json;
+use tracedeck::Sink;
 use tracedeck::cassette::{CassetteError, KeyProblem, MAX_SEGMENT_BYTES, Store, validate_key};
+use tracedeck::record::SinkError;
 use tracedeck::testing::run_paused;
-use tracedeck::{Sink, SinkError};
 
 fn hostile_keys() -> Vec<String> {
     let mut keys: Vec<String> = [

@@ -14,8 +14,9 @@ use std::path::Path;
 
 use serde_json::json;
 use tracedeck::cassette::{CassetteError, Store};
+use tracedeck::record::SinkError;
 use tracedeck::testing::run_paused;
-use tracedeck::{FlushReport, Recorder, SinkError};
+use tracedeck::{FlushReport, Recorder};
 
 /// Records `n` sessions keyed `key` through a sink on `store`; every call
 /// must succeed. Returns the recorder's flush report.

@@ -13,9 +13,8 @@ use serde_json::{Value, json};
 use tracedeck::cassette::{Redaction, SecretKind, Store};
 use tracedeck::json::{canonical_json, sha256_hex};
 use tracedeck::testing::run_paused;
-use tracedeck::{
-    Model, ModelRequest, Recorder, Script, ScriptedModel, SpanKind, StreamPart, with_span,
-};
+use tracedeck::{Model, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, with_span};
+use tracedeck::span::SpanKind;
 
 const API_KEY: &str = "sk-proj-Zx81Qw7Lm2Np4Rt6Vb9Kc3Hd";
 const EMAIL: &str = "ada.lovelace@example.com";
@@ -41,7 +40,7 @@ fn model() -> ScriptedModel {
             .part(StreamPart::text("Your account "))
             .part_after(Duration::from_millis(10), StreamPart::text("number is "))
             .part_after(Duration::from_millis(10), StreamPart::text("4242-9876"))
-            .part(StreamPart::finish(tracedeck::FinishReason::stop())),
+            .part(StreamPart::finish(tracedeck::model::FinishReason::stop())),
     )
 }
 
@@ -153,7 +152,7 @@ fn agent_model() -> ScriptedModel {
             })
             .part_after(Duration::from_millis(50), StreamPart::text("Your account "))
             .part(StreamPart::text("number is 4242-9876"))
-            .part(StreamPart::finish(tracedeck::FinishReason::stop())),
+            .part(StreamPart::finish(tracedeck::model::FinishReason::stop())),
     )
 }
 
@@ -351,7 +350,7 @@ fn wildcards_and_a_custom_placeholder() {
         with_span("wild", "in", async {
             let req = ModelRequest::new("m")
                 .user(EMAIL)
-                .message(tracedeck::Message::assistant("ok"))
+                .message(tracedeck::model::Message::assistant("ok"))
                 .user(API_KEY);
             recorder.generate(req).await.unwrap().text
         })

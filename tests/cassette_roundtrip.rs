@@ -12,7 +12,8 @@ use serde_json::json;
 use tracedeck::cassette::{CassetteError, FORMAT, Store, VERSION};
 use tracedeck::json::{canonical_json, sha256_hex};
 use tracedeck::testing::run_paused;
-use tracedeck::{Collector, SpanId, Trace};
+use tracedeck::{Collector, Trace};
+use tracedeck::span::SpanId;
 
 proptest! {
     #![proptest_config(ProptestConfig {

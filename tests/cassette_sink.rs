@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 use tracedeck::cassette::{DEFAULT_QUEUE_CAPACITY, Store, StoreSinkStats};
+use tracedeck::record::SinkError;
 use tracedeck::testing::run_paused;
-use tracedeck::{Recorder, Sink, SinkError, Trace};
+use tracedeck::{Recorder, Sink, Trace};
 
 #[test]
 fn a_full_queue_refuses_at_once_and_is_counted() {

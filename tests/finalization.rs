@@ -8,10 +8,13 @@ use std::time::Duration;
 use futures::StreamExt;
 use proptest::prelude::*;
 use tokio::time::timeout;
+use tracedeck::model::FinishReason;
+use tracedeck::record::SinkError;
+use tracedeck::span::{SpanId, SpanKind, SpanStatus};
 use tracedeck::testing::{run_paused, strategies};
 use tracedeck::{
-    Collector, FinishReason, Model, ModelError, ModelRequest, Recorder, Script, ScriptedModel,
-    Sink, SinkError, SpanId, SpanKind, SpanStatus, StreamPart, Trace, with_span,
+    Collector, Model, ModelError, ModelRequest, Recorder, Script, ScriptedModel, Sink, StreamPart,
+    Trace, with_span,
 };
 
 fn ms(n: u64) -> Duration {
@@ -162,11 +165,14 @@ async fn a_consumer_that_drops_the_stream_after_the_finish_part_leaves_an_ok_spa
 async fn a_stream_dropped_long_after_its_finish_ends_at_its_last_part() {
     let script = Script::new()
         .part_after(ms(30), StreamPart::text("hi"))
-        .part_after(ms(20), StreamPart::finish(tracedeck::FinishReason::stop()))
+        .part_after(
+            ms(20),
+            StreamPart::finish(tracedeck::model::FinishReason::stop()),
+        )
         .part_after(
             ms(5),
             StreamPart::Usage {
-                usage: tracedeck::Usage::new(3, 1),
+                usage: tracedeck::model::Usage::new(3, 1),
             },
         );
     let (model, sink) = recorder(script);

@@ -8,10 +8,12 @@ use futures::future::BoxFuture;
 use futures::{StreamExt, stream};
 use proptest::prelude::*;
 use tokio::time::{Instant, sleep};
+use tracedeck::model::{ModelInfo, PartStream};
+use tracedeck::span::SpanStatus;
 use tracedeck::testing::{run_paused, strategies};
 use tracedeck::{
-    Collector, Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream, Recorder,
-    Script, ScriptedModel, SpanStatus, StreamPart,
+    Collector, Model, ModelError, ModelRequest, ModelResponse, Recorder, Script, ScriptedModel,
+    StreamPart,
 };
 
 type Item = Result<StreamPart, ModelError>;
@@ -146,7 +148,7 @@ async fn each_part_arrives_at_the_instant_the_inner_model_produced_it() {
         .part_after(Duration::from_millis(30), StreamPart::text("lo"))
         .part_after(
             Duration::from_millis(5),
-            StreamPart::finish(tracedeck::FinishReason::stop()),
+            StreamPart::finish(tracedeck::model::FinishReason::stop()),
         );
     let recorder = Recorder::new(ScriptedModel::new(script.clone()), Collector::new());
     let recorded = timeline(&recorder, &[]).await;

@@ -47,10 +47,9 @@ use tracedeck::providers::openai_responses::ResponsesStreamDecoder;
 use tracedeck::providers::sse::{SseDecoder, SseFrame};
 use tracedeck::providers::{Anthropic, BodyDecoder, OpenAi, OpenAiResponses, ProtocolDecoder};
 use tracedeck::testing::{Reply, SseServer};
-use tracedeck::{
-    Collector, FinishKind, Model, ModelError, ModelInfo, ModelRequest, Recorder,
-    ResponseAccumulator, SpanStatus, StreamPart, with_span,
-};
+use tracedeck::{Collector, Model, ModelError, ModelRequest, Recorder, StreamPart, with_span};
+use tracedeck::model::{FinishKind, ModelInfo, ResponseAccumulator};
+use tracedeck::span::SpanStatus;
 
 #[derive(Debug, Clone)]
 struct Transcript {
@@ -162,6 +161,7 @@ fn parts_by_event(t: &Transcript) -> (Vec<(usize, StreamPart)>, Option<ModelErro
                 tagged.push((index, StreamPart::KeepAlive));
                 continue;
             }
+            other => panic!("a frame this test does not know: {other:?}"),
         };
         let mut out = Vec::new();
         let result = protocol.decode(&event, &mut out);
@@ -210,7 +210,7 @@ fn decode_chunks<'a>(t: &Transcript, chunks: impl IntoIterator<Item = &'a [u8]>)
 /// tokens read from or written to its cache apart from `input_tokens`; the
 /// adapters add them back so `Usage::input_tokens` counts every prompt token,
 /// and keep them in their own fields, so the reported number is recovered here.
-fn reported_input_tokens(protocol: &str, usage: &tracedeck::Usage) -> u64 {
+fn reported_input_tokens(protocol: &str, usage: &tracedeck::model::Usage) -> u64 {
     if protocol == "anthropic" {
         usage.input_tokens
             - usage.cached_input_tokens.unwrap_or(0)
@@ -246,7 +246,7 @@ fn assert_error(t: &Transcript, error: Option<&ModelError>) {
 /// raw string is the provider's or, when it sent none, `""` of kind `Other`.
 /// A stream that failed has a `Finish` (its last part) only if the provider
 /// sent a finish reason before the error.
-fn assert_finish(t: &Transcript, decoded: &Decoded, reason: Option<&tracedeck::FinishReason>) {
+fn assert_finish(t: &Transcript, decoded: &Decoded, reason: Option<&tracedeck::model::FinishReason>) {
     let label = t.label();
     let finishes = decoded
         .parts

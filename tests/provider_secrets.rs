@@ -3,6 +3,8 @@
 //! error status and an error event that both echo the key back — no
 //! recorded byte contains `SECRET`, and neither does any adapter's `Debug`.
 
+mod common;
+
 use futures::StreamExt;
 use serde_json::json;
 use tracedeck::providers::{Anthropic, OpenAi, OpenAiResponses};
@@ -183,5 +185,117 @@ fn no_adapter_debug_output_shows_the_key_or_header_values() {
     for debug in shown {
         assert!(!debug.contains("SECRET"), "{debug}");
         assert!(debug.contains("redacted"), "{debug}");
+    }
+}
+
+/// A server that echoes the key in everything it sends back: the response's
+/// `id` and `model`, the text, a tool call's id, name and arguments.
+async fn echoing_server() -> SseServer {
+    SseServer::start(|req| {
+        let streaming = req.body_json().is_some_and(|b| b["stream"] == true);
+        let id = format!("resp-{KEY}");
+        let model = format!("gpt-{KEY}");
+        let text = format!("your key is {KEY}");
+        let chunk = |v: serde_json::Value| format!("data: {v}\n\n");
+        let event = |name: &str, v: serde_json::Value| format!("event: {name}\ndata: {v}\n\n");
+        match (req.path.as_str(), streaming) {
+            ("/chat/completions", true) => Reply::sse_events(
+                [
+                    chunk(json!({"id": id, "model": model, "choices": [{"index": 0,
+                        "delta": {"role": "assistant", "content": text}}]})),
+                    chunk(json!({"id": id, "model": model, "choices": [{"index": 0,
+                        "delta": {"tool_calls": [{"index": 0, "id": format!("call-{KEY}"),
+                            "function": {"name": format!("f-{KEY}"), "arguments": format!("{{\"k\":\"{KEY}\"}}")}}]},
+                        "finish_reason": "stop"}]})),
+                    "data: [DONE]\n\n".to_owned(),
+                ]
+                .concat(),
+            ),
+            ("/chat/completions", false) => Reply::json(
+                200,
+                &json!({"id": id, "model": model, "choices": [{"message": {"content": text,
+                    "tool_calls": [{"id": format!("call-{KEY}"), "type": "function",
+                        "function": {"name": format!("f-{KEY}"), "arguments": format!("{{\"k\":\"{KEY}\"}}")}}]},
+                    "finish_reason": "stop"}]}),
+            ),
+            ("/responses", true) => Reply::sse_events(
+                [
+                    event("response.created", json!({"type": "response.created",
+                        "response": {"id": id, "model": model, "status": "in_progress"}})),
+                    event("response.output_text.delta", json!({"type": "response.output_text.delta", "delta": text})),
+                    event("response.completed", json!({"type": "response.completed",
+                        "response": {"id": id, "model": model, "status": "completed"}})),
+                ]
+                .concat(),
+            ),
+            ("/responses", false) => Reply::json(
+                200,
+                &json!({"id": id, "model": model, "status": "completed", "output": [{"type": "message",
+                    "content": [{"type": "output_text", "text": text}]}]}),
+            ),
+            ("/v1/messages", true) => Reply::sse_events(
+                [
+                    event("message_start", json!({"type": "message_start", "message": {"id": id, "model": model,
+                        "role": "assistant", "content": [], "usage": {"input_tokens": 1, "output_tokens": 0}}})),
+                    event("content_block_start", json!({"type": "content_block_start", "index": 0,
+                        "content_block": {"type": "text", "text": ""}})),
+                    event("content_block_delta", json!({"type": "content_block_delta", "index": 0,
+                        "delta": {"type": "text_delta", "text": text}})),
+                    event("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
+                    event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                        "usage": {"output_tokens": 3}})),
+                    event("message_stop", json!({"type": "message_stop"})),
+                ]
+                .concat(),
+            ),
+            ("/v1/messages", false) => Reply::json(
+                200,
+                &json!({"id": id, "model": model, "content": [{"type": "text", "text": text}],
+                    "stop_reason": "end_turn"}),
+            ),
+            _ => Reply::status(404),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_key_echoed_in_ids_models_and_text_reaches_neither_the_caller_nor_the_cassette() {
+    let server = echoing_server().await;
+    for (model, _, name) in adapters(&server.url()) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = tracedeck::Store::open(dir.path()).unwrap();
+        let model = Recorder::new(model, store.sink());
+        let mut seen = Vec::new();
+        with_span("secrets", "check", async {
+            let mut stream = model
+                .stream(ModelRequest::new("m").user("hi"))
+                .await
+                .unwrap();
+            while let Some(part) = stream.next().await {
+                seen.push(serde_json::to_string(&part.unwrap()).unwrap());
+            }
+            let whole = model
+                .generate(ModelRequest::new("m").user("hi"))
+                .await
+                .unwrap();
+            seen.push(serde_json::to_string(&whole).unwrap());
+        })
+        .await;
+        assert!(model.flush().await.is_clean(), "{name}");
+        let seen = seen.concat();
+        assert!(seen.contains("your key is <redacted>"), "{name}: {seen}");
+        assert!(seen.contains("resp-<redacted>"), "{name}: {seen}");
+        assert!(!seen.contains("SECRET"), "{name}: the caller sees {seen}");
+
+        let files = common::files_under(dir.path());
+        assert_eq!(files.len(), 1, "{name}: one cassette");
+        let bytes = std::fs::read_to_string(dir.path().join(&files[0])).unwrap();
+        assert!(bytes.contains("gpt-<redacted>"), "{name}: {bytes}");
+        assert!(
+            !bytes.contains("SECRET"),
+            "{name}: the cassette holds {bytes}"
+        );
     }
 }

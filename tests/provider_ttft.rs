@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tracedeck::providers::{Anthropic, OpenAi, OpenAiResponses};
+use tracedeck::span::SpanStatus;
 use tracedeck::testing::{Reply, SseServer};
-use tracedeck::{Collector, Model, ModelRequest, Recorder, SpanStatus, StreamPart, with_span};
+use tracedeck::{Collector, Model, ModelRequest, Recorder, StreamPart, with_span};
 
 const HEADERS_AFTER: Duration = Duration::from_millis(300);
 const CONTENT_AFTER: Duration = Duration::from_millis(200);

@@ -6,12 +6,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
+use tracedeck::model::{ContentPart, FinishKind, Message, Role, ToolChoice, ToolDefinition, Usage};
 use tracedeck::providers::{Anthropic, OpenAi, OpenAiResponses};
 use tracedeck::testing::{Reply, SseServer};
-use tracedeck::{
-    ContentPart, FinishKind, Message, Model, ModelError, ModelRequest, ModelResponse, Role,
-    StreamPart, ToolChoice, ToolDefinition, Usage,
-};
+use tracedeck::{Model, ModelError, ModelRequest, ModelResponse, StreamPart};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -678,7 +676,7 @@ async fn a_connection_broken_mid_body_is_a_transport_error() {
     assert_eq!(
         parts.last(),
         Some(&Ok(StreamPart::Finish {
-            reason: tracedeck::FinishReason::length(),
+            reason: tracedeck::model::FinishReason::length(),
             usage: Some(Usage::new(3, 1)),
         })),
         "{parts:?}"
@@ -750,7 +748,7 @@ async fn a_refused_connection_is_a_transport_error() {
 }
 
 fn fold(model: &dyn Model, parts: &[StreamPart]) -> ModelResponse {
-    let mut acc = tracedeck::ResponseAccumulator::new(model.info());
+    let mut acc = tracedeck::model::ResponseAccumulator::new(model.info());
     for part in parts {
         acc.push(part);
     }
@@ -867,7 +865,7 @@ async fn a_stream_that_ends_in_an_error_keeps_the_finish_reason_and_usage_it_rec
         // The recording: status error, the partial output holds all of it.
         let trace = &traces.traces()[0];
         let span = trace.llm_spans().next().unwrap();
-        assert_eq!(span.status, tracedeck::SpanStatus::Error, "{label}");
+        assert_eq!(span.status, tracedeck::span::SpanStatus::Error, "{label}");
         let output: ModelResponse =
             serde_json::from_value(span.output.clone().expect("a partial output")).unwrap();
         assert_eq!(output.text, "Hi", "{label}");

@@ -12,9 +12,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::json;
 use tokio::time::timeout;
+use tracedeck::model::{Message, ToolDefinition};
+use tracedeck::span::SpanStatus;
 use tracedeck::{
-    Collector, Message, Model, ModelError, ModelRequest, Recorder, Script, ScriptedModel,
-    SpanStatus, StreamPart, ToolDefinition, Trace,
+    Collector, Model, ModelError, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, Trace,
 };
 
 fn ms(n: u64) -> Duration {
@@ -43,7 +44,10 @@ fn script(waits: bool) -> Script {
     Script::new()
         .open_after(delay)
         .part_after(delay, StreamPart::text("Sunny"))
-        .part_after(delay, StreamPart::finish(tracedeck::FinishReason::stop()))
+        .part_after(
+            delay,
+            StreamPart::finish(tracedeck::model::FinishReason::stop()),
+        )
 }
 
 fn recorder(script: Script) -> (Recorder<ScriptedModel>, Collector) {

@@ -8,10 +8,12 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use proptest::prelude::*;
 use tokio::time::Instant;
+use tracedeck::record::SinkError;
+use tracedeck::span::SpanStatus;
 use tracedeck::testing::{run_paused, strategies};
 use tracedeck::{
     Collector, FlushReport, Model, ModelError, ModelRequest, ModelResponse, Recorder, Script,
-    ScriptedModel, Sink, SinkError, SpanStatus, StreamPart, Trace, with_span,
+    ScriptedModel, Sink, StreamPart, Trace, with_span,
 };
 
 const SINK_PANIC: &str = "sink exploded";
@@ -117,7 +119,10 @@ fn script() -> Script {
         .open_after(ms(300))
         .part(StreamPart::StreamStart)
         .part_after(ms(200), StreamPart::text("Hello"))
-        .part_after(ms(20), StreamPart::finish(tracedeck::FinishReason::stop()))
+        .part_after(
+            ms(20),
+            StreamPart::finish(tracedeck::model::FinishReason::stop()),
+        )
 }
 
 /// Runs the session bare and through a recorder into `sink`; asserts the

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use proptest::prelude::*;
+use tracedeck::model::Role;
 use tracedeck::testing::{Step, run_paused, strategies};
 use tracedeck::{
-    Collector, Model, ModelError, ModelRequest, Recorder, Role, Script, ScriptedModel, Span,
-    StreamPart, Trace, with_span,
+    Collector, Model, ModelError, ModelRequest, Recorder, Script, ScriptedModel, Span, StreamPart,
+    Trace, with_span,
 };
 
 fn ms(n: u64) -> Duration {
@@ -64,7 +65,10 @@ async fn ttft_is_the_first_text_not_the_framing_that_arrives_with_the_open() {
         })
         .part_after(ms(400), StreamPart::text("Hello"))
         .part_after(ms(20), StreamPart::text(" world"))
-        .part_after(ms(5), StreamPart::finish(tracedeck::FinishReason::stop()));
+        .part_after(
+            ms(5),
+            StreamPart::finish(tracedeck::model::FinishReason::stop()),
+        );
     let trace = record_stream(script).await;
     let call = only_call(&trace);
 
@@ -145,7 +149,10 @@ async fn a_stream_of_framing_only_has_no_ttft() {
                 name: String::new(),
             },
         )
-        .part_after(ms(10), StreamPart::finish(tracedeck::FinishReason::stop()));
+        .part_after(
+            ms(10),
+            StreamPart::finish(tracedeck::model::FinishReason::stop()),
+        );
     let trace = record_stream(script).await;
     let call = only_call(&trace);
     assert_eq!(call.timing.opened_us, Some(30_000));

@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use tracedeck::model::{FinishReason, ModelInfo, Role, Usage};
 use tracedeck::{
-    Collector, FinishReason, Model, ModelInfo, ModelRequest, ModelResponse, Recorder, Role, Script,
-    ScriptedModel, StreamPart, Trace, Usage, with_span,
+    Collector, Model, ModelRequest, ModelResponse, Recorder, Script, ScriptedModel, StreamPart,
+    Trace, with_span,
 };
 
 fn ms(n: u64) -> Duration {

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use tracedeck::model::{FinishReason, ModelInfo, Usage};
 use tracedeck::span::Percentiles;
+use tracedeck::span::TraceStats;
 use tracedeck::{
-    Collector, FinishReason, Model, ModelError, ModelInfo, ModelRequest, Recorder, Script,
-    ScriptedModel, Sink, StreamPart, TraceStats, Usage, with_span,
+    Collector, Model, ModelError, ModelRequest, Recorder, Script, ScriptedModel, Sink, StreamPart,
+    with_span,
 };
 
 /// Call `i` (1-based, from the prompt) takes `10·i` ms to its first token and

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use tracedeck::model::FinishReason;
+use tracedeck::span::SpanId;
 use tracedeck::{
-    Collector, FinishReason, Model, ModelRequest, Recorder, Script, ScriptedModel, SpanId,
-    StreamPart, Trace, with_span,
+    Collector, Model, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, Trace, with_span,
 };
 
 /// A turn with two streamed calls (framing + content) and a plain generate call.

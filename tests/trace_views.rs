@@ -7,10 +7,11 @@ mod common;
 
 use proptest::prelude::*;
 use serde_json::json;
+use tracedeck::Trace;
 use tracedeck::cassette::Store;
 use tracedeck::replay::{LlmTiming, SpanTreeDiff};
 use tracedeck::span::SnapshotSpan;
-use tracedeck::{Trace, TraceStats};
+use tracedeck::span::TraceStats;
 
 fn count(span: &SnapshotSpan) -> usize {
     1 + span.children.iter().map(count).sum::<usize>()

@@ -7,10 +7,8 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use futures::future::{self, BoxFuture};
 use futures::stream;
-use tracedeck::{
-    FinishReason, Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream,
-    ResponseAccumulator, Role, StreamPart, Usage,
-};
+use tracedeck::model::{FinishReason, ModelInfo, PartStream, ResponseAccumulator, Role, Usage};
+use tracedeck::{Model, ModelError, ModelRequest, ModelResponse, StreamPart};
 
 /// Token-sized text deltas, cycled through to fill a stream.
 const TOKENS: [&str; 8] = [

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use tracedeck::{Message, ModelError, ModelRequest, PartStream, Sink, SinkError, Trace};
+use tracedeck::model::{Message, PartStream};
+use tracedeck::record::SinkError;
+use tracedeck::{ModelError, ModelRequest, Sink, Trace};
 
 /// A sink that drops every trace it gets: the recorder does all of its work
 /// (the trace is built and handed over) but nothing accumulates across

@@ -4,10 +4,8 @@
 
 use std::time::Duration;
 
-use tracedeck::{
-    Collector, FinishReason, Model, Recorder, Role, Script, ScriptedModel, StreamPart, Trace,
-    Usage, with_span,
-};
+use tracedeck::model::{FinishReason, Role, Usage};
+use tracedeck::{Collector, Model, Recorder, Script, ScriptedModel, StreamPart, Trace, with_span};
 
 use super::{chat_request, drain};
 

@@ -41,6 +41,7 @@ pub enum CliError {
         /// How many files failed.
         count: usize,
         /// The first failure.
+        #[source]
         first: CassetteError,
     },
     /// One trace was needed but the key has several.
@@ -75,5 +76,26 @@ pub enum CliError {
 impl From<io::Error> for CliError {
     fn from(err: io::Error) -> Self {
         Self::Output(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use super::*;
+
+    #[test]
+    fn an_unreadable_key_keeps_its_first_failure_as_the_source() {
+        let first = CassetteError::BadFileName {
+            path: PathBuf::from("cassettes/k/x.json"),
+        };
+        let err = CliError::KeyUnreadable {
+            key: "k".into(),
+            count: 1,
+            first: first.clone(),
+        };
+        let source = err.source().expect("the cassette error is the source");
+        assert_eq!(source.to_string(), first.to_string());
     }
 }

@@ -151,6 +151,7 @@ fn part_detail(part: &StreamPart) -> String {
             ),
             None => reason.raw.clone(),
         },
-        StreamPart::StreamStart | StreamPart::KeepAlive => String::new(),
+        // Framing, and parts a newer library version may add.
+        _ => String::new(),
     }
 }

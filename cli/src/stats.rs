@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
-use tracedeck::TraceStats;
+use tracedeck::span::TraceStats;
 use tracedeck::span::{Percentiles, format_us};
 
 use crate::Outcome;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 /// What is wrong with a cassette key; carried by [`CassetteError::InvalidKey`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeyProblem {
     /// The key is the empty string.
     Empty,
@@ -150,10 +151,11 @@ pub enum CassetteError {
         problem: String,
     },
     /// A value could not be turned into JSON.
-    #[error("cannot serialize to JSON: {message}")]
+    #[error("cannot serialize to JSON: {source}")]
     Serialize {
-        /// serde's message.
-        message: String,
+        /// serde's error.
+        #[source]
+        source: Arc<serde_json::Error>,
     },
     /// A file-system operation failed.
     #[error("{}: could not {action}: {source}", path.display())]
@@ -173,20 +175,22 @@ pub enum CassetteError {
         path: PathBuf,
     },
     /// The file ends in the middle of its JSON: a cut-off write or a shortened file.
-    #[error("{}: truncated: the JSON ends early ({message}); delete the file or re-record it", path.display())]
+    #[error("{}: truncated: the JSON ends early ({source}); delete the file or re-record it", path.display())]
     Truncated {
         /// The file.
         path: PathBuf,
-        /// The parser's message.
-        message: String,
+        /// The parser's error.
+        #[source]
+        source: Arc<serde_json::Error>,
     },
     /// The file is not JSON.
-    #[error("{}: not JSON: {message}", path.display())]
+    #[error("{}: not JSON: {source}", path.display())]
     NotJson {
         /// The file.
         path: PathBuf,
-        /// The parser's message, with line and column.
-        message: String,
+        /// The parser's error, with line and column.
+        #[source]
+        source: Arc<serde_json::Error>,
     },
     /// The file is JSON but not a tracedeck cassette (no or another `format`).
     #[error("{}: not a tracedeck cassette: {problem}", path.display())]
@@ -292,10 +296,43 @@ impl CassetteError {
 impl From<crate::json::JsonError> for CassetteError {
     fn from(error: crate::json::JsonError) -> Self {
         match error {
-            crate::json::JsonError::Serialize { message } => Self::Serialize { message },
+            crate::json::JsonError::Serialize { source } => Self::Serialize { source },
             crate::json::JsonError::InvalidPointer { pointer, problem } => {
                 Self::InvalidPointer { pointer, problem }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    use std::error::Error;
+    use std::path::Path;
+
+    use super::CassetteError;
+    use crate::cassette::canonical_json;
+    use crate::cassette::format::parse;
+
+    fn source_of(err: &CassetteError) -> String {
+        err.source()
+            .unwrap_or_else(|| panic!("{err:?} keeps no source"))
+            .to_string()
+    }
+
+    #[test]
+    fn parse_and_serialize_errors_keep_serdes_error_as_their_source() {
+        let truncated = parse(Path::new("a.json"), b"{\"a\": [1,").unwrap_err();
+        assert!(matches!(truncated, CassetteError::Truncated { .. }));
+        assert!(source_of(&truncated).contains("EOF"), "{truncated}");
+
+        let not_json = parse(Path::new("a.json"), b"{\"a\": nope}").unwrap_err();
+        assert!(matches!(not_json, CassetteError::NotJson { .. }));
+        assert!(source_of(&not_json).contains("line 1"), "{not_json}");
+        assert!(not_json.to_string().contains(&source_of(&not_json)));
+
+        let map: std::collections::HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        let unserializable = CassetteError::from(canonical_json(&map).unwrap_err());
+        assert!(matches!(unserializable, CassetteError::Serialize { .. }));
+        assert!(!source_of(&unserializable).is_empty());
     }
 }

@@ -2,6 +2,7 @@
 //! decoding (and checking) a file.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -56,15 +57,16 @@ pub(crate) struct Decoded {
 /// Parses `bytes` as JSON, telling a cut-off file from one that is not JSON.
 pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<Value, CassetteError> {
     serde_json::from_slice(bytes).map_err(|e| {
+        let path = path.to_owned();
         if e.is_eof() {
             CassetteError::Truncated {
-                path: path.to_owned(),
-                message: e.to_string(),
+                path,
+                source: Arc::new(e),
             }
         } else {
             CassetteError::NotJson {
-                path: path.to_owned(),
-                message: e.to_string(),
+                path,
+                source: Arc::new(e),
             }
         }
     })

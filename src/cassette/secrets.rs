@@ -8,10 +8,13 @@ use crate::json::escape;
 
 /// A kind of credential that [`find_secrets`] recognizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SecretKind {
-    /// An OpenAI-style API key: `sk-` (or `sk-proj-`, ...) and 20 or more key characters.
+    /// An OpenAI-style API key: `sk-` (or `sk-proj-`, ...) and 8 or more key
+    /// characters that look random (see [`find_secrets`]).
     OpenAiKey,
-    /// An Anthropic API key: `sk-ant-` and 20 or more key characters.
+    /// An Anthropic API key: `sk-ant-` and 8 or more key characters that
+    /// look random (see [`find_secrets`]).
     AnthropicKey,
     /// An HTTP bearer credential: `Bearer ` and a token of 16 or more characters.
     BearerToken,
@@ -53,8 +56,8 @@ impl fmt::Display for SecretFinding {
 /// alternation tries `sk-ant-` before `sk-`.
 static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?P<ant>\bsk-ant-[A-Za-z0-9_-]{20,})",
-        r"|(?P<oai>\bsk-[A-Za-z0-9_-]{20,})",
+        r"(?P<ant>\bsk-ant-[A-Za-z0-9_-]{8,})",
+        r"|(?P<oai>\bsk-[A-Za-z0-9_-]{8,})",
         r"|(?P<bearer>\b(?i:bearer)\s+[A-Za-z0-9._~+/-]{16,}=*)",
         r"|(?P<aws>\b(?:AKIA|ASIA)[A-Z0-9]{16}\b)",
     ))
@@ -68,7 +71,12 @@ static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
 /// bearer tokens (`Bearer …`) and AWS access key ids (`AKIA…`). Keys and
 /// tokens must be long enough and mix letters with digits, so ordinary
 /// prose such as `sk-learn-is-a-python-library` or "Bearer tokens expire"
-/// is not flagged.
+/// is not flagged. A key shorter than 20 characters after its prefix (a
+/// test key, a gateway's key, a server echoing a short key back) is flagged
+/// from 8 characters on when it also has an upper-case letter or a segment
+/// of 4 or more characters mixing letters and digits (`sk-abc123def`,
+/// `sk-test-SECRET-123`), never for lower-case words and version numbers
+/// (`sk-learn-1-2-0`).
 ///
 /// ```
 /// use serde_json::json;
@@ -146,14 +154,37 @@ fn secrets_in(text: &str) -> Vec<(SecretKind, usize, String)> {
         };
         let secret = m.as_str();
         let body = &secret[prefix_len..];
-        let looks_random = kind == SecretKind::AwsAccessKeyId
-            || (body.bytes().any(|b| b.is_ascii_digit())
-                && body.bytes().any(|b| b.is_ascii_alphabetic()));
+        let looks_random = match kind {
+            SecretKind::AwsAccessKeyId => true,
+            SecretKind::BearerToken => mixes_letters_and_digits(body),
+            SecretKind::OpenAiKey | SecretKind::AnthropicKey => looks_like_key(body),
+        };
         if looks_random {
             out.push((kind, m.start(), preview(secret, prefix_len)));
         }
     }
     out
+}
+
+/// Key bodies this long only need to mix letters and digits.
+const LONG_KEY: usize = 20;
+
+fn mixes_letters_and_digits(text: &str) -> bool {
+    text.bytes().any(|b| b.is_ascii_digit()) && text.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
+/// Whether the characters after `sk-` (or `sk-ant-`) look like a key rather
+/// than words: letters and digits, and, when short, an upper-case letter or
+/// a segment of 4+ characters that mixes letters and digits.
+fn looks_like_key(body: &str) -> bool {
+    if !mixes_letters_and_digits(body) {
+        return false;
+    }
+    body.len() >= LONG_KEY
+        || body.bytes().any(|b| b.is_ascii_uppercase())
+        || body
+            .split(['-', '_'])
+            .any(|segment| segment.len() >= 4 && mixes_letters_and_digits(segment))
 }
 
 /// The prefix, three more characters, and the length.
@@ -217,6 +248,46 @@ mod tests {
             "AKIAIOSFODNN7EXAMPLEX",
         ] {
             assert!(kinds(text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn flags_short_keys() {
+        for (text, kind) in [
+            ("sk-test-SECRET-123", SecretKind::OpenAiKey),
+            ("sk-abc123def", SecretKind::OpenAiKey),
+            ("sk-1a2b3c4d", SecretKind::OpenAiKey),
+            ("sk-Ab3Xy9Zq", SecretKind::OpenAiKey),
+            ("echo: resp-sk-hostile-Key9 end", SecretKind::OpenAiKey),
+            ("\"id\":\"chatcmpl-sk-a1b2c3d4e5\"", SecretKind::OpenAiKey),
+            ("sk-proj-Xy7Zq9Lm", SecretKind::OpenAiKey),
+            ("sk-svcacct-Ab12Cd34", SecretKind::OpenAiKey),
+            ("sk-or-v1-abc1234567", SecretKind::OpenAiKey),
+            ("sk-ant-abc12345", SecretKind::AnthropicKey),
+            ("sk-ant-api03-Xy9", SecretKind::AnthropicKey),
+        ] {
+            assert_eq!(kinds(text), [kind], "{text}");
+        }
+    }
+
+    #[test]
+    fn leaves_words_with_sk_dash_alone() {
+        for text in [
+            "task-list",
+            "desk-lamp",
+            "sk-learn",
+            "pip install sk-learn-1-2-0",
+            "sk-learn-v1-2",
+            "sk-learn==1.3.2",
+            "sk-dash-separated-words",
+            "sk-12345678",
+            "whisk-0123456789abc",
+            "the risk-a1b2c3d4 flag",
+            "sk-ant-",
+            "sk-ant-thropic-model",
+            "sk-proj-planning-2024",
+        ] {
+            assert!(kinds(text).is_empty(), "{text}: {:?}", kinds(text));
         }
     }
 

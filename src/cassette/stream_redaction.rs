@@ -151,7 +151,7 @@ fn align_piece(
 }
 
 /// For each part, the index of the tool call it belongs to in the output, as
-/// [`ResponseAccumulator`](crate::ResponseAccumulator) assigns them: a start
+/// [`ResponseAccumulator`](crate::model::ResponseAccumulator) assigns them: a start
 /// opens a call, a delta joins the latest call with its id (or opens one).
 fn tool_call_of_parts(parts: &[RecordedPart]) -> Vec<Option<usize>> {
     let mut ids: Vec<&str> = Vec::new();

@@ -19,7 +19,7 @@ mod with_span;
 
 pub use in_span::{InCurrentSpan, InSpan, spawn};
 pub(crate) use with_span::with_root_span;
-pub use with_span::with_span;
+pub use with_span::{with_span, with_span_result};
 
 pub use live::SpanContext;
 pub(crate) use live::{LiveSpan, SpanStart};

@@ -1,3 +1,6 @@
+use std::any::Any;
+use std::error::Error;
+use std::fmt::Display;
 use std::future::Future;
 
 use serde::Serialize;
@@ -6,6 +9,7 @@ use tokio::time::Instant;
 
 use super::live::{LiveSpan, SpanStart};
 use super::{CURRENT, current_span};
+use crate::model::ModelError;
 use crate::sink::SinkHandle;
 use crate::span::{SpanKind, SpanStatus};
 
@@ -18,9 +22,14 @@ use crate::span::{SpanKind, SpanStatus};
 /// [`Recorder`](crate::Recorder) while `fut` runs become its children.
 ///
 /// The span ends with status `ok`; `error` when the output serializes as a
-/// `Result::Err` or when `fut` panics; `cancelled` when the future is dropped
+/// `Result::Err` (recorded as serde writes it, `{"Err": ...}`) or when `fut`
+/// panics; `cancelled` when the future is dropped
 /// before it completes. The trace goes to the recorders' sinks once every span
 /// in it has ended.
+///
+/// The output must be [`Serialize`]. For a `Result` whose error is not
+/// (`std::io::Error`, `anyhow::Error`, `Box<dyn Error + Send + Sync>`, ...),
+/// use [`with_span_result`].
 ///
 /// Make the calls *inside* `fut`: `with_span("k", x, model.generate(req))`
 /// calls `generate` before the span exists (the argument is evaluated first),
@@ -50,7 +59,54 @@ where
     F: Future,
     F::Output: Serialize,
 {
-    span_future(key.into(), to_json(&input), None, fut)
+    span_future(key.into(), to_json(&input), None, fut, record_serialized)
+}
+
+/// [`with_span`] for a future returning a `Result` whose error is any
+/// [`Display`] type, serializable or not: `std::io::Error`, `anyhow::Error`,
+/// `Box<dyn std::error::Error + Send + Sync>`, your own error enum.
+///
+/// `Ok(value)` is recorded as `{"Ok": value}` with status `ok`, as
+/// [`with_span`] records it. `Err(e)` ends the span with status `error`, the
+/// output `{"Err": {"message": ..., "sources": [...]}}` and the span's
+/// [`error`](crate::Span::error) a [`ModelError::Other`] whose message is the
+/// whole chain joined with `: `. The message is `e`'s `Display`; the sources
+/// are its [`Error::source`] chain when `e` is a `std::io::Error` or a boxed
+/// `dyn Error` (`Box<dyn Error>`, `+ Send`, `+ Send + Sync`). Any other error
+/// type records its message only (an `anyhow::Error` shows its chain in its
+/// alternate form, so `.map_err(|e| format!("{e:#}"))`-style errors keep it);
+/// box it, or wrap it in an `io::Error`, to record its sources.
+///
+/// ```
+/// use tracedeck::{Collector, Model, ModelRequest, Recorder, Script, ScriptedModel};
+/// use tracedeck::context::with_span_result;
+/// # tracedeck::testing::run_paused(async {
+/// let traces = Collector::new();
+/// let model = Recorder::new(ScriptedModel::new(Script::text("{}")), traces.clone());
+/// let result: Result<String, std::io::Error> = with_span_result("load", "config.toml", async {
+///     let reply = model.generate(ModelRequest::new("m").user("hi")).await;
+///     reply.map_err(std::io::Error::other)?;
+///     Err(std::io::Error::new(std::io::ErrorKind::NotFound, "config.toml is missing"))
+/// })
+/// .await;
+/// assert!(result.is_err());
+/// let root = traces.traces()[0].root().clone();
+/// assert_eq!(root.status, tracedeck::span::SpanStatus::Error);
+/// assert_eq!(root.output.unwrap()["Err"]["message"], "config.toml is missing");
+/// # });
+/// ```
+pub fn with_span_result<I, F, T, E>(
+    key: impl Into<String>,
+    input: I,
+    fut: F,
+) -> impl Future<Output = Result<T, E>>
+where
+    I: Serialize,
+    F: Future<Output = Result<T, E>>,
+    T: Serialize,
+    E: Display + 'static,
+{
+    span_future(key.into(), to_json(&input), None, fut, record_result)
 }
 
 /// [`with_span`] for a new root span whose trace goes to `sink` even when
@@ -67,8 +123,17 @@ where
     F: Future,
     F::Output: Serialize,
 {
-    span_future(key.into(), to_json(&input), Some(sink), fut)
+    span_future(
+        key.into(),
+        to_json(&input),
+        Some(sink),
+        fut,
+        record_serialized,
+    )
 }
+
+/// How a span's output ends it: its status, the recorded output, and the error.
+type Ending = (SpanStatus, Value, Option<ModelError>);
 
 /// The span future: a root with `sink` when one is given, else a child of
 /// the caller's current span (or a root when there is none).
@@ -77,10 +142,10 @@ fn span_future<F>(
     input: Value,
     sink: Option<SinkHandle>,
     fut: F,
+    record: fn(&F::Output) -> Ending,
 ) -> impl Future<Output = F::Output>
 where
     F: Future,
-    F::Output: Serialize,
 {
     let parent = if sink.is_some() { None } else { current_span() };
     async move {
@@ -93,15 +158,64 @@ where
         };
         let mut span = LiveSpan::start(parent.as_ref(), start, sink.as_ref());
         let output = CURRENT.scope(Some(span.context()), fut).await;
-        let value = to_json(&output);
-        let status = if is_err_result(&value) {
-            SpanStatus::Error
-        } else {
-            SpanStatus::Ok
-        };
-        span.end(status, Some(value), None, Instant::now());
+        let (status, value, error) = record(&output);
+        span.end(status, Some(value), error, Instant::now());
         output
     }
+}
+
+/// A serializable output: `error` when it serializes as a `Result::Err`.
+fn record_serialized<T: Serialize>(output: &T) -> Ending {
+    let value = to_json(output);
+    let status = if is_err_result(&value) {
+        SpanStatus::Error
+    } else {
+        SpanStatus::Ok
+    };
+    (status, value, None)
+}
+
+/// A `Result` whose error need not serialize: the error's message and sources.
+fn record_result<T: Serialize, E: Display + 'static>(output: &Result<T, E>) -> Ending {
+    match output {
+        Ok(value) => (
+            SpanStatus::Ok,
+            serde_json::json!({ "Ok": to_json(value) }),
+            None,
+        ),
+        Err(err) => {
+            let message = err.to_string();
+            let sources = sources_of(err);
+            let value = serde_json::json!({ "Err": { "message": message, "sources": sources } });
+            let chain = std::iter::once(message).chain(sources).collect::<Vec<_>>();
+            let error = ModelError::other(chain.join(": "));
+            (SpanStatus::Error, value, Some(error))
+        }
+    }
+}
+
+/// The messages of `err`'s source chain, when its type exposes one.
+fn sources_of<E: Display + 'static>(err: &E) -> Vec<String> {
+    let any: &dyn Any = err;
+    let as_error: Option<&(dyn Error + 'static)> =
+        if let Some(e) = any.downcast_ref::<std::io::Error>() {
+            Some(e)
+        } else if let Some(e) = any.downcast_ref::<Box<dyn Error + Send + Sync>>() {
+            Some(&**e)
+        } else if let Some(e) = any.downcast_ref::<Box<dyn Error + Send>>() {
+            Some(&**e)
+        } else if let Some(e) = any.downcast_ref::<Box<dyn Error>>() {
+            Some(&**e)
+        } else {
+            None
+        };
+    let mut sources = Vec::new();
+    let mut next = as_error.and_then(Error::source);
+    while let Some(source) = next {
+        sources.push(source.to_string());
+        next = source.source();
+    }
+    sources
 }
 
 /// Serializes `value`, recording a serialization failure in its place rather than failing the task.
@@ -113,4 +227,166 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> Value {
 /// Whether `value` is serde's form of a `Result::Err`.
 fn is_err_result(value: &Value) -> bool {
     matches!(value, Value::Object(map) if map.len() == 1 && map.contains_key("Err"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{Model, ModelRequest};
+    use crate::record::{Collector, Recorder};
+    use crate::span::Span;
+    use crate::testing::{Script, ScriptedModel, run_paused};
+
+    /// An error with a source, as a `thiserror` `#[source]` field gives.
+    #[derive(Debug)]
+    struct Layered {
+        message: &'static str,
+        source: Option<Box<Layered>>,
+    }
+
+    impl fmt::Display for Layered {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.message)
+        }
+    }
+
+    impl Error for Layered {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            self.source.as_deref().map(|s| s as &(dyn Error + 'static))
+        }
+    }
+
+    fn chain() -> Layered {
+        Layered {
+            message: "could not load the prompt",
+            source: Some(Box::new(Layered {
+                message: "prompts/a.txt is unreadable",
+                source: Some(Box::new(Layered {
+                    message: "permission denied",
+                    source: None,
+                })),
+            })),
+        }
+    }
+
+    /// The root span of the one trace recorded by running `body` (after one
+    /// model call, so the trace reaches the collector) inside `wrap`.
+    fn root_of<O>(wrap: impl FnOnce(Recorder<ScriptedModel>) -> O) -> Span
+    where
+        O: Future,
+    {
+        run_paused(async move {
+            let traces = Collector::new();
+            let model = Recorder::new(ScriptedModel::new(Script::text("ok")), traces.clone());
+            wrap(model).await;
+            let traces = traces.traces();
+            assert_eq!(traces.len(), 1);
+            traces[0].root().clone()
+        })
+    }
+
+    #[test]
+    fn an_io_error_is_recorded_as_an_error_with_its_source_chain() {
+        let root = root_of(|model| {
+            with_span_result("load", "a.txt", async move {
+                model
+                    .generate(ModelRequest::new("m").user("hi"))
+                    .await
+                    .unwrap();
+                Err::<String, _>(std::io::Error::other(chain()))
+            })
+        });
+        assert_eq!(root.status, SpanStatus::Error);
+        let sources = ["prompts/a.txt is unreadable", "permission denied"];
+        assert_eq!(
+            root.output,
+            Some(json!({"Err": {"message": "could not load the prompt", "sources": sources}}))
+        );
+        assert_eq!(
+            root.error,
+            Some(ModelError::other(
+                "could not load the prompt: prompts/a.txt is unreadable: permission denied"
+            ))
+        );
+    }
+
+    #[test]
+    fn a_boxed_dyn_error_keeps_its_chain() {
+        let root = root_of(|model| {
+            with_span_result("load", "a.txt", async move {
+                model
+                    .generate(ModelRequest::new("m").user("hi"))
+                    .await
+                    .unwrap();
+                let err: Box<dyn Error + Send + Sync> = Box::new(chain());
+                Err::<u32, _>(err)
+            })
+        });
+        assert_eq!(root.status, SpanStatus::Error);
+        assert_eq!(
+            root.output.unwrap()["Err"]["sources"],
+            json!(["prompts/a.txt is unreadable", "permission denied"])
+        );
+    }
+
+    #[test]
+    fn a_display_only_error_records_its_message() {
+        let root = root_of(|model| {
+            with_span_result("load", "a.txt", async move {
+                model
+                    .generate(ModelRequest::new("m").user("hi"))
+                    .await
+                    .unwrap();
+                Err::<(), _>(chain())
+            })
+        });
+        assert_eq!(root.status, SpanStatus::Error);
+        assert_eq!(
+            root.output,
+            Some(json!({"Err": {"message": "could not load the prompt", "sources": []}}))
+        );
+    }
+
+    #[test]
+    fn ok_is_recorded_as_with_span_records_it() {
+        let via_result = root_of(|model| {
+            with_span_result("k", "in", async move {
+                let reply = model.generate(ModelRequest::new("m").user("hi")).await;
+                reply.map(|r| r.text).map_err(std::io::Error::other)
+            })
+        });
+        let via_serialize = root_of(|model| {
+            with_span("k", "in", async move {
+                let reply = model.generate(ModelRequest::new("m").user("hi")).await;
+                reply.map(|r| r.text)
+            })
+        });
+        assert_eq!(via_result.status, SpanStatus::Ok);
+        assert_eq!(via_result.output, Some(json!({"Ok": "ok"})));
+        assert_eq!(via_result.output, via_serialize.output);
+        assert_eq!(via_result.error, None);
+    }
+
+    #[test]
+    fn a_serializable_err_is_still_recorded_as_serde_writes_it() {
+        let root = root_of(|model| {
+            with_span("k", "in", async move {
+                model
+                    .generate(ModelRequest::new("m").user("hi"))
+                    .await
+                    .unwrap();
+                Err::<String, _>(ModelError::other("no"))
+            })
+        });
+        assert_eq!(root.status, SpanStatus::Error);
+        assert_eq!(
+            root.output,
+            Some(json!({"Err": {"type": "other", "message": "no"}}))
+        );
+        assert_eq!(root.error, None);
+    }
 }

@@ -25,13 +25,12 @@ use super::JsonError;
 /// [`JsonError::Serialize`] when `value` does not serialize to JSON
 /// (a map with non-string keys, say).
 pub fn canonical_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, JsonError> {
-    let value = serde_json::to_value(value).map_err(|e| JsonError::Serialize {
-        message: e.to_string(),
-    })?;
+    let serialize = |e| JsonError::Serialize {
+        source: std::sync::Arc::new(e),
+    };
+    let value = serde_json::to_value(value).map_err(serialize)?;
     let mut out = Vec::with_capacity(256);
-    serde_json::to_writer_pretty(&mut out, &Sorted(&value)).map_err(|e| JsonError::Serialize {
-        message: e.to_string(),
-    })?;
+    serde_json::to_writer_pretty(&mut out, &Sorted(&value)).map_err(serialize)?;
     out.push(b'\n');
     Ok(out)
 }

@@ -1,12 +1,13 @@
 /// Why a JSON helper failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum JsonError {
     /// A value does not serialize to JSON (a map with non-string keys, say).
-    #[error("cannot serialize to JSON: {message}")]
+    #[error("cannot serialize to JSON: {source}")]
     Serialize {
-        /// serde_json's message.
-        message: String,
+        /// serde_json's error.
+        #[source]
+        source: std::sync::Arc<serde_json::Error>,
     },
     /// A text is not a JSON Pointer (RFC 6901).
     #[error("invalid JSON pointer {pointer:?}: {problem}")]

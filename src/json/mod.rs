@@ -4,7 +4,7 @@
 //!
 //! | item | what it is for |
 //! |---|---|
-//! | [`Pointer`] | an RFC 6901 pointer whose `*` segment matches every key or item: visit, replace or remove what it selects ([`Redaction`](crate::Redaction) paths, ignored request paths) |
+//! | [`Pointer`] | an RFC 6901 pointer whose `*` segment matches every key or item: visit, replace or remove what it selects ([`Redaction`](crate::cassette::Redaction) paths, ignored request paths) |
 //! | [`escape`], [`push_segment`] | build a pointer from keys, escaping `~` and `/` |
 //! | [`canonical_json`], [`sha256_hex`] | the canonical bytes of a value (sorted keys, pretty-printed) and their hash: cassette files and request keys |
 //! | [`diff_json`], [`JsonChange`] | every path where two values differ, in a stable order (replay reports, cassette-miss diagnostics) |

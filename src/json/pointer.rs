@@ -1,5 +1,5 @@
 //! JSON Pointers (RFC 6901) with a `*` wildcard segment: the one pointer
-//! engine of the crate, used by [`Redaction`](crate::Redaction) paths, the
+//! engine of the crate, used by [`Redaction`](crate::cassette::Redaction) paths, the
 //! request paths playback ignores, secret findings and JSON diffs.
 
 use std::borrow::Cow;

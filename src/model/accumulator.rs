@@ -9,7 +9,8 @@ use super::{FinishReason, ModelInfo, ModelResponse, StreamPart, ToolCall, Usage}
 /// whole answer of a stream they consumed.
 ///
 /// ```
-/// use tracedeck::{ModelInfo, ResponseAccumulator, StreamPart};
+/// use tracedeck::StreamPart;
+/// use tracedeck::model::{ModelInfo, ResponseAccumulator};
 /// let mut acc = ResponseAccumulator::new(ModelInfo::new("scripted", "m"));
 /// acc.push(&StreamPart::text("Hel"));
 /// acc.push(&StreamPart::text("lo"));

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// and a [`Player`](crate::Player) returns them again on replay.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ModelError {
     /// The provider answered with an HTTP error status.
     #[error("{provider} answered HTTP {status}: {message}")]

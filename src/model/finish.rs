@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 /// Why generation stopped, normalized across providers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum FinishKind {
     /// A natural stop or a stop sequence.
     Stop,

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 /// Who wrote a [`Message`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Role {
     /// Instructions (providers that take a separate system prompt get it from [`ModelRequest::system`]).
     System,
@@ -18,6 +19,7 @@ pub enum Role {
 /// Where an image comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ImageSource {
     /// An image at a URL.
     Url {
@@ -36,6 +38,7 @@ pub enum ImageSource {
 /// One piece of a [`Message`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ContentPart {
     /// Plain text.
     Text {
@@ -153,6 +156,7 @@ impl ToolDefinition {
 /// Whether and which tool the model must call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ToolChoice {
     /// The model decides.
     Auto,
@@ -170,6 +174,7 @@ pub enum ToolChoice {
 /// The shape the output must take.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ResponseFormat {
     /// Free text.
     Text,
@@ -217,7 +222,8 @@ pub struct Settings {
 /// adapters add those on the wire, so a request can be recorded as it is.
 ///
 /// ```
-/// use tracedeck::{Message, ModelRequest};
+/// use tracedeck::ModelRequest;
+/// use tracedeck::model::Message;
 /// let req = ModelRequest::new("gpt-4o-mini")
 ///     .system("Answer in one word.")
 ///     .message(Message::user("Capital of France?"))

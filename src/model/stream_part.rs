@@ -10,6 +10,7 @@ use super::{FinishReason, Role, Usage};
 /// [`is_content`](StreamPart::is_content) is true, never on framing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum StreamPart {
     /// The stream opened (framing).
     StreamStart,

@@ -147,7 +147,7 @@ impl<W: WireApi> Model for HttpAdapter<W> {
         Box::pin(async move {
             let (model, call) = call?;
             let parts = call
-                .json_then(|body| W::response_parts(&provider, body))
+                .json_parts(|body| W::response_parts(&provider, body))
                 .await?;
             Ok(fold_parts(ModelInfo::new(provider, model), &parts))
         })

@@ -13,7 +13,7 @@ use crate::model::{ModelError, PartStream, StreamPart};
 type Body = BoxStream<'static, Result<Bytes, reqwest::Error>>;
 
 struct State<P> {
-    /// The provider named in errors, and the key scrubbed from them.
+    /// The provider named in errors, and the key scrubbed from every part and error.
     ctx: CallContext,
     /// `None` once the protocol ended or the body failed: nothing more is read.
     body: Option<Body>,
@@ -28,6 +28,13 @@ impl<P: ProtocolDecoder> State<P> {
         self.ready.push_back(Err(self.ctx.scrub(err)));
     }
 
+    /// Queues the decoded parts, scrubbed of the call's key.
+    fn emit_scratch(&mut self) {
+        let ctx = &self.ctx;
+        let parts = self.scratch.drain(..).map(|p| Ok(ctx.scrub_part(p)));
+        self.ready.extend(parts);
+    }
+
     /// Reads until at least one part (or the end) is ready.
     async fn fill(&mut self) {
         while self.ready.is_empty() {
@@ -37,7 +44,7 @@ impl<P: ProtocolDecoder> State<P> {
             match body.next().await {
                 Some(Ok(bytes)) => {
                     let result = self.decoder.push_into(&bytes, &mut self.scratch);
-                    self.ready.extend(self.scratch.drain(..).map(Ok));
+                    self.emit_scratch();
                     match result {
                         Err(err) => self.fail(err),
                         // The protocol's end: drop the connection's remaining body.
@@ -48,14 +55,14 @@ impl<P: ProtocolDecoder> State<P> {
                 Some(Err(err)) => {
                     let err = transport_error(&self.ctx.provider, &err);
                     self.decoder.broken_into(&mut self.scratch);
-                    self.ready.extend(self.scratch.drain(..).map(Ok));
+                    self.emit_scratch();
                     self.fail(err);
                 }
                 None => {
                     self.body = None;
                     // Parts decoded before a truncation still go out, then the error.
                     let result = self.decoder.finish_into(&mut self.scratch);
-                    self.ready.extend(self.scratch.drain(..).map(Ok));
+                    self.emit_scratch();
                     if let Err(err) = result {
                         self.fail(err);
                     }
@@ -68,8 +75,8 @@ impl<P: ProtocolDecoder> State<P> {
 /// The parts of `body` as `decoder` reads them. Every part a network read
 /// completes is yielded at once, in order; the stream ends after the
 /// protocol's end marker, or with one error (transport failure, provider
-/// error event, malformed event, or truncation), errors scrubbed of the
-/// call's key.
+/// error event, malformed event, or truncation), parts and errors scrubbed
+/// of the call's key.
 pub(crate) fn part_stream<P: ProtocolDecoder>(
     ctx: CallContext,
     body: Body,

@@ -6,6 +6,7 @@ use crate::model::ModelError;
 /// A call turns it into [`ModelError::Config`] with the same text, so it is
 /// recorded like any other failed call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AdapterError {
     /// `from_env` found no API key in the environment.
     #[error(

@@ -14,11 +14,12 @@ use super::decoder::ProtocolDecoder;
 use super::error::AdapterError;
 use super::secret::ApiKey;
 use super::shared::wire::{error_at, excerpt, provider_error, str_at};
-use crate::model::{ModelError, PartStream};
+use crate::model::{ModelError, PartStream, StreamPart};
 
 /// How an adapter puts its key on the wire. (`pub` in this private module
 /// because the [`WireApi`](super::wire_api::WireApi) trait names it.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AuthScheme {
     /// `Authorization: Bearer <key>` (OpenAI and compatible servers).
     Bearer,
@@ -187,6 +188,14 @@ impl CallContext {
             None => err,
         }
     }
+
+    /// `part` with any echo of the key replaced.
+    pub(crate) fn scrub_part(&self, part: StreamPart) -> StreamPart {
+        match &self.key {
+            Some(key) => key.scrub_part(part),
+            None => part,
+        }
+    }
 }
 
 impl HttpCall {
@@ -212,12 +221,12 @@ impl HttpCall {
         Ok((response, ctx))
     }
 
-    /// Sends the request, reads the whole JSON response and maps it with
-    /// `decode`; every error comes back scrubbed of the key.
-    pub(crate) async fn json_then<T>(
+    /// Sends the request, reads the whole JSON response and maps it to parts
+    /// with `decode`; every part and every error comes back scrubbed of the key.
+    pub(crate) async fn json_parts(
         self,
-        decode: impl FnOnce(&Value) -> Result<T, ModelError>,
-    ) -> Result<T, ModelError> {
+        decode: impl FnOnce(&Value) -> Result<Vec<StreamPart>, ModelError>,
+    ) -> Result<Vec<StreamPart>, ModelError> {
         let (response, ctx) = self.send().await?;
         let bytes = match response.bytes().await {
             Ok(bytes) => bytes,
@@ -232,7 +241,10 @@ impl HttpCall {
                 ),
             })
         })?;
-        decode(&value).map_err(|e| ctx.scrub(e))
+        match decode(&value) {
+            Ok(parts) => Ok(parts.into_iter().map(|p| ctx.scrub_part(p)).collect()),
+            Err(e) => Err(ctx.scrub(e)),
+        }
     }
 
     /// Sends the request and, once the headers arrive, streams the body's

@@ -34,9 +34,9 @@
 //!   usage are framing; text, reasoning, refusals and tool calls are content.
 //!   So a recorder's TTFT lands on the first event that carries model output.
 //!   The last part of a stream that completes is always one
-//!   [`Finish`](crate::StreamPart::Finish) with the final [`Usage`](crate::Usage)
+//!   [`Finish`](crate::StreamPart::Finish) with the final [`Usage`](crate::model::Usage)
 //!   and the provider's own finish string in
-//!   [`FinishReason::raw`](crate::FinishReason::raw) (`""`, kind `Other`,
+//!   [`FinishReason::raw`](crate::model::FinishReason::raw) (`""`, kind `Other`,
 //!   when the provider sent none).
 //! - **Usage**, normalized: `input_tokens` include cached prompt tokens
 //!   (Anthropic reports them apart; they are added back), `cached_input_tokens`,

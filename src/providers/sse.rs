@@ -53,6 +53,7 @@ impl SseEvent {
 
 /// What [`SseDecoder::push`] yields, in body order.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SseFrame {
     /// A complete event.
     Event(SseEvent),
@@ -63,6 +64,7 @@ pub enum SseFrame {
 
 /// Why an event stream could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SseError {
     /// One event grew past the decoder's size limit without ending.
     #[error(

@@ -27,7 +27,7 @@ use crate::model::{ModelError, ModelRequest, StreamPart};
 pub struct AdapterSetup {
     /// The adapter's name in errors and `Debug` output, e.g. `OpenAi`.
     pub adapter: &'static str,
-    /// The provider named in [`ModelInfo`](crate::ModelInfo), recordings and
+    /// The provider named in [`ModelInfo`](crate::model::ModelInfo), recordings and
     /// errors, e.g. `openai`.
     pub provider: &'static str,
     /// The base URL calls go to unless the builder or the environment says

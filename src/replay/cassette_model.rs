@@ -17,7 +17,7 @@ use crate::record::{FlushReport, Recorder};
 ///
 /// ```no_run
 /// # use tracedeck::{ScriptedModel, Script, replay::CassetteModel};
-/// # fn demo(live: ScriptedModel) -> Result<(), tracedeck::ReplayError> {
+/// # fn demo(live: ScriptedModel) -> Result<(), tracedeck::replay::ReplayError> {
 /// // Mode from the environment: Replay on CI, Auto locally, TRACEDECK_MODE overrides.
 /// let model = CassetteModel::at("tests/cassettes").in_front_of(live)?;
 /// # Ok(()) }

@@ -6,6 +6,7 @@ use crate::cassette::CassetteError;
 /// [`ModelError::CassetteMiss`](crate::ModelError::CassetteMiss), like any
 /// other model error, so user code handles them where it handles the rest.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReplayError {
     /// `TRACEDECK_MODE` (or a string parsed as a [`Mode`](crate::Mode)) names no mode.
     #[error(

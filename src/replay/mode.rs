@@ -25,6 +25,7 @@ use super::ReplayError;
 /// assert!(Mode::resolve(Some("recrod"), None).is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Mode {
     /// Serve every call from the cassette; a call with no recording fails.
     Replay,

@@ -82,7 +82,7 @@ where
 /// ```
 /// # use std::sync::Arc;
 /// # use tracedeck::{Model, replay::Replayer, cassette::Store};
-/// # async fn demo(store: Store, f: fn(String, Arc<dyn Model>) -> futures::future::BoxFuture<'static, String>) -> Result<(), tracedeck::ReplayError> {
+/// # async fn demo(store: Store, f: fn(String, Arc<dyn Model>) -> futures::future::BoxFuture<'static, String>) -> Result<(), tracedeck::replay::ReplayError> {
 /// let report = Replayer::new(&store, "chat-turn")
 ///     .concurrency(8)
 ///     .filter(|trace| trace.spans.len() > 1)

@@ -46,6 +46,7 @@ pub struct TraceReplay {
 /// How a replayed trace compares with its recording.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum TraceOutcome {
     /// Same output, same span tree (timing aside).
     Unchanged,

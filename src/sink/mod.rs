@@ -14,7 +14,7 @@
 //! bookkeeping in [`context`](crate::context) hands a trace to its sinks
 //! when its last span ends, the [`Recorder`](crate::Recorder) in
 //! [`record`](crate::record) owns one sink, and the cassette
-//! [`StoreSink`](crate::StoreSink) is a [`QueuedSink`] over a
+//! [`StoreSink`](crate::cassette::StoreSink) is a [`QueuedSink`] over a
 //! [`Store`](crate::Store). Nothing here names `context`, `record`,
 //! `cassette` or `replay`, so a new destination (OpenTelemetry, object
 //! storage) is a [`TraceWriter`] of a few lines plugged into

@@ -37,6 +37,7 @@ impl std::fmt::Display for SpanId {
 /// What a span stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SpanKind {
     /// A piece of user code run with [`with_span`](crate::with_span).
     Task,

@@ -62,7 +62,8 @@ impl Default for SimulatorTiming {
 /// use futures::StreamExt;
 /// use tracedeck::providers::OpenAi;
 /// use tracedeck::testing::OpenAiSimulator;
-/// use tracedeck::{Model, ModelRequest, ResponseAccumulator};
+/// use tracedeck::{Model, ModelRequest};
+/// use tracedeck::model::ResponseAccumulator;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> std::io::Result<()> {
 /// let simulator = OpenAiSimulator::start().await?;

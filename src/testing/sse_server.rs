@@ -204,7 +204,8 @@ impl Reply {
 /// use futures::StreamExt;
 /// use tracedeck::providers::OpenAi;
 /// use tracedeck::testing::{Reply, SseServer};
-/// use tracedeck::{Model, ModelRequest, ResponseAccumulator};
+/// use tracedeck::{Model, ModelRequest};
+/// use tracedeck::model::ResponseAccumulator;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> std::io::Result<()> {
 /// let server = SseServer::serve(Reply::sse_events(concat!(

@@ -8,10 +8,12 @@ use std::time::Duration;
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value, json};
 use tracedeck::cassette::validate_key;
+use tracedeck::model::{FinishReason, ModelInfo};
+use tracedeck::span::{RecordedPart, SpanId, SpanKind, SpanStatus, Timing};
 use tracedeck::testing::strategies;
 use tracedeck::{
-    FinishReason, Model, ModelError, ModelInfo, ModelRequest, RecordedPart, Recorder, Script,
-    ScriptedModel, Sink, Span, SpanId, SpanKind, SpanStatus, StreamPart, Timing, Trace, with_span,
+    Model, ModelError, ModelRequest, Recorder, Script, ScriptedModel, Sink, Span, StreamPart,
+    Trace, with_span,
 };
 
 /// Any JSON value, nested up to a few levels: every scalar kind, finite

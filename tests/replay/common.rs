@@ -6,10 +6,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use tracedeck::{
-    FinishReason, Model, ModelError, ModelRequest, Role, Script, ScriptedModel, StreamPart, Usage,
-    with_span,
-};
+use tracedeck::model::{FinishReason, Role, Usage};
+use tracedeck::{Model, ModelError, ModelRequest, Script, ScriptedModel, StreamPart, with_span};
 
 /// The root input of a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

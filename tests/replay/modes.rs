@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tracedeck::replay::CassetteModel;
-use tracedeck::{Mode, Model, ModelError, ReplayError, ScriptedModel, Store, with_span};
+use tracedeck::replay::ReplayError;
+use tracedeck::{Mode, Model, ModelError, ScriptedModel, Store, with_span};
 
 use crate::common::{Question, live_model, session};
 

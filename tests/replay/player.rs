@@ -3,9 +3,11 @@
 
 use futures::StreamExt;
 use serde_json::json;
+use tracedeck::cassette::Redaction;
+use tracedeck::replay::ReplayError;
 use tracedeck::{
-    Collector, Model, ModelError, ModelRequest, Player, Recorder, Redaction, ReplayError, Script,
-    ScriptedModel, Store, Trace, with_span,
+    Collector, Model, ModelError, ModelRequest, Player, Recorder, Script, ScriptedModel, Store,
+    Trace, with_span,
 };
 
 fn ask(text: &str) -> ModelRequest {
@@ -227,7 +229,8 @@ async fn ask_twice(request_id: String, model: std::sync::Arc<dyn Model>) -> Resu
 #[tokio::test(start_paused = true)]
 async fn one_set_of_playback_options_serves_the_player_the_replayer_and_the_cassette_model() {
     use tracedeck::replay::TraceOutcome;
-    use tracedeck::{CassetteModel, Mode, PlaybackOptions, Replayer};
+    use tracedeck::{CassetteModel, Mode};
+    use tracedeck::replay::{PlaybackOptions, Replayer};
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();

@@ -97,7 +97,7 @@ async fn a_changed_output_is_reported_with_its_diff_and_a_panic_as_failed() {
     );
     // The panic still leaves a trace: its root ended as an error, with no calls made.
     let replayed = panicked.replayed.as_ref().unwrap();
-    assert_eq!(replayed.root().status, tracedeck::SpanStatus::Error);
+    assert_eq!(replayed.root().status, tracedeck::span::SpanStatus::Error);
     assert_eq!(panicked.tree.removed.len(), 3, "{:?}", panicked.tree);
 
     let text = report.to_string();
@@ -169,7 +169,10 @@ async fn replaying_a_key_with_no_recordings_is_an_error() {
         .run(session)
         .await
         .unwrap_err();
-    assert!(matches!(err, tracedeck::ReplayError::ZeroConcurrency));
+    assert!(matches!(
+        err,
+        tracedeck::replay::ReplayError::ZeroConcurrency
+    ));
 }
 
 /// What must be shown 6. Snapshots live in `tests/snapshots/`.

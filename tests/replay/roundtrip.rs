@@ -10,10 +10,8 @@ use futures::StreamExt;
 use proptest::prelude::*;
 use tracedeck::json::canonical_json;
 use tracedeck::testing::{run_paused, strategies};
-use tracedeck::{
-    Collector, Model, ModelError, ModelInfo, ModelRequest, Player, Recorder, Script, ScriptedModel,
-    Store, StreamPart, Trace, replay, with_span,
-};
+use tracedeck::{Collector, Model, ModelError, ModelRequest, Player, Recorder, Script, ScriptedModel, Store, StreamPart, Trace, replay, with_span};
+use tracedeck::model::ModelInfo;
 
 use crate::common::{Question, live_model, session};
 

@@ -14,9 +14,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tracedeck::model::{FinishReason, Message, ModelInfo, Role, ToolDefinition, Usage};
 use tracedeck::{
-    Collector, FinishReason, Message, Model, ModelError, ModelInfo, ModelRequest, Recorder, Role,
-    Script, ScriptedModel, Sink, StreamPart, ToolDefinition, Trace, Usage, with_span,
+    Collector, Model, ModelError, ModelRequest, Recorder, Script, ScriptedModel, Sink, StreamPart,
+    Trace, with_span,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -183,7 +184,7 @@ async fn chat_turn(model: &dyn Model, question: &str) -> Result<String, ModelErr
         .user(question)
         .tool(weather_tool());
     let mut parts = model.stream(first.clone()).await?;
-    let mut acc = tracedeck::ResponseAccumulator::new(model.info());
+    let mut acc = tracedeck::model::ResponseAccumulator::new(model.info());
     while let Some(part) = parts.next().await {
         acc.push(&part?);
     }
@@ -199,7 +200,7 @@ async fn chat_turn(model: &dyn Model, question: &str) -> Result<String, ModelErr
     let follow_up = first
         .message(Message {
             role: Role::Assistant,
-            content: vec![tracedeck::ContentPart::ToolCall {
+            content: vec![tracedeck::model::ContentPart::ToolCall {
                 id: call.id.clone(),
                 name: call.name.clone(),
                 arguments: call.arguments.clone(),

@@ -92,7 +92,7 @@ impl WireApi for ChatCompletionsApi {
 }
 
 impl OpenAi {
-    /// Names the provider in [`ModelInfo`](crate::ModelInfo), recordings and
+    /// Names the provider in [`ModelInfo`](crate::model::ModelInfo), recordings and
     /// errors (default `openai`), e.g. `ollama` for a local server.
     pub fn provider_name(mut self, name: impl Into<String>) -> Self {
         self.provider = name.into();

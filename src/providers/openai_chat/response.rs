@@ -7,7 +7,7 @@ use crate::providers::shared::wire::{
 };
 
 /// A non-streamed Chat Completions response as the parts a stream of it would
-/// carry, for [`ResponseAccumulator`](crate::ResponseAccumulator) to fold.
+/// carry, for [`ResponseAccumulator`](crate::model::ResponseAccumulator) to fold.
 pub(crate) fn chat_response_parts(
     provider: &str,
     body: &Value,

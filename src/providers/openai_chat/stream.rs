@@ -274,7 +274,7 @@ mod tests {
                 StreamPart::text("Hi"),
                 StreamPart::Usage { usage },
                 StreamPart::Finish {
-                    reason: crate::FinishReason::new(FinishKind::Length, "length"),
+                    reason: crate::model::FinishReason::new(FinishKind::Length, "length"),
                     usage: Some(usage)
                 },
             ]
@@ -364,7 +364,7 @@ mod tests {
                 StreamPart::text("Hi"),
                 StreamPart::Usage { usage },
                 StreamPart::Finish {
-                    reason: crate::FinishReason::stop(),
+                    reason: crate::model::FinishReason::stop(),
                     usage: Some(usage)
                 },
             ],
@@ -413,7 +413,7 @@ mod tests {
         assert_eq!(
             parts.last(),
             Some(&StreamPart::Finish {
-                reason: crate::FinishReason::tool_calls(),
+                reason: crate::model::FinishReason::tool_calls(),
                 usage: Some(Usage::new(4, 1))
             })
         );

@@ -29,7 +29,7 @@ use crate::model::{ModelError, ModelRequest, StreamPart};
 /// The request's `model` is sent when it is non-empty, else the model given
 /// to [`new`](OpenAiResponses::new). Reasoning summaries stream as reasoning
 /// deltas; a completed response that called tools finishes with
-/// [`FinishKind::ToolCalls`](crate::FinishKind::ToolCalls) and raw string
+/// [`FinishKind::ToolCalls`](crate::model::FinishKind::ToolCalls) and raw string
 /// `completed` (an `incomplete` response keeps its reason, e.g.
 /// `max_output_tokens`, as the raw string). `seed` and stop sequences, which
 /// this API lacks, are rejected before sending. Server-side storage follows the API's default; send

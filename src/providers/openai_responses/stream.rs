@@ -342,7 +342,7 @@ mod tests {
                     usage: Usage::new(3, 2)
                 },
                 StreamPart::Finish {
-                    reason: crate::FinishReason::new(FinishKind::Error, "failed"),
+                    reason: crate::model::FinishReason::new(FinishKind::Error, "failed"),
                     usage: Some(Usage::new(3, 2))
                 },
             ]
