@@ -72,6 +72,163 @@ impl Serialize for Sorted<'_> {
     }
 }
 
+/// The deepest nesting of arrays and objects a span's `input` or `output`
+/// may have to be stored: `[]` and `{}` are 1 level, a scalar 0.
+///
+/// serde_json reads at most 128 levels, and a cassette wraps each span's
+/// values in 4 more (`{"trace": {"spans": [{"input": ...`), so a limit of 100
+/// keeps every cassette readable with room to spare. Deeper values are
+/// refused when written ([`CassetteError::TooDeep`]), and
+/// [`with_span`](crate::with_span) stops serializing an input or output at
+/// this depth: nothing deeper is ever built, hashed, written or dropped by
+/// tracedeck, so no depth can exhaust a thread's stack.
+pub const MAX_JSON_DEPTH: usize = 100;
+
+/// How deeply `value` nests arrays and objects (a scalar is 0, `[]` is 1),
+/// measured without recursion, so any depth is safe to measure.
+///
+/// ```
+/// use serde_json::json;
+/// assert_eq!(tracedeck::cassette::json_depth(&json!(1)), 0);
+/// assert_eq!(tracedeck::cassette::json_depth(&json!({"a": [[], 2]})), 3);
+/// ```
+pub fn json_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((value, above)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        let depth = above + 1;
+        deepest = deepest.max(depth);
+        stack.extend(children.map(|child| (child, depth)));
+    }
+    deepest
+}
+
+/// Drops `value` without recursion.
+///
+/// serde_json's `Value` drops its children recursively, so dropping a value
+/// nested some thousands of levels deep overflows a thread's stack. This
+/// takes the tree apart one container at a time instead.
+///
+/// ```
+/// let mut deep = serde_json::json!(0);
+/// for _ in 0..100_000 {
+///     deep = serde_json::Value::Array(vec![deep]);
+/// }
+/// tracedeck::cassette::drop_json(deep); // a plain `drop` would overflow the stack
+/// ```
+pub fn drop_json(value: Value) {
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.into_iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+}
+
+/// Serializes `value` into a JSON tree at most `limit` levels deep (as
+/// [`json_depth`] counts them), or `None` when it nests deeper.
+///
+/// Serialization stops as soon as it goes past `limit`, so a value of any
+/// depth (a user type whose `Serialize` recurses, a deep `Value`) costs at
+/// most `limit` levels of stack. The value is written as compact JSON text
+/// and read back (exact for floats: the crate enables serde_json's
+/// `float_roundtrip`).
+pub(crate) fn to_value_within<T: Serialize + ?Sized>(
+    value: &T,
+    limit: usize,
+) -> Result<Option<Value>, serde_json::Error> {
+    let mut out = DepthBounded {
+        bytes: Vec::with_capacity(128),
+        limit,
+        depth: 0,
+        in_string: false,
+        escaped: false,
+        too_deep: false,
+    };
+    match serde_json::to_writer(&mut out, value) {
+        Ok(()) => serde_json::from_slice(&out.bytes).map(Some),
+        Err(_) if out.too_deep => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The key of the object [`with_span`](crate::with_span) records in place
+/// of an input or output nested deeper than [`MAX_JSON_DEPTH`]:
+/// `{"$too_deep": {"limit": 100}}`. The store refuses a trace holding one
+/// ([`CassetteError::TooDeep`]), so the loss is counted by `flush()`.
+pub(crate) const TOO_DEEP_MARKER: &str = "$too_deep";
+
+/// The marker object for a value nested deeper than `limit`.
+pub(crate) fn too_deep_value(limit: usize) -> Value {
+    let mut inner = serde_json::Map::new();
+    inner.insert("limit".into(), Value::from(limit));
+    let mut outer = serde_json::Map::new();
+    outer.insert(TOO_DEEP_MARKER.into(), Value::Object(inner));
+    Value::Object(outer)
+}
+
+/// When `value` is the marker of a too-deep value, the depth it is known
+/// to exceed (its limit + 1).
+pub(crate) fn too_deep_marker(value: &Value) -> Option<usize> {
+    let Value::Object(map) = value else {
+        return None;
+    };
+    let limit = map.get(TOO_DEEP_MARKER)?.get("limit")?.as_u64()?;
+    (map.len() == 1).then(|| usize::try_from(limit).unwrap_or(usize::MAX).saturating_add(1))
+}
+
+/// A writer of compact JSON text that fails once arrays and objects nest
+/// deeper than `limit`, which makes the serializer unwind right there.
+struct DepthBounded {
+    bytes: Vec<u8>,
+    limit: usize,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    too_deep: bool,
+}
+
+impl std::io::Write for DepthBounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for &b in buf {
+            if self.in_string {
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'[' | b'{' => {
+                    self.depth += 1;
+                    if self.depth > self.limit {
+                        self.too_deep = true;
+                        return Err(std::io::Error::other("nested too deeply"));
+                    }
+                }
+                b']' | b'}' => self.depth = self.depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

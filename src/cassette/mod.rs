@@ -31,7 +31,7 @@
 //!   hashing; [`Store::verify`] flags secret-looking strings.
 
 mod atomic;
-mod canonical;
+pub(crate) mod canonical;
 mod error;
 mod format;
 mod key;
@@ -44,7 +44,7 @@ mod store;
 mod stream_redaction;
 mod verify;
 
-pub use canonical::{canonical_json, sha256_hex};
+pub use canonical::{MAX_JSON_DEPTH, canonical_json, drop_json, json_depth, sha256_hex};
 pub use error::{CassetteError, KeyProblem};
 pub use format::{FORMAT, VERSION};
 pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, validate_key};

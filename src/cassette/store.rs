@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::atomic::{ensure_key_dir, write_atomic};
-use super::canonical::sha256_hex;
+use super::canonical::{MAX_JSON_DEPTH, json_depth, sha256_hex, too_deep_marker};
 use super::error::CassetteError;
 use super::format::{self, check_trace, is_full_hash};
 use super::key::validate_key;
@@ -343,6 +343,7 @@ impl Store {
         })?;
         let key = trace.key().to_owned();
         validate_key(&key)?;
+        check_depth(trace)?;
         let redaction = &self.config.redaction;
         let trace: Cow<'_, Trace> = if redaction.is_empty() {
             Cow::Borrowed(trace)
@@ -396,6 +397,35 @@ pub(crate) fn read_cassette(
         recorded_at: decoded.recorded_at,
         modified,
     })
+}
+
+/// Refuses a trace with a span `input` or `output` nested deeper than
+/// [`MAX_JSON_DEPTH`], or one [`with_span`](crate::with_span) stopped
+/// serializing for that reason: such a cassette could not be read back, and
+/// encoding it would recurse as deep as it nests. Measured without recursion.
+fn check_depth(trace: &Trace) -> Result<(), CassetteError> {
+    for span in &trace.spans {
+        let fields = [("input", Some(&span.input)), ("output", span.output.as_ref())];
+        for (field, value) in fields {
+            let Some(value) = value else { continue };
+            let (depth, at_least) = match too_deep_marker(value) {
+                Some(depth) => (depth, true),
+                None => (json_depth(value), false),
+            };
+            if at_least || depth > MAX_JSON_DEPTH {
+                return Err(CassetteError::TooDeep {
+                    key: trace.key().to_owned(),
+                    span: span.id.0,
+                    span_key: span.key.clone(),
+                    field,
+                    depth,
+                    at_least,
+                    limit: MAX_JSON_DEPTH,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `t`, truncated to whole microseconds as `recorded_at` stores it.

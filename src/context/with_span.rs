@@ -5,6 +5,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{CURRENT, current_span};
+use crate::cassette::MAX_JSON_DEPTH;
+use crate::cassette::canonical::{to_value_within, too_deep_value};
 use crate::record::SinkHandle;
 use crate::record::live::{LiveSpan, SpanStart};
 use crate::span::{SpanKind, SpanStatus};
@@ -105,9 +107,18 @@ where
 }
 
 /// Serializes `value`, recording a serialization failure in its place rather than failing the task.
+///
+/// Serialization stops past [`MAX_JSON_DEPTH`] levels of nesting, so a deep
+/// input or output never exhausts the caller's stack; the value is then
+/// recorded as the `$too_deep` marker, and the store refuses the trace with
+/// [`CassetteError::TooDeep`](crate::cassette::CassetteError::TooDeep),
+/// counted by `flush()`.
 fn to_json<T: Serialize + ?Sized>(value: &T) -> Value {
-    serde_json::to_value(value)
-        .unwrap_or_else(|e| serde_json::json!({ "$unserializable": e.to_string() }))
+    match to_value_within(value, MAX_JSON_DEPTH) {
+        Ok(Some(value)) => value,
+        Ok(None) => too_deep_value(MAX_JSON_DEPTH),
+        Err(e) => serde_json::json!({ "$unserializable": e.to_string() }),
+    }
 }
 
 /// Whether `value` is serde's form of a `Result::Err`.
