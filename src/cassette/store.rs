@@ -1,7 +1,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -12,7 +12,7 @@ use super::error::CassetteError;
 use super::format::{self, check_trace, is_full_hash};
 use super::key::validate_key;
 use super::redaction::Redaction;
-use super::scan::{read_sorted, scan};
+use super::scan::{irregular_kind, read_sorted, scan};
 use crate::span::Trace;
 
 /// A folder of cassettes: one file per trace at `<dir>/<key>/<sha256>.json`.
@@ -59,7 +59,12 @@ struct Config {
     redaction: Redaction,
     stamp_recorded_at: bool,
     sync: bool,
+    max_file_bytes: u64,
 }
+
+/// The largest file a [`Store`] reads as a cassette unless told otherwise
+/// ([`Store::with_max_file_bytes`]): 64 MiB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One cassette read from (or just written to) a [`Store`].
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +136,7 @@ impl Store {
                 redaction: Redaction::default(),
                 stamp_recorded_at: false,
                 sync: true,
+                max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             }),
         })
     }
@@ -158,6 +164,20 @@ impl Store {
     /// truncated; writes are faster.
     pub fn with_sync(self, on: bool) -> Self {
         self.configure(|c| c.sync = on)
+    }
+
+    /// The largest file read as a cassette, in bytes (default
+    /// [`DEFAULT_MAX_FILE_BYTES`], 64 MiB). A larger file is
+    /// [`CassetteError::TooLarge`], found from its size before anything is
+    /// read; writing a larger cassette is refused the same way, so every
+    /// cassette written can be read back.
+    pub fn with_max_file_bytes(self, limit: u64) -> Self {
+        self.configure(|c| c.max_file_bytes = limit)
+    }
+
+    /// The largest file read as a cassette (see [`with_max_file_bytes`](Store::with_max_file_bytes)).
+    pub fn max_file_bytes(&self) -> u64 {
+        self.config.max_file_bytes
     }
 
     fn configure(mut self, f: impl FnOnce(&mut Config)) -> Self {
@@ -198,7 +218,7 @@ impl Store {
         }
         let keys: BTreeSet<String> = files
             .into_iter()
-            .filter(|f| f.folder_is_key && f.name.ends_with(".json"))
+            .filter(|f| f.folder_is_key && f.not_regular.is_none() && f.name.ends_with(".json"))
             .map(|f| f.folder)
             .collect();
         Ok(keys.into_iter().collect())
@@ -216,11 +236,33 @@ impl Store {
     /// back to the hash, which is stable everywhere). Subfolders (nested
     /// keys) are not included.
     ///
+    /// Reads never leave the store's tree: a key folder (or a folder on its
+    /// way) that is a symbolic link is an error, and an entry named like a
+    /// cassette that is not a regular file (a link, FIFO, socket, device) is
+    /// reported in [`KeyTraces::errors`] without being opened.
+    ///
     /// # Errors
     /// [`CassetteError::InvalidKey`] for an invalid key;
+    /// [`CassetteError::NotRegular`] when the key's folder, or one above it
+    /// in the store, is a symbolic link or not a folder;
     /// [`CassetteError::Io`] when the key's folder exists but cannot be read.
     pub fn traces(&self, key: &str) -> Result<KeyTraces, CassetteError> {
         let dir = self.key_dir(key)?;
+        let mut segment = self.config.dir.clone();
+        for name in key.split('/') {
+            segment.push(name);
+            match fs::symlink_metadata(&segment) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(meta) => {
+                    return Err(CassetteError::NotRegular {
+                        path: segment,
+                        what: irregular_kind(meta.file_type()).unwrap_or("a file, not a folder"),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(KeyTraces::default()),
+                Err(e) => return Err(CassetteError::io(&segment, "inspect the key folder", e)),
+            }
+        }
         let entries = match read_sorted(&dir) {
             Ok(entries) => entries,
             Err(CassetteError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
@@ -230,10 +272,15 @@ impl Store {
         };
         let mut found = KeyTraces::default();
         for (path, name) in entries {
-            if !name.ends_with(".json") || !path.is_file() {
+            if !name.ends_with(".json") {
                 continue;
             }
-            match read_cassette(&path, Some(key)) {
+            // A folder is a nested key, unless it is named like a cassette.
+            let is_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+            if is_dir && !name.strip_suffix(".json").is_some_and(is_full_hash) {
+                continue;
+            }
+            match read_cassette(&path, Some(key), self.config.max_file_bytes) {
                 Ok(stored) => found.traces.push(stored),
                 Err(e) => found.errors.push(e),
             }
@@ -280,7 +327,7 @@ impl Store {
             }),
             1 => {
                 let file = matches.remove(0);
-                read_cassette(&file.path, Some(&file.folder))
+                read_cassette(&file.path, Some(&file.folder), self.config.max_file_bytes)
             }
             _ => Err(CassetteError::AmbiguousHash {
                 prefix,
@@ -357,6 +404,13 @@ impl Store {
             .stamp_recorded_at
             .then(|| truncate_to_micros(SystemTime::now()));
         let bytes = format::encode(&trace, recorded_at)?;
+        if bytes.len() as u64 > self.config.max_file_bytes {
+            return Err(CassetteError::TooLarge {
+                path: self.key_dir(&key)?.join("<new cassette>.json"),
+                size: Some(bytes.len() as u64),
+                limit: self.config.max_file_bytes,
+            });
+        }
         let hash = sha256_hex(&bytes);
         Ok(Prepared {
             key,
@@ -386,8 +440,9 @@ impl Store {
 pub(crate) fn read_cassette(
     path: &Path,
     folder_key: Option<&str>,
+    max_bytes: u64,
 ) -> Result<StoredTrace, CassetteError> {
-    let bytes = fs::read(path).map_err(|e| CassetteError::io(path, "read", e))?;
+    let bytes = read_bounded(path, max_bytes)?;
     let decoded = format::decode_trace(path, &bytes, folder_key)?;
     let modified = fs::metadata(path).and_then(|m| m.modified()).ok();
     Ok(StoredTrace {
@@ -426,6 +481,41 @@ fn check_depth(trace: &Trace) -> Result<(), CassetteError> {
         }
     }
     Ok(())
+}
+
+/// Reads the regular file at `path`, at most `max_bytes` of it.
+///
+/// The entry is inspected without following links first: a symbolic link,
+/// FIFO, socket, device or folder is [`CassetteError::NotRegular`] and is
+/// never opened (opening a FIFO would block). A file larger than
+/// `max_bytes` by its metadata is [`CassetteError::TooLarge`] before it is
+/// opened; and the read itself stops one byte past the limit, for files
+/// whose size the metadata does not tell (as in `/proc`).
+pub(crate) fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, CassetteError> {
+    let meta = fs::symlink_metadata(path).map_err(|e| CassetteError::io(path, "inspect", e))?;
+    if let Some(what) = irregular_kind(meta.file_type()) {
+        return Err(CassetteError::NotRegular {
+            path: path.to_owned(),
+            what,
+        });
+    }
+    let too_large = |size| CassetteError::TooLarge {
+        path: path.to_owned(),
+        size,
+        limit: max_bytes,
+    };
+    if meta.len() > max_bytes {
+        return Err(too_large(Some(meta.len())));
+    }
+    let file = fs::File::open(path).map_err(|e| CassetteError::io(path, "read", e))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| CassetteError::io(path, "read", e))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large(None));
+    }
+    Ok(bytes)
 }
 
 /// `t`, truncated to whole microseconds as `recorded_at` stores it.
