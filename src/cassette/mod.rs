@@ -51,7 +51,9 @@ pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, validate_key};
 pub use redaction::{DEFAULT_PLACEHOLDER, Redaction};
 pub use secrets::{SecretFinding, SecretKind, find_secrets, find_secrets_in_text};
 pub use sink::{DEFAULT_QUEUE_CAPACITY, StoreSink, StoreSinkStats};
-pub use store::{DEFAULT_MAX_FILE_BYTES, KeyTraces, Store, StoredTrace};
+pub use store::{
+    DEFAULT_MAX_FILE_BYTES, DEFAULT_STALE_TEMP_AGE, KeyTraces, Store, StoredTrace, TempCleanup,
+};
 pub use verify::{FileReport, VerifyReport};
 
 impl Store {

@@ -4,9 +4,9 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use super::atomic::{ensure_key_dir, write_atomic};
+use super::atomic::{ensure_key_dir, is_temp_name, write_atomic};
 use super::canonical::{MAX_JSON_DEPTH, json_depth, sha256_hex, too_deep_marker};
 use super::error::CassetteError;
 use super::format::{self, check_trace, is_full_hash};
@@ -60,6 +60,26 @@ struct Config {
     stamp_recorded_at: bool,
     sync: bool,
     max_file_bytes: u64,
+    stale_temp_age: Duration,
+}
+
+/// How old (by modification time) a temporary file left by a write must
+/// be before [`Store::open`] and [`Store::remove_stale_temp_files`] remove
+/// it, unless told otherwise ([`Store::with_stale_temp_age`]): 10 minutes.
+/// A live writer's temporary file lives for the few milliseconds of one
+/// write, so one this old was left by a writer that crashed or was killed.
+pub const DEFAULT_STALE_TEMP_AGE: Duration = Duration::from_secs(10 * 60);
+
+/// What [`Store::remove_stale_temp_files`] did.
+#[derive(Debug, Clone, Default)]
+pub struct TempCleanup {
+    /// The stale temporary files removed, in path order.
+    pub removed: Vec<PathBuf>,
+    /// Temporary files too recent to be called stale (perhaps a live
+    /// writer's), left alone, in path order.
+    pub kept: Vec<PathBuf>,
+    /// Files that could not be removed, and folders that could not be read.
+    pub errors: Vec<CassetteError>,
 }
 
 /// The largest file a [`Store`] reads as a cassette unless told otherwise
@@ -122,7 +142,11 @@ pub(crate) struct Prepared {
 
 impl Store {
     /// Opens the store in `dir`, creating the folder (and its parents) if
-    /// missing. Nothing is read until asked.
+    /// missing, and removes the temporary files crashed writers left there
+    /// more than [`DEFAULT_STALE_TEMP_AGE`] ago (best effort: a failure to
+    /// clean never fails `open`; see
+    /// [`remove_stale_temp_files`](Store::remove_stale_temp_files)). No
+    /// cassette is read until asked.
     ///
     /// # Errors
     /// [`CassetteError::Io`] when the folder cannot be created, or exists as a file.
@@ -130,15 +154,77 @@ impl Store {
         let dir = dir.into();
         fs::create_dir_all(&dir)
             .map_err(|e| CassetteError::io(&dir, "create the store folder", e))?;
-        Ok(Store {
+        let store = Store {
             config: Arc::new(Config {
                 dir,
                 redaction: Redaction::default(),
                 stamp_recorded_at: false,
                 sync: true,
                 max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+                stale_temp_age: DEFAULT_STALE_TEMP_AGE,
             }),
-        })
+        };
+        // Best effort: a store that cannot be cleaned (read-only, say) still opens.
+        let _ = store.remove_stale_temp_files();
+        Ok(store)
+    }
+
+    /// How old a leftover temporary file must be to be removed as stale
+    /// (default [`DEFAULT_STALE_TEMP_AGE`], 10 minutes). The setting applies
+    /// to [`remove_stale_temp_files`](Store::remove_stale_temp_files);
+    /// [`open`](Store::open) always uses the default.
+    pub fn with_stale_temp_age(self, age: Duration) -> Self {
+        self.configure(|c| c.stale_temp_age = age)
+    }
+
+    /// Removes the temporary files (`.tmp-*.partial`) that writers killed
+    /// mid-write left behind, anywhere in the store: those whose
+    /// modification time is older than the stale age (see
+    /// [`with_stale_temp_age`](Store::with_stale_temp_age)). Younger ones may
+    /// belong to a live writer, in this process or another, and are kept.
+    /// [`open`](Store::open) calls this; it is also what
+    /// `tracedeck verify --fix` does. Symbolic links and other non-regular
+    /// entries are never removed.
+    ///
+    /// Removing a stale file is safe even if its writer were still alive:
+    /// the writer's rename then fails and its write reports an error, never a
+    /// torn cassette.
+    ///
+    /// # Errors
+    /// [`CassetteError::Io`] when the store's folder cannot be read; problems
+    /// with single files are in [`TempCleanup::errors`].
+    pub fn remove_stale_temp_files(&self) -> Result<TempCleanup, CassetteError> {
+        let (files, errors) = scan(self.dir())?;
+        let mut cleanup = TempCleanup {
+            errors,
+            ..TempCleanup::default()
+        };
+        let now = SystemTime::now();
+        for file in files {
+            if file.not_regular.is_some() || !is_temp_name(&file.name) {
+                continue;
+            }
+            let modified = fs::symlink_metadata(&file.path).and_then(|m| m.modified());
+            let stale = modified.is_ok_and(|m| {
+                now.duration_since(m)
+                    .is_ok_and(|age| age >= self.config.stale_temp_age)
+            });
+            if !stale {
+                cleanup.kept.push(file.path);
+                continue;
+            }
+            match fs::remove_file(&file.path) {
+                Ok(()) => cleanup.removed.push(file.path),
+                // Gone already: another cleaner was first.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => cleanup
+                    .errors
+                    .push(CassetteError::io(&file.path, "remove a stale temporary file", e)),
+            }
+        }
+        cleanup.removed.sort();
+        cleanup.kept.sort();
+        Ok(cleanup)
     }
 
     /// Hides `redaction`'s paths in every trace before it is hashed and written.
