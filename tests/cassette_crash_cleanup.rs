@@ -39,7 +39,12 @@ fn temp_files(dir: &Path) -> Vec<PathBuf> {
 fn kill_a_writer_mid_write(dir: &Path) {
     let before = temp_files(dir);
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["child_writes_until_killed", "--exact", "--ignored", "--test-threads=1"])
+        .args([
+            "child_writes_until_killed",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+        ])
         .env(CHILD_DIR, dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -153,7 +158,10 @@ fn child_writes_until_killed() {
     for i in 0.. {
         let key = ["a", "b/c"][i % 2];
         store
-            .write(&common::simple_trace(key, json!({ "i": i, "filler": filler })))
+            .write(&common::simple_trace(
+                key,
+                json!({ "i": i, "filler": filler }),
+            ))
             .unwrap();
     }
 }

@@ -127,7 +127,10 @@ fn a_deep_task_output_is_counted_as_lost_not_fatal() {
     let model = Recorder::new(ScriptedModel::new(Script::text("ok")), store.sink());
     let report = tracedeck::testing::run_paused(async {
         with_span("deep-out", "in", async {
-            model.generate(ModelRequest::new("m").user("hi")).await.unwrap();
+            model
+                .generate(ModelRequest::new("m").user("hi"))
+                .await
+                .unwrap();
             Nested(10_000)
         })
         .await;

@@ -40,7 +40,9 @@ fn a_symlinked_key_folder_is_neither_read_nor_reported_clean() {
     assert_eq!(err.path(), Some(store.dir().join("linked").as_path()));
     assert!(store.keys().unwrap().is_empty());
     let problem = only_problem(&store);
-    assert!(matches!(problem, CassetteError::NotRegular { what, .. } if what.contains("symbolic link")));
+    assert!(
+        matches!(problem, CassetteError::NotRegular { what, .. } if what.contains("symbolic link"))
+    );
     // Nested keys below a linked folder are not read either.
     std::fs::create_dir_all(outside.dir().join("linked/deeper")).unwrap();
     assert!(store.traces("linked/deeper").is_err());
@@ -51,7 +53,10 @@ fn a_symlinked_cassette_file_is_reported_not_loaded() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, _outside, outside_file) = store_and_outside(tmp.path());
     std::fs::create_dir(store.dir().join("linked")).unwrap();
-    let link = store.dir().join("linked").join(outside_file.file_name().unwrap());
+    let link = store
+        .dir()
+        .join("linked")
+        .join(outside_file.file_name().unwrap());
     std::os::unix::fs::symlink(&outside_file, &link).unwrap();
 
     let found = store.traces("linked").unwrap();
@@ -59,9 +64,15 @@ fn a_symlinked_cassette_file_is_reported_not_loaded() {
     assert_eq!(found.errors.len(), 1);
     assert!(matches!(&found.errors[0], CassetteError::NotRegular { path, .. } if *path == link));
     let hash = outside_file.file_stem().unwrap().to_str().unwrap();
-    assert!(matches!(store.load(hash), Err(CassetteError::NotRegular { .. })));
+    assert!(matches!(
+        store.load(hash),
+        Err(CassetteError::NotRegular { .. })
+    ));
     assert!(store.keys().unwrap().is_empty());
-    assert!(matches!(only_problem(&store), CassetteError::NotRegular { .. }));
+    assert!(matches!(
+        only_problem(&store),
+        CassetteError::NotRegular { .. }
+    ));
 }
 
 #[test]
@@ -72,8 +83,15 @@ fn a_link_to_proc_pagemap_is_refused_without_reading() {
     let name = format!("{}.json", "ab".repeat(32));
     std::os::unix::fs::symlink("/proc/self/pagemap", store.dir().join("k").join(&name)).unwrap();
     let found = store.traces("k").unwrap();
-    assert!(matches!(found.errors[..], [CassetteError::NotRegular { .. }]), "{:?}", found.errors);
-    assert!(matches!(only_problem(&store), CassetteError::NotRegular { .. }));
+    assert!(
+        matches!(found.errors[..], [CassetteError::NotRegular { .. }]),
+        "{:?}",
+        found.errors
+    );
+    assert!(matches!(
+        only_problem(&store),
+        CassetteError::NotRegular { .. }
+    ));
 }
 
 #[test]
@@ -91,16 +109,32 @@ fn files_over_the_size_cap_are_a_typed_error_on_read_and_on_write() {
         "{:?}",
         found.errors
     );
-    assert!(matches!(small.load(&stored.hash), Err(CassetteError::TooLarge { .. })));
-    assert!(matches!(only_problem(&small), CassetteError::TooLarge { .. }));
+    assert!(matches!(
+        small.load(&stored.hash),
+        Err(CassetteError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        only_problem(&small),
+        CassetteError::TooLarge { .. }
+    ));
     let err = small
         .write(&common::simple_trace("k2", json!("y")))
         .unwrap_err();
     assert!(matches!(err, CassetteError::TooLarge { .. }), "{err}");
-    assert!(store.with_max_file_bytes(size).traces("k").unwrap().errors.is_empty());
+    assert!(
+        store
+            .with_max_file_bytes(size)
+            .traces("k")
+            .unwrap()
+            .errors
+            .is_empty()
+    );
 
     // A huge (sparse) file named like a cassette: refused from its size alone.
-    let huge = tmp.path().join("k").join(format!("{}.json", "cd".repeat(32)));
+    let huge = tmp
+        .path()
+        .join("k")
+        .join(format!("{}.json", "cd".repeat(32)));
     std::fs::File::create(&huge)
         .unwrap()
         .set_len(DEFAULT_MAX_FILE_BYTES + 1)
@@ -116,8 +150,13 @@ fn files_over_the_size_cap_are_a_typed_error_on_read_and_on_write() {
 fn a_fifo_or_a_folder_named_like_a_cassette_is_reported_never_opened() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path()).unwrap();
-    store.write(&common::simple_trace("k", json!("good"))).unwrap();
-    let fifo = store.dir().join("k").join(format!("{}.json", "ef".repeat(32)));
+    store
+        .write(&common::simple_trace("k", json!("good")))
+        .unwrap();
+    let fifo = store
+        .dir()
+        .join("k")
+        .join(format!("{}.json", "ef".repeat(32)));
     match Command::new("mkfifo").arg(&fifo).status() {
         Ok(status) if status.success() => {}
         other => {
@@ -125,18 +164,30 @@ fn a_fifo_or_a_folder_named_like_a_cassette_is_reported_never_opened() {
             return;
         }
     }
-    let folder = store.dir().join("k").join(format!("{}.json", "12".repeat(32)));
+    let folder = store
+        .dir()
+        .join("k")
+        .join(format!("{}.json", "12".repeat(32)));
     std::fs::create_dir(&folder).unwrap();
 
     // Opening the FIFO would block forever: each of these returning proves it was not opened.
     let found = store.traces("k").unwrap();
     assert_eq!(found.traces.len(), 1);
-    let mut bad: Vec<_> = found.errors.iter().map(|e| e.path().unwrap().to_owned()).collect();
+    let mut bad: Vec<_> = found
+        .errors
+        .iter()
+        .map(|e| e.path().unwrap().to_owned())
+        .collect();
     bad.sort();
     let mut expected = vec![fifo.clone(), folder.clone()];
     expected.sort();
     assert_eq!(bad, expected);
-    assert!(found.errors.iter().all(|e| matches!(e, CassetteError::NotRegular { .. })));
+    assert!(
+        found
+            .errors
+            .iter()
+            .all(|e| matches!(e, CassetteError::NotRegular { .. }))
+    );
     assert!(matches!(
         store.load(&"ef".repeat(32)),
         Err(CassetteError::NotRegular { what, .. }) if what.contains("FIFO")

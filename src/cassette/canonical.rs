@@ -181,7 +181,11 @@ pub(crate) fn too_deep_marker(value: &Value) -> Option<usize> {
         return None;
     };
     let limit = map.get(TOO_DEEP_MARKER)?.get("limit")?.as_u64()?;
-    (map.len() == 1).then(|| usize::try_from(limit).unwrap_or(usize::MAX).saturating_add(1))
+    (map.len() == 1).then(|| {
+        usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
+    })
 }
 
 /// A writer of compact JSON text that fails once arrays and objects nest

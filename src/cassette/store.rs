@@ -217,9 +217,11 @@ impl Store {
                 Ok(()) => cleanup.removed.push(file.path),
                 // Gone already: another cleaner was first.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => cleanup
-                    .errors
-                    .push(CassetteError::io(&file.path, "remove a stale temporary file", e)),
+                Err(e) => cleanup.errors.push(CassetteError::io(
+                    &file.path,
+                    "remove a stale temporary file",
+                    e,
+                )),
             }
         }
         cleanup.removed.sort();
@@ -546,7 +548,10 @@ pub(crate) fn read_cassette(
 /// encoding it would recurse as deep as it nests. Measured without recursion.
 fn check_depth(trace: &Trace) -> Result<(), CassetteError> {
     for span in &trace.spans {
-        let fields = [("input", Some(&span.input)), ("output", span.output.as_ref())];
+        let fields = [
+            ("input", Some(&span.input)),
+            ("output", span.output.as_ref()),
+        ];
         for (field, value) in fields {
             let Some(value) = value else { continue };
             let (depth, at_least) = match too_deep_marker(value) {

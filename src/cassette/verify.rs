@@ -138,10 +138,7 @@ impl Store {
             if let Some(what) = file.not_regular {
                 // Named like a cassette, or a link (perhaps to a key folder
                 // out of the store): reported, never followed or opened.
-                if what == SYMLINK
-                    || is_temp_name(&file.name)
-                    || file.name.ends_with(".json")
-                {
+                if what == SYMLINK || is_temp_name(&file.name) || file.name.ends_with(".json") {
                     report.files.push(FileReport {
                         key: file.folder_is_key.then(|| file.folder.clone()),
                         hash: None,
