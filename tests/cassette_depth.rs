@@ -40,9 +40,22 @@ impl Serialize for Nested {
 }
 
 #[test]
-fn the_limit_leaves_room_for_the_cassette_envelope_within_serde_jsons_128() {
-    assert!(MAX_JSON_DEPTH + 4 < 128);
+fn a_value_exactly_at_the_limit_round_trips_and_one_level_more_is_refused() {
     assert_eq!(json_depth(&deep_value(10_000)), 10_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    let mut trace = common::simple_trace("edge", deep_value(MAX_JSON_DEPTH));
+    trace.spans[0].output = Some(deep_value(MAX_JSON_DEPTH));
+    let stored = store.write(&trace).unwrap();
+    // Any serde_json reader, with its default 128-level limit, reads it.
+    let text = std::fs::read(&stored.path).unwrap();
+    serde_json::from_slice::<Value>(&text).unwrap();
+    assert_eq!(store.load(&stored.hash).unwrap().trace, trace);
+    trace.spans[0].output = Some(deep_value(MAX_JSON_DEPTH + 1));
+    assert!(matches!(
+        store.write(&trace),
+        Err(CassetteError::TooDeep { field: "output", depth, .. }) if depth == MAX_JSON_DEPTH + 1
+    ));
 }
 
 #[test]

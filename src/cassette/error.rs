@@ -153,7 +153,7 @@ pub enum CassetteError {
     /// [`MAX_JSON_DEPTH`](super::MAX_JSON_DEPTH), so the trace is refused:
     /// a cassette that deep could not be read back.
     #[error(
-        "cannot store trace `{key}`: the {field} of span {span} (`{span_key}`) nests {} levels deep; the limit is {limit}",
+        "cannot store trace `{key}`: the {field} of span {span} nests {} levels deep; the limit is {limit}",
         if *at_least { format!("more than {limit}") } else { depth.to_string() }
     )]
     TooDeep {
@@ -161,8 +161,6 @@ pub enum CassetteError {
         key: String,
         /// The span's id.
         span: u64,
-        /// The span's key.
-        span_key: String,
         /// `"input"` or `"output"`.
         field: &'static str,
         /// How deep it nests (see [`json_depth`](super::json_depth)).

@@ -562,7 +562,6 @@ fn check_depth(trace: &Trace) -> Result<(), CassetteError> {
                 return Err(CassetteError::TooDeep {
                     key: trace.key().to_owned(),
                     span: span.id.0,
-                    span_key: span.key.clone(),
                     field,
                     depth,
                     at_least,
