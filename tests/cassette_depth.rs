@@ -166,3 +166,37 @@ fn a_deep_trace_sent_straight_to_a_store_sink_is_refused_and_counted() {
     assert_eq!(lost.len(), 4, "{lost:?}");
     assert_eq!(store.traces("raw").unwrap().traces.len(), 1);
 }
+
+#[test]
+fn a_deep_model_request_is_counted_as_lost_not_fatal() {
+    for depth in DEPTHS {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let model = Recorder::new(ScriptedModel::new(Script::text("ok")), store.sink());
+        let req = ModelRequest::new("m")
+            .user("hi")
+            .extra("deep", deep_value(depth));
+        let report = tracedeck::testing::run_paused(async {
+            with_span("turn", "in", async {
+                let answer = model.generate(req).await;
+                assert_eq!(
+                    answer.unwrap().text,
+                    "ok",
+                    "the call itself is never failed"
+                );
+            })
+            .await;
+            model.flush().await
+        });
+        let found = store.traces("turn").unwrap();
+        assert!(found.errors.is_empty(), "{:?}", found.errors);
+        // The request nests `extra` two levels below its top.
+        if depth + 2 <= MAX_JSON_DEPTH {
+            assert!(report.is_clean(), "depth {depth}: {report:?}");
+            assert_eq!(found.traces.len(), 1);
+        } else {
+            assert_eq!(report.lost, 1, "depth {depth}: {report:?}");
+            assert!(found.traces.is_empty());
+        }
+    }
+}

@@ -174,6 +174,26 @@ pub(crate) fn too_deep_value(limit: usize) -> Value {
     Value::Object(outer)
 }
 
+/// When `value` holds the marker of a too-deep value at any depth, the
+/// depth it is known to exceed (the marker's limit + 1). Searched without
+/// recursion.
+pub(crate) fn find_too_deep_marker(value: &Value) -> Option<usize> {
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                if let Some(depth) = too_deep_marker(value) {
+                    return Some(depth);
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// When `value` is the marker of a too-deep value, the depth it is known
 /// to exceed (its limit + 1).
 pub(crate) fn too_deep_marker(value: &Value) -> Option<usize> {
@@ -186,6 +206,52 @@ pub(crate) fn too_deep_marker(value: &Value) -> Option<usize> {
             .unwrap_or(usize::MAX)
             .saturating_add(1)
     })
+}
+
+/// Serializes a span's input or output for the record: as
+/// [`to_value_within`] with [`MAX_JSON_DEPTH`], and the `$too_deep` marker
+/// in place of a deeper value (which the store then refuses, counted).
+pub(crate) fn to_span_json<T: Serialize + ?Sized>(value: &T) -> Result<Value, serde_json::Error> {
+    Ok(to_value_within(value, MAX_JSON_DEPTH)?.unwrap_or_else(|| too_deep_value(MAX_JSON_DEPTH)))
+}
+
+/// Whether a JSON value in `req` (tool-call arguments, tool parameters, a
+/// response schema, `extra`) nests deeper than [`MAX_JSON_DEPTH`] less the
+/// 2 levels the request adds above it. Measured without recursion, so the
+/// recorder can tell, before it clones the request (cloning a `Value`
+/// recurses as deep as it nests), whether it may keep a copy at all.
+pub(crate) fn request_too_deep(req: &crate::model::ModelRequest) -> bool {
+    use crate::model::{ContentPart, ResponseFormat};
+    let limit = MAX_JSON_DEPTH.saturating_sub(2);
+    let arguments = req
+        .messages
+        .iter()
+        .flat_map(|m| &m.content)
+        .filter_map(|part| match part {
+            ContentPart::ToolCall { arguments, .. } => Some(arguments),
+            _ => None,
+        });
+    let schema = match &req.settings.response_format {
+        Some(ResponseFormat::JsonSchema { schema, .. }) => Some(schema),
+        _ => None,
+    };
+    arguments
+        .chain(req.tools.iter().map(|t| &t.parameters))
+        .chain(schema)
+        .chain(req.extra.values())
+        .any(|v| json_depth(v) > limit)
+}
+
+/// What the recorder keeps of a request [`request_too_deep`] refuses to
+/// copy: its model id, with the `$too_deep` marker as its `extra`, so the
+/// store refuses the trace (counted) rather than write a partial request.
+pub(crate) fn too_deep_request(req: &crate::model::ModelRequest) -> crate::model::ModelRequest {
+    let Value::Object(marker) = too_deep_value(MAX_JSON_DEPTH) else {
+        unreachable!("the marker is an object")
+    };
+    let mut kept = crate::model::ModelRequest::new(req.model.clone());
+    kept.extra = marker;
+    kept
 }
 
 /// A writer of compact JSON text that fails once arrays and objects nest

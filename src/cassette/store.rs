@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::atomic::{ensure_key_dir, is_temp_name, write_atomic};
-use super::canonical::{MAX_JSON_DEPTH, json_depth, sha256_hex, too_deep_marker};
+use super::canonical::{MAX_JSON_DEPTH, find_too_deep_marker, json_depth, sha256_hex};
 use super::error::CassetteError;
 use super::format::{self, check_trace, is_full_hash};
 use super::key::validate_key;
@@ -554,7 +554,7 @@ fn check_depth(trace: &Trace) -> Result<(), CassetteError> {
         ];
         for (field, value) in fields {
             let Some(value) = value else { continue };
-            let (depth, at_least) = match too_deep_marker(value) {
+            let (depth, at_least) = match find_too_deep_marker(value) {
                 Some(depth) => (depth, true),
                 None => (json_depth(value), false),
             };

@@ -6,7 +6,7 @@ use tokio::time::Instant;
 
 use super::{CURRENT, current_span};
 use crate::cassette::MAX_JSON_DEPTH;
-use crate::cassette::canonical::{to_value_within, too_deep_value};
+use crate::cassette::canonical::to_span_json;
 use crate::record::SinkHandle;
 use crate::record::live::{LiveSpan, SpanStart};
 use crate::span::{SpanKind, SpanStatus};
@@ -114,11 +114,7 @@ where
 /// [`CassetteError::TooDeep`](crate::cassette::CassetteError::TooDeep),
 /// counted by `flush()`.
 fn to_json<T: Serialize + ?Sized>(value: &T) -> Value {
-    match to_value_within(value, MAX_JSON_DEPTH) {
-        Ok(Some(value)) => value,
-        Ok(None) => too_deep_value(MAX_JSON_DEPTH),
-        Err(e) => serde_json::json!({ "$unserializable": e.to_string() }),
-    }
+    to_span_json(value).unwrap_or_else(|e| serde_json::json!({ "$unserializable": e.to_string() }))
 }
 
 /// Whether `value` is serde's form of a `Result::Err`.

@@ -113,7 +113,13 @@ impl<M: Model> Recorder<M> {
             streamed,
         };
         let mut span = LiveSpan::start(current_span().as_ref(), start, Some(&self.sink));
-        span.describe_call(req.clone(), self.inner.info());
+        // A request too deep to copy safely is kept as a marker the store refuses (counted).
+        let kept = if crate::cassette::canonical::request_too_deep(req) {
+            crate::cassette::canonical::too_deep_request(req)
+        } else {
+            req.clone()
+        };
+        span.describe_call(kept, self.inner.info());
         span
     }
 }
@@ -134,7 +140,7 @@ impl<M: Model> Model for Recorder<M> {
             let now = Instant::now();
             match &result {
                 Ok(response) => {
-                    let output = serde_json::to_value(response).ok();
+                    let output = crate::cassette::canonical::to_span_json(response).ok();
                     span.end(SpanStatus::Ok, output, None, now);
                 }
                 Err(err) => span.end(SpanStatus::Error, None, Some(err.clone()), now),
