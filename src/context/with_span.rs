@@ -5,7 +5,6 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{CURRENT, current_span};
-use crate::cassette::MAX_JSON_DEPTH;
 use crate::cassette::canonical::to_span_json;
 use crate::record::SinkHandle;
 use crate::record::live::{LiveSpan, SpanStart};
@@ -108,7 +107,7 @@ where
 
 /// Serializes `value`, recording a serialization failure in its place rather than failing the task.
 ///
-/// Serialization stops past [`MAX_JSON_DEPTH`] levels of nesting, so a deep
+/// Serialization stops past [`MAX_JSON_DEPTH`](crate::cassette::MAX_JSON_DEPTH) levels of nesting, so a deep
 /// input or output never exhausts the caller's stack; the value is then
 /// recorded as the `$too_deep` marker, and the store refuses the trace with
 /// [`CassetteError::TooDeep`](crate::cassette::CassetteError::TooDeep),
