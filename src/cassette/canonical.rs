@@ -135,27 +135,27 @@ pub fn drop_json(value: Value) {
 /// Serializes `value` into a JSON tree at most `limit` levels deep (as
 /// [`json_depth`] counts them), or `None` when it nests deeper.
 ///
-/// Serialization stops as soon as it goes past `limit`, so a value of any
-/// depth (a user type whose `Serialize` recurses, a deep `Value`) costs at
-/// most `limit` levels of stack. The value is written as compact JSON text
-/// and read back (exact for floats: the crate enables serde_json's
-/// `float_roundtrip`).
+/// A first pass writes `value` as compact JSON text into a writer that
+/// keeps nothing but counts brackets, and fails as soon as the nesting goes
+/// past `limit`; the serializer unwinds right there, so a value of any depth
+/// (a user type whose `Serialize` recurses, a deep `Value`) costs at most
+/// `limit` levels of stack. Only a value within the limit is then turned
+/// into a tree, by `serde_json::to_value`, exactly as before.
 pub(crate) fn to_value_within<T: Serialize + ?Sized>(
     value: &T,
     limit: usize,
 ) -> Result<Option<Value>, serde_json::Error> {
-    let mut out = DepthBounded {
-        bytes: Vec::with_capacity(128),
+    let mut counter = DepthBounded {
         limit,
         depth: 0,
         in_string: false,
         escaped: false,
         too_deep: false,
     };
-    match serde_json::to_writer(&mut out, value) {
-        Ok(()) => serde_json::from_slice(&out.bytes).map(Some),
-        Err(_) if out.too_deep => Ok(None),
-        Err(e) => Err(e),
+    match serde_json::to_writer(&mut counter, value) {
+        Err(_) if counter.too_deep => Ok(None),
+        // Any other failure is reported as `to_value` reports it.
+        _ => serde_json::to_value(value).map(Some),
     }
 }
 
@@ -257,7 +257,6 @@ pub(crate) fn too_deep_request(req: &crate::model::ModelRequest) -> crate::model
 /// A writer of compact JSON text that fails once arrays and objects nest
 /// deeper than `limit`, which makes the serializer unwind right there.
 struct DepthBounded {
-    bytes: Vec<u8>,
     limit: usize,
     depth: usize,
     in_string: bool,
@@ -290,7 +289,6 @@ impl std::io::Write for DepthBounded {
                 _ => {}
             }
         }
-        self.bytes.extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -349,6 +347,26 @@ mod tests {
             canonical_json(&map),
             Err(CassetteError::Serialize { .. })
         ));
+    }
+
+    #[test]
+    fn depth_bound_counts_brackets_outside_strings_only() {
+        let tricky = json!({"s": "[[[{{{\\\"[[[", "a": [[1]]});
+        assert_eq!(json_depth(&tricky), 3);
+        assert_eq!(to_value_within(&tricky, 3).unwrap(), Some(tricky.clone()));
+        assert_eq!(to_value_within(&tricky, 2).unwrap(), None);
+        assert_eq!(to_value_within(&json!(1), 0).unwrap(), Some(json!(1)));
+        let map: HashMap<Vec<u8>, u8> = [(vec![1u8], 1u8)].into_iter().collect();
+        assert!(to_value_within(&map, 10).is_err());
+    }
+
+    #[test]
+    fn the_too_deep_marker_is_found_at_any_depth() {
+        let marker = too_deep_value(MAX_JSON_DEPTH);
+        assert_eq!(too_deep_marker(&marker), Some(MAX_JSON_DEPTH + 1));
+        let nested = json!({"a": [1, {"extra": marker}]});
+        assert_eq!(find_too_deep_marker(&nested), Some(MAX_JSON_DEPTH + 1));
+        assert_eq!(find_too_deep_marker(&json!({"$too_deep": 1, "b": 2})), None);
     }
 
     #[test]
