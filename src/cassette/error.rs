@@ -282,8 +282,11 @@ pub enum CassetteError {
         /// The file.
         path: PathBuf,
     },
-    /// A temporary file left by a write that was interrupted (found by [`Store::verify`](super::Store::verify)).
-    #[error("{}: leftover temporary file of an interrupted write; safe to delete", path.display())]
+    /// A temporary file left by a write that was interrupted (found by
+    /// [`Store::verify`](super::Store::verify); removed once stale by
+    /// [`Store::remove_stale_temp_files`](super::Store::remove_stale_temp_files)
+    /// and [`Store::open`](super::Store::open)).
+    #[error("{}: leftover temporary file of an interrupted write; safe to delete (`tracedeck verify --fix` removes it once stale)", path.display())]
     PartialWrite {
         /// The file.
         path: PathBuf,
