@@ -100,7 +100,7 @@ pub(crate) fn write_atomic(
 
 /// Whether the file at `path` exists and holds exactly `bytes`.
 fn holds(path: &Path, bytes: &[u8]) -> bool {
-    match fs::metadata(path) {
+    match fs::symlink_metadata(path) {
         Ok(meta) if meta.is_file() && meta.len() == bytes.len() as u64 => {
             fs::read(path).is_ok_and(|found| found == bytes)
         }

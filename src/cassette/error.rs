@@ -150,6 +150,49 @@ pub enum CassetteError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A span's `input` or `output` nests arrays and objects deeper than
+    /// [`MAX_JSON_DEPTH`](super::MAX_JSON_DEPTH), so the trace is refused:
+    /// a cassette that deep could not be read back.
+    #[error(
+        "cannot store trace `{key}`: the {field} of span {span} nests {} levels deep; the limit is {limit}",
+        if *at_least { format!("more than {limit}") } else { depth.to_string() }
+    )]
+    TooDeep {
+        /// The trace's key.
+        key: String,
+        /// The span's id.
+        span: u64,
+        /// `"input"` or `"output"`.
+        field: &'static str,
+        /// How deep it nests (see [`json_depth`](super::json_depth)).
+        depth: usize,
+        /// Whether `depth` is only a lower bound: [`with_span`](crate::with_span)
+        /// stops serializing past the limit, so the true depth is not known.
+        at_least: bool,
+        /// The limit, [`MAX_JSON_DEPTH`](super::MAX_JSON_DEPTH).
+        limit: usize,
+    },
+    /// A file is larger than the store reads as a cassette (see
+    /// [`Store::with_max_file_bytes`](super::Store::with_max_file_bytes)).
+    #[error("{}: {} bytes is more than the {limit} bytes a cassette may have; not read", path.display(), size.map_or_else(|| "more than the limit".to_owned(), |s| s.to_string()))]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size, when the file system says.
+        size: Option<u64>,
+        /// The limit.
+        limit: u64,
+    },
+    /// Something named like a cassette (or a key folder) is not a regular
+    /// file (or folder): a symbolic link, FIFO, socket or device. It is
+    /// never followed or opened.
+    #[error("{}: {what}; the store reads only regular files and folders inside its tree", path.display())]
+    NotRegular {
+        /// The entry.
+        path: PathBuf,
+        /// What it is instead.
+        what: &'static str,
+    },
     /// A value could not be turned into JSON.
     #[error("cannot serialize to JSON: {source}")]
     Serialize {
@@ -243,8 +286,11 @@ pub enum CassetteError {
         /// The file.
         path: PathBuf,
     },
-    /// A temporary file left by a write that was interrupted (found by [`Store::verify`](super::Store::verify)).
-    #[error("{}: leftover temporary file of an interrupted write; safe to delete", path.display())]
+    /// A temporary file left by a write that was interrupted (found by
+    /// [`Store::verify`](super::Store::verify); removed once stale by
+    /// [`Store::remove_stale_temp_files`](super::Store::remove_stale_temp_files)
+    /// and [`Store::open`](super::Store::open)).
+    #[error("{}: leftover temporary file of an interrupted write; safe to delete (`tracedeck verify --fix` removes it once stale)", path.display())]
     PartialWrite {
         /// The file.
         path: PathBuf,
@@ -274,12 +320,15 @@ impl CassetteError {
             | Self::BadTrace { path, .. }
             | Self::KeyMismatch { path, .. }
             | Self::NotCanonical { path }
-            | Self::PartialWrite { path } => Some(path),
+            | Self::PartialWrite { path }
+            | Self::TooLarge { path, .. }
+            | Self::NotRegular { path, .. } => Some(path),
             Self::InvalidKey { .. }
             | Self::InvalidHash { .. }
             | Self::AmbiguousHash { .. }
             | Self::InvalidPointer { .. }
             | Self::InvalidTrace { .. }
+            | Self::TooDeep { .. }
             | Self::Serialize { .. } => None,
         }
     }

@@ -46,13 +46,16 @@ mod verify;
 #[doc(no_inline)]
 pub use crate::json::{canonical_json, sha256_hex};
 pub use crate::sink::DEFAULT_QUEUE_CAPACITY;
+pub use crate::json::{MAX_JSON_DEPTH, drop_json, json_depth};
 pub use error::{CassetteError, KeyProblem};
 pub use format::{FORMAT, VERSION};
 pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, validate_key};
 pub use redaction::{DEFAULT_PLACEHOLDER, Redaction};
 pub use secrets::{SecretFinding, SecretKind, find_secrets, find_secrets_in_text};
 pub use sink::{StoreSink, StoreSinkStats};
-pub use store::{KeyTraces, Store, StoredTrace};
+pub use store::{
+    DEFAULT_MAX_FILE_BYTES, DEFAULT_STALE_TEMP_AGE, KeyTraces, Store, StoredTrace, TempCleanup,
+};
 pub use verify::{FileReport, VerifyReport};
 
 impl Store {

@@ -18,11 +18,46 @@ pub(crate) struct FoundFile {
     pub folder: String,
     /// Whether `folder` is a valid key.
     pub folder_is_key: bool,
+    /// `None` for a regular file; else what the entry is instead (a
+    /// symbolic link, FIFO, socket or device). Such entries are listed so
+    /// they can be reported, and are never opened or followed.
+    pub not_regular: Option<&'static str>,
 }
 
-/// Every file under `root`, folders in name order. Symbolic links to
-/// folders are not followed (so the walk never loops or leaves the store);
-/// symbolic links to files are listed. Errors reading a folder below `root`
+/// How [`irregular_kind`] names a symbolic link.
+pub(crate) const SYMLINK: &str = "a symbolic link";
+
+/// What a non-regular, non-folder entry is, in words; `None` for a regular file.
+pub(crate) fn irregular_kind(file_type: fs::FileType) -> Option<&'static str> {
+    if file_type.is_file() {
+        return None;
+    }
+    if file_type.is_symlink() {
+        return Some(SYMLINK);
+    }
+    if file_type.is_dir() {
+        return Some("a folder");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if file_type.is_socket() {
+            return Some("a socket");
+        }
+        if file_type.is_block_device() || file_type.is_char_device() {
+            return Some("a device");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// Every file under `root`, folders in name order. Symbolic links are
+/// never followed (so the walk never loops or leaves the store): they are
+/// listed, like FIFOs, sockets and devices, with
+/// [`not_regular`](FoundFile::not_regular) saying what they are. Errors reading a folder below `root`
 /// are collected and the walk goes on; failing to read `root` itself is
 /// returned as the error.
 pub(crate) fn scan(root: &Path) -> Result<(Vec<FoundFile>, Vec<CassetteError>), CassetteError> {
@@ -44,7 +79,10 @@ pub(crate) fn scan(root: &Path) -> Result<(Vec<FoundFile>, Vec<CassetteError>), 
             let Ok(file_type) = fs::symlink_metadata(&path).map(|m| m.file_type()) else {
                 continue;
             };
-            if file_type.is_dir() {
+            let cassette_named = name
+                .strip_suffix(".json")
+                .is_some_and(super::format::is_full_hash);
+            if file_type.is_dir() && !cassette_named {
                 let valid = folder_is_key && is_valid_segment(&name);
                 let child = if folder.is_empty() {
                     name
@@ -52,12 +90,13 @@ pub(crate) fn scan(root: &Path) -> Result<(Vec<FoundFile>, Vec<CassetteError>), 
                     format!("{folder}/{name}")
                 };
                 subfolders.push((path, child, valid));
-            } else if file_type.is_file() || path.is_file() {
+            } else {
                 files.push(FoundFile {
                     path,
                     name,
                     folder: folder.clone(),
                     folder_is_key: folder_is_key && !folder.is_empty(),
+                    not_regular: irregular_kind(file_type),
                 });
             }
         }

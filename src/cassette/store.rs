@@ -1,17 +1,18 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use super::atomic::{ensure_key_dir, write_atomic};
+use super::atomic::{ensure_key_dir, is_temp_name, write_atomic};
 use super::error::CassetteError;
 use super::format::{self, check_trace, is_full_hash};
 use super::key::validate_key;
 use super::redaction::Redaction;
-use super::scan::{read_sorted, scan};
+use super::scan::{irregular_kind, read_sorted, scan};
+use crate::json::canonical::{MAX_JSON_DEPTH, find_too_deep_marker, json_depth};
 use crate::json::sha256_hex;
 use crate::span::Trace;
 
@@ -59,7 +60,32 @@ struct Config {
     redaction: Redaction,
     stamp_recorded_at: bool,
     sync: bool,
+    max_file_bytes: u64,
+    stale_temp_age: Duration,
 }
+
+/// How old (by modification time) a temporary file left by a write must
+/// be before [`Store::open`] and [`Store::remove_stale_temp_files`] remove
+/// it, unless told otherwise ([`Store::with_stale_temp_age`]): 10 minutes.
+/// A live writer's temporary file lives for the few milliseconds of one
+/// write, so one this old was left by a writer that crashed or was killed.
+pub const DEFAULT_STALE_TEMP_AGE: Duration = Duration::from_secs(10 * 60);
+
+/// What [`Store::remove_stale_temp_files`] did.
+#[derive(Debug, Clone, Default)]
+pub struct TempCleanup {
+    /// The stale temporary files removed, in path order.
+    pub removed: Vec<PathBuf>,
+    /// Temporary files too recent to be called stale (perhaps a live
+    /// writer's), left alone, in path order.
+    pub kept: Vec<PathBuf>,
+    /// Files that could not be removed, and folders that could not be read.
+    pub errors: Vec<CassetteError>,
+}
+
+/// The largest file a [`Store`] reads as a cassette unless told otherwise
+/// ([`Store::with_max_file_bytes`]): 64 MiB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One cassette read from (or just written to) a [`Store`].
 #[derive(Debug, Clone, PartialEq)]
@@ -117,7 +143,11 @@ pub(crate) struct Prepared {
 
 impl Store {
     /// Opens the store in `dir`, creating the folder (and its parents) if
-    /// missing. Nothing is read until asked.
+    /// missing, and removes the temporary files crashed writers left there
+    /// more than [`DEFAULT_STALE_TEMP_AGE`] ago (best effort: a failure to
+    /// clean never fails `open`; see
+    /// [`remove_stale_temp_files`](Store::remove_stale_temp_files)). No
+    /// cassette is read until asked.
     ///
     /// # Errors
     /// [`CassetteError::Io`] when the folder cannot be created, or exists as a file.
@@ -125,14 +155,79 @@ impl Store {
         let dir = dir.into();
         fs::create_dir_all(&dir)
             .map_err(|e| CassetteError::io(&dir, "create the store folder", e))?;
-        Ok(Store {
+        let store = Store {
             config: Arc::new(Config {
                 dir,
                 redaction: Redaction::default(),
                 stamp_recorded_at: false,
                 sync: true,
+                max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+                stale_temp_age: DEFAULT_STALE_TEMP_AGE,
             }),
-        })
+        };
+        // Best effort: a store that cannot be cleaned (read-only, say) still opens.
+        let _ = store.remove_stale_temp_files();
+        Ok(store)
+    }
+
+    /// How old a leftover temporary file must be to be removed as stale
+    /// (default [`DEFAULT_STALE_TEMP_AGE`], 10 minutes). The setting applies
+    /// to [`remove_stale_temp_files`](Store::remove_stale_temp_files);
+    /// [`open`](Store::open) always uses the default.
+    pub fn with_stale_temp_age(self, age: Duration) -> Self {
+        self.configure(|c| c.stale_temp_age = age)
+    }
+
+    /// Removes the temporary files (`.tmp-*.partial`) that writers killed
+    /// mid-write left behind, anywhere in the store: those whose
+    /// modification time is older than the stale age (see
+    /// [`with_stale_temp_age`](Store::with_stale_temp_age)). Younger ones may
+    /// belong to a live writer, in this process or another, and are kept.
+    /// [`open`](Store::open) calls this; it is also what
+    /// `tracedeck verify --fix` does. Symbolic links and other non-regular
+    /// entries are never removed.
+    ///
+    /// Removing a stale file is safe even if its writer were still alive:
+    /// the writer's rename then fails and its write reports an error, never a
+    /// torn cassette.
+    ///
+    /// # Errors
+    /// [`CassetteError::Io`] when the store's folder cannot be read; problems
+    /// with single files are in [`TempCleanup::errors`].
+    pub fn remove_stale_temp_files(&self) -> Result<TempCleanup, CassetteError> {
+        let (files, errors) = scan(self.dir())?;
+        let mut cleanup = TempCleanup {
+            errors,
+            ..TempCleanup::default()
+        };
+        let now = SystemTime::now();
+        for file in files {
+            if file.not_regular.is_some() || !is_temp_name(&file.name) {
+                continue;
+            }
+            let modified = fs::symlink_metadata(&file.path).and_then(|m| m.modified());
+            let stale = modified.is_ok_and(|m| {
+                now.duration_since(m)
+                    .is_ok_and(|age| age >= self.config.stale_temp_age)
+            });
+            if !stale {
+                cleanup.kept.push(file.path);
+                continue;
+            }
+            match fs::remove_file(&file.path) {
+                Ok(()) => cleanup.removed.push(file.path),
+                // Gone already: another cleaner was first.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => cleanup.errors.push(CassetteError::io(
+                    &file.path,
+                    "remove a stale temporary file",
+                    e,
+                )),
+            }
+        }
+        cleanup.removed.sort();
+        cleanup.kept.sort();
+        Ok(cleanup)
     }
 
     /// Hides `redaction`'s paths in every trace before it is hashed and written.
@@ -158,6 +253,20 @@ impl Store {
     /// truncated; writes are faster.
     pub fn with_sync(self, on: bool) -> Self {
         self.configure(|c| c.sync = on)
+    }
+
+    /// The largest file read as a cassette, in bytes (default
+    /// [`DEFAULT_MAX_FILE_BYTES`], 64 MiB). A larger file is
+    /// [`CassetteError::TooLarge`], found from its size before anything is
+    /// read; writing a larger cassette is refused the same way, so every
+    /// cassette written can be read back.
+    pub fn with_max_file_bytes(self, limit: u64) -> Self {
+        self.configure(|c| c.max_file_bytes = limit)
+    }
+
+    /// The largest file read as a cassette (see [`with_max_file_bytes`](Store::with_max_file_bytes)).
+    pub fn max_file_bytes(&self) -> u64 {
+        self.config.max_file_bytes
     }
 
     fn configure(mut self, f: impl FnOnce(&mut Config)) -> Self {
@@ -198,7 +307,7 @@ impl Store {
         }
         let keys: BTreeSet<String> = files
             .into_iter()
-            .filter(|f| f.folder_is_key && f.name.ends_with(".json"))
+            .filter(|f| f.folder_is_key && f.not_regular.is_none() && f.name.ends_with(".json"))
             .map(|f| f.folder)
             .collect();
         Ok(keys.into_iter().collect())
@@ -216,11 +325,33 @@ impl Store {
     /// back to the hash, which is stable everywhere). Subfolders (nested
     /// keys) are not included.
     ///
+    /// Reads never leave the store's tree: a key folder (or a folder on its
+    /// way) that is a symbolic link is an error, and an entry named like a
+    /// cassette that is not a regular file (a link, FIFO, socket, device) is
+    /// reported in [`KeyTraces::errors`] without being opened.
+    ///
     /// # Errors
     /// [`CassetteError::InvalidKey`] for an invalid key;
+    /// [`CassetteError::NotRegular`] when the key's folder, or one above it
+    /// in the store, is a symbolic link or not a folder;
     /// [`CassetteError::Io`] when the key's folder exists but cannot be read.
     pub fn traces(&self, key: &str) -> Result<KeyTraces, CassetteError> {
         let dir = self.key_dir(key)?;
+        let mut segment = self.config.dir.clone();
+        for name in key.split('/') {
+            segment.push(name);
+            match fs::symlink_metadata(&segment) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(meta) => {
+                    return Err(CassetteError::NotRegular {
+                        path: segment,
+                        what: irregular_kind(meta.file_type()).unwrap_or("a file, not a folder"),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(KeyTraces::default()),
+                Err(e) => return Err(CassetteError::io(&segment, "inspect the key folder", e)),
+            }
+        }
         let entries = match read_sorted(&dir) {
             Ok(entries) => entries,
             Err(CassetteError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
@@ -230,10 +361,15 @@ impl Store {
         };
         let mut found = KeyTraces::default();
         for (path, name) in entries {
-            if !name.ends_with(".json") || !path.is_file() {
+            if !name.ends_with(".json") {
                 continue;
             }
-            match read_cassette(&path, Some(key)) {
+            // A folder is a nested key, unless it is named like a cassette.
+            let is_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+            if is_dir && !name.strip_suffix(".json").is_some_and(is_full_hash) {
+                continue;
+            }
+            match read_cassette(&path, Some(key), self.config.max_file_bytes) {
                 Ok(stored) => found.traces.push(stored),
                 Err(e) => found.errors.push(e),
             }
@@ -280,7 +416,7 @@ impl Store {
             }),
             1 => {
                 let file = matches.remove(0);
-                read_cassette(&file.path, Some(&file.folder))
+                read_cassette(&file.path, Some(&file.folder), self.config.max_file_bytes)
             }
             _ => Err(CassetteError::AmbiguousHash {
                 prefix,
@@ -343,6 +479,7 @@ impl Store {
         })?;
         let key = trace.key().to_owned();
         validate_key(&key)?;
+        check_depth(trace)?;
         let redaction = &self.config.redaction;
         let trace: Cow<'_, Trace> = if redaction.is_empty() {
             Cow::Borrowed(trace)
@@ -356,6 +493,13 @@ impl Store {
             .stamp_recorded_at
             .then(|| truncate_to_micros(SystemTime::now()));
         let bytes = format::encode(&trace, recorded_at)?;
+        if bytes.len() as u64 > self.config.max_file_bytes {
+            return Err(CassetteError::TooLarge {
+                path: self.key_dir(&key)?.join("<new cassette>.json"),
+                size: Some(bytes.len() as u64),
+                limit: self.config.max_file_bytes,
+            });
+        }
         let hash = sha256_hex(&bytes);
         Ok(Prepared {
             key,
@@ -385,8 +529,9 @@ impl Store {
 pub(crate) fn read_cassette(
     path: &Path,
     folder_key: Option<&str>,
+    max_bytes: u64,
 ) -> Result<StoredTrace, CassetteError> {
-    let bytes = fs::read(path).map_err(|e| CassetteError::io(path, "read", e))?;
+    let bytes = read_bounded(path, max_bytes)?;
     let decoded = format::decode_trace(path, &bytes, folder_key)?;
     let modified = fs::metadata(path).and_then(|m| m.modified()).ok();
     Ok(StoredTrace {
@@ -396,6 +541,72 @@ pub(crate) fn read_cassette(
         recorded_at: decoded.recorded_at,
         modified,
     })
+}
+
+/// Refuses a trace with a span `input` or `output` nested deeper than
+/// [`MAX_JSON_DEPTH`], or one [`with_span`](crate::with_span) stopped
+/// serializing for that reason: such a cassette could not be read back, and
+/// encoding it would recurse as deep as it nests. Measured without recursion.
+fn check_depth(trace: &Trace) -> Result<(), CassetteError> {
+    for span in &trace.spans {
+        let fields = [
+            ("input", Some(&span.input)),
+            ("output", span.output.as_ref()),
+        ];
+        for (field, value) in fields {
+            let Some(value) = value else { continue };
+            let (depth, at_least) = match find_too_deep_marker(value) {
+                Some(depth) => (depth, true),
+                None => (json_depth(value), false),
+            };
+            if at_least || depth > MAX_JSON_DEPTH {
+                return Err(CassetteError::TooDeep {
+                    key: trace.key().to_owned(),
+                    span: span.id.0,
+                    field,
+                    depth,
+                    at_least,
+                    limit: MAX_JSON_DEPTH,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the regular file at `path`, at most `max_bytes` of it.
+///
+/// The entry is inspected without following links first: a symbolic link,
+/// FIFO, socket, device or folder is [`CassetteError::NotRegular`] and is
+/// never opened (opening a FIFO would block). A file larger than
+/// `max_bytes` by its metadata is [`CassetteError::TooLarge`] before it is
+/// opened; and the read itself stops one byte past the limit, for files
+/// whose size the metadata does not tell (as in `/proc`).
+pub(crate) fn read_bounded(path: &Path, max_bytes: u64) -> Result<Vec<u8>, CassetteError> {
+    let meta = fs::symlink_metadata(path).map_err(|e| CassetteError::io(path, "inspect", e))?;
+    if let Some(what) = irregular_kind(meta.file_type()) {
+        return Err(CassetteError::NotRegular {
+            path: path.to_owned(),
+            what,
+        });
+    }
+    let too_large = |size| CassetteError::TooLarge {
+        path: path.to_owned(),
+        size,
+        limit: max_bytes,
+    };
+    if meta.len() > max_bytes {
+        return Err(too_large(Some(meta.len())));
+    }
+    let file = fs::File::open(path).map_err(|e| CassetteError::io(path, "read", e))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| CassetteError::io(path, "read", e))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large(None));
+    }
+    Ok(bytes)
 }
 
 /// `t`, truncated to whole microseconds as `recorded_at` stores it.

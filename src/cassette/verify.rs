@@ -1,14 +1,13 @@
 use std::fmt;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::atomic::is_temp_name;
 use super::error::CassetteError;
 use super::format;
 use super::key::validate_key;
-use super::scan::{FoundFile, scan};
+use super::scan::{FoundFile, SYMLINK, scan};
 use super::secrets::{SecretFinding, find_secrets, find_secrets_in_text};
-use super::store::Store;
+use super::store::{Store, read_bounded};
 use crate::json::{canonical_json, sha256_hex};
 
 /// What [`Store::verify`] found, file by file.
@@ -112,7 +111,12 @@ impl Store {
     /// well-formed trace, in its key's folder, the folder a valid key) and
     /// is byte-for-byte canonical; and every string in it is scanned for
     /// secret-looking values (see [`find_secrets`]). Temporary files left by
-    /// interrupted writes are reported too. Other files (a README, say) are
+    /// interrupted writes are reported too, and so is every symbolic link
+    /// and every entry named like a cassette or temporary file that is not a
+    /// regular file (a FIFO, socket, device, or a folder named
+    /// `<sha256>.json`): [`CassetteError::NotRegular`], never followed or
+    /// opened. A file larger than [`Store::max_file_bytes`] is
+    /// [`CassetteError::TooLarge`], not read. Other files (a README, say) are
     /// ignored. Never fails: an unreadable store folder is reported in
     /// [`VerifyReport::errors`].
     pub fn verify(&self) -> VerifyReport {
@@ -129,8 +133,24 @@ impl Store {
             files: Vec::new(),
             errors,
         };
+        let max_bytes = self.max_file_bytes();
         for file in files {
-            if is_temp_name(&file.name) {
+            if let Some(what) = file.not_regular {
+                // Named like a cassette, or a link (perhaps to a key folder
+                // out of the store): reported, never followed or opened.
+                if what == SYMLINK || is_temp_name(&file.name) || file.name.ends_with(".json") {
+                    report.files.push(FileReport {
+                        key: file.folder_is_key.then(|| file.folder.clone()),
+                        hash: None,
+                        problems: vec![CassetteError::NotRegular {
+                            path: file.path.clone(),
+                            what,
+                        }],
+                        secrets: Vec::new(),
+                        path: file.path,
+                    });
+                }
+            } else if is_temp_name(&file.name) {
                 report.files.push(FileReport {
                     key: file.folder_is_key.then(|| file.folder.clone()),
                     hash: None,
@@ -141,7 +161,7 @@ impl Store {
                     path: file.path,
                 });
             } else if file.name.ends_with(".json") {
-                report.files.push(verify_file(file));
+                report.files.push(verify_file(file, max_bytes));
             }
         }
         report.files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -149,7 +169,7 @@ impl Store {
     }
 }
 
-fn verify_file(file: FoundFile) -> FileReport {
+fn verify_file(file: FoundFile, max_bytes: u64) -> FileReport {
     let mut report = FileReport {
         key: file.folder_is_key.then(|| file.folder.clone()),
         hash: None,
@@ -158,10 +178,10 @@ fn verify_file(file: FoundFile) -> FileReport {
         path: file.path,
     };
     let path = report.path.as_path();
-    let bytes = match fs::read(path) {
+    let bytes = match read_bounded(path, max_bytes) {
         Ok(bytes) => bytes,
         Err(e) => {
-            report.problems.push(CassetteError::io(path, "read", e));
+            report.problems.push(e);
             return report;
         }
     };

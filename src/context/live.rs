@@ -253,8 +253,8 @@ impl LiveSpan {
             return;
         };
         if let Some(span) = &mut self.span {
-            span.input =
-                serde_json::to_value(&req).unwrap_or_else(|e| Value::String(e.to_string()));
+            span.input = crate::json::canonical::to_span_json(&req)
+                .unwrap_or_else(|e| Value::String(e.to_string()));
         }
     }
 
@@ -370,5 +370,5 @@ fn summarize_stream(span: &Span) -> Option<Value> {
     for p in &span.parts {
         acc.push(&p.part);
     }
-    serde_json::to_value(acc.finish()).ok()
+    crate::json::canonical::to_span_json(&acc.finish()).ok()
 }

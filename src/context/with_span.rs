@@ -11,6 +11,7 @@ use super::live::{LiveSpan, SpanStart};
 use super::{CURRENT, current_span};
 use crate::model::ModelError;
 use crate::sink::SinkHandle;
+use crate::json::canonical::to_span_json;
 use crate::span::{SpanKind, SpanStatus};
 
 /// Runs `fut` inside a new `task` span keyed `key`, recording `input` and
@@ -219,9 +220,14 @@ fn sources_of<E: Display + 'static>(err: &E) -> Vec<String> {
 }
 
 /// Serializes `value`, recording a serialization failure in its place rather than failing the task.
+///
+/// Serialization stops past [`MAX_JSON_DEPTH`](crate::cassette::MAX_JSON_DEPTH) levels of nesting, so a deep
+/// input or output never exhausts the caller's stack; the value is then
+/// recorded as the `$too_deep` marker, and the store refuses the trace with
+/// [`CassetteError::TooDeep`](crate::cassette::CassetteError::TooDeep),
+/// counted by `flush()`.
 fn to_json<T: Serialize + ?Sized>(value: &T) -> Value {
-    serde_json::to_value(value)
-        .unwrap_or_else(|e| serde_json::json!({ "$unserializable": e.to_string() }))
+    to_span_json(value).unwrap_or_else(|e| serde_json::json!({ "$unserializable": e.to_string() }))
 }
 
 /// Whether `value` is serde's form of a `Result::Err`.

@@ -69,6 +69,231 @@ impl Serialize for Sorted<'_> {
     }
 }
 
+/// The deepest nesting of arrays and objects a span's `input` or `output`
+/// may have to be stored: `[]` and `{}` are 1 level, a scalar 0.
+///
+/// serde_json reads at most 128 levels, and a cassette wraps each span's
+/// values in 4 more (`{"trace": {"spans": [{"input": ...`), so a limit of 100
+/// keeps every cassette readable with room to spare. Deeper values are
+/// refused when written ([`CassetteError::TooDeep`]), and
+/// [`with_span`](crate::with_span) stops serializing an input or output at
+/// this depth: nothing deeper is ever built, hashed, written or dropped by
+/// tracedeck, so no depth can exhaust a thread's stack.
+pub const MAX_JSON_DEPTH: usize = 100;
+
+/// How deeply `value` nests arrays and objects (a scalar is 0, `[]` is 1),
+/// measured without recursion, so any depth is safe to measure.
+///
+/// ```
+/// use serde_json::json;
+/// assert_eq!(tracedeck::cassette::json_depth(&json!(1)), 0);
+/// assert_eq!(tracedeck::cassette::json_depth(&json!({"a": [[], 2]})), 3);
+/// ```
+pub fn json_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((value, above)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        let depth = above + 1;
+        deepest = deepest.max(depth);
+        stack.extend(children.map(|child| (child, depth)));
+    }
+    deepest
+}
+
+/// Drops `value` without recursion.
+///
+/// serde_json's `Value` drops its children recursively, so dropping a value
+/// nested some thousands of levels deep overflows a thread's stack. This
+/// takes the tree apart one container at a time instead.
+///
+/// ```
+/// let mut deep = serde_json::json!(0);
+/// for _ in 0..100_000 {
+///     deep = serde_json::Value::Array(vec![deep]);
+/// }
+/// tracedeck::cassette::drop_json(deep); // a plain `drop` would overflow the stack
+/// ```
+pub fn drop_json(value: Value) {
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.into_iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+}
+
+/// Serializes `value` into a JSON tree at most `limit` levels deep (as
+/// [`json_depth`] counts them), or `None` when it nests deeper.
+///
+/// A first pass writes `value` as compact JSON text into a writer that
+/// keeps nothing but counts brackets, and fails as soon as the nesting goes
+/// past `limit`; the serializer unwinds right there, so a value of any depth
+/// (a user type whose `Serialize` recurses, a deep `Value`) costs at most
+/// `limit` levels of stack. Only a value within the limit is then turned
+/// into a tree, by `serde_json::to_value`, exactly as before.
+pub(crate) fn to_value_within<T: Serialize + ?Sized>(
+    value: &T,
+    limit: usize,
+) -> Result<Option<Value>, serde_json::Error> {
+    let mut counter = DepthBounded {
+        limit,
+        depth: 0,
+        in_string: false,
+        escaped: false,
+        too_deep: false,
+    };
+    match serde_json::to_writer(&mut counter, value) {
+        Err(_) if counter.too_deep => Ok(None),
+        // Any other failure is reported as `to_value` reports it.
+        _ => serde_json::to_value(value).map(Some),
+    }
+}
+
+/// The key of the object [`with_span`](crate::with_span) records in place
+/// of an input or output nested deeper than [`MAX_JSON_DEPTH`]:
+/// `{"$too_deep": {"limit": 100}}`. The store refuses a trace holding one
+/// ([`CassetteError::TooDeep`]), so the loss is counted by `flush()`.
+pub(crate) const TOO_DEEP_MARKER: &str = "$too_deep";
+
+/// The marker object for a value nested deeper than `limit`.
+pub(crate) fn too_deep_value(limit: usize) -> Value {
+    let mut inner = serde_json::Map::new();
+    inner.insert("limit".into(), Value::from(limit));
+    let mut outer = serde_json::Map::new();
+    outer.insert(TOO_DEEP_MARKER.into(), Value::Object(inner));
+    Value::Object(outer)
+}
+
+/// When `value` holds the marker of a too-deep value at any depth, the
+/// depth it is known to exceed (the marker's limit + 1). Searched without
+/// recursion.
+pub(crate) fn find_too_deep_marker(value: &Value) -> Option<usize> {
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                if let Some(depth) = too_deep_marker(value) {
+                    return Some(depth);
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// When `value` is the marker of a too-deep value, the depth it is known
+/// to exceed (its limit + 1).
+pub(crate) fn too_deep_marker(value: &Value) -> Option<usize> {
+    let Value::Object(map) = value else {
+        return None;
+    };
+    let limit = map.get(TOO_DEEP_MARKER)?.get("limit")?.as_u64()?;
+    (map.len() == 1).then(|| {
+        usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
+    })
+}
+
+/// Serializes a span's input or output for the record: as
+/// [`to_value_within`] with [`MAX_JSON_DEPTH`], and the `$too_deep` marker
+/// in place of a deeper value (which the store then refuses, counted).
+pub(crate) fn to_span_json<T: Serialize + ?Sized>(value: &T) -> Result<Value, serde_json::Error> {
+    Ok(to_value_within(value, MAX_JSON_DEPTH)?.unwrap_or_else(|| too_deep_value(MAX_JSON_DEPTH)))
+}
+
+/// Whether a JSON value in `req` (tool-call arguments, tool parameters, a
+/// response schema, `extra`) nests deeper than [`MAX_JSON_DEPTH`] less the
+/// 2 levels the request adds above it. Measured without recursion, so the
+/// recorder can tell, before it clones the request (cloning a `Value`
+/// recurses as deep as it nests), whether it may keep a copy at all.
+pub(crate) fn request_too_deep(req: &crate::model::ModelRequest) -> bool {
+    use crate::model::{ContentPart, ResponseFormat};
+    let limit = MAX_JSON_DEPTH.saturating_sub(2);
+    let arguments = req
+        .messages
+        .iter()
+        .flat_map(|m| &m.content)
+        .filter_map(|part| match part {
+            ContentPart::ToolCall { arguments, .. } => Some(arguments),
+            _ => None,
+        });
+    let schema = match &req.settings.response_format {
+        Some(ResponseFormat::JsonSchema { schema, .. }) => Some(schema),
+        _ => None,
+    };
+    arguments
+        .chain(req.tools.iter().map(|t| &t.parameters))
+        .chain(schema)
+        .chain(req.extra.values())
+        .any(|v| json_depth(v) > limit)
+}
+
+/// What the recorder keeps of a request [`request_too_deep`] refuses to
+/// copy: its model id, with the `$too_deep` marker as its `extra`, so the
+/// store refuses the trace (counted) rather than write a partial request.
+pub(crate) fn too_deep_request(req: &crate::model::ModelRequest) -> crate::model::ModelRequest {
+    let Value::Object(marker) = too_deep_value(MAX_JSON_DEPTH) else {
+        unreachable!("the marker is an object")
+    };
+    let mut kept = crate::model::ModelRequest::new(req.model.clone());
+    kept.extra = marker;
+    kept
+}
+
+/// A writer of compact JSON text that fails once arrays and objects nest
+/// deeper than `limit`, which makes the serializer unwind right there.
+struct DepthBounded {
+    limit: usize,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    too_deep: bool,
+}
+
+impl std::io::Write for DepthBounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for &b in buf {
+            if self.in_string {
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'[' | b'{' => {
+                    self.depth += 1;
+                    if self.depth > self.limit {
+                        self.too_deep = true;
+                        return Err(std::io::Error::other("nested too deeply"));
+                    }
+                }
+                b']' | b'}' => self.depth = self.depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -119,6 +344,26 @@ mod tests {
             canonical_json(&map),
             Err(JsonError::Serialize { .. })
         ));
+    }
+
+    #[test]
+    fn depth_bound_counts_brackets_outside_strings_only() {
+        let tricky = json!({"s": "[[[{{{\\\"[[[", "a": [[1]]});
+        assert_eq!(json_depth(&tricky), 3);
+        assert_eq!(to_value_within(&tricky, 3).unwrap(), Some(tricky.clone()));
+        assert_eq!(to_value_within(&tricky, 2).unwrap(), None);
+        assert_eq!(to_value_within(&json!(1), 0).unwrap(), Some(json!(1)));
+        let map: HashMap<Vec<u8>, u8> = [(vec![1u8], 1u8)].into_iter().collect();
+        assert!(to_value_within(&map, 10).is_err());
+    }
+
+    #[test]
+    fn the_too_deep_marker_is_found_at_any_depth() {
+        let marker = too_deep_value(MAX_JSON_DEPTH);
+        assert_eq!(too_deep_marker(&marker), Some(MAX_JSON_DEPTH + 1));
+        let nested = json!({"a": [1, {"extra": marker}]});
+        assert_eq!(find_too_deep_marker(&nested), Some(MAX_JSON_DEPTH + 1));
+        assert_eq!(find_too_deep_marker(&json!({"$too_deep": 1, "b": 2})), None);
     }
 
     #[test]

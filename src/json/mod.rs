@@ -10,12 +10,12 @@
 //! | [`diff_json`], [`JsonChange`] | every path where two values differ, in a stable order (replay reports, cassette-miss diagnostics) |
 //! | [`JsonError`] | why a value could not be serialized or a pointer parsed |
 
-mod canonical;
+pub(crate) mod canonical;
 mod diff;
 mod error;
 mod pointer;
 
-pub use canonical::{canonical_json, sha256_hex};
+pub use canonical::{MAX_JSON_DEPTH, canonical_json, drop_json, json_depth, sha256_hex};
 pub use diff::{JsonChange, diff_json};
 pub use error::JsonError;
 pub use pointer::{Pointer, escape, push_segment};

@@ -134,7 +134,13 @@ impl<M: Model> Recorder<M> {
         };
         let sink = (!self.live_only).then_some(&self.sink);
         let mut span = LiveSpan::start(current_span().as_ref(), start, sink);
-        span.describe_call(req.clone(), self.inner.info());
+        // A request too deep to copy safely is kept as a marker the store refuses (counted).
+        let kept = if crate::json::canonical::request_too_deep(req) {
+            crate::json::canonical::too_deep_request(req)
+        } else {
+            req.clone()
+        };
+        span.describe_call(kept, self.inner.info());
         span
     }
 
@@ -164,7 +170,7 @@ impl<M: Model> Model for Recorder<M> {
             let now = Instant::now();
             match &result {
                 Ok(response) => {
-                    let output = serde_json::to_value(response).ok();
+                    let output = crate::json::canonical::to_span_json(response).ok();
                     span.end(SpanStatus::Ok, output, None, now);
                 }
                 Err(err) => span.end(SpanStatus::Error, None, Some(err.clone()), now),
