@@ -15,7 +15,7 @@ use crate::cassette::Redaction;
 /// change the same options.
 ///
 /// ```
-/// use tracedeck::{PlaybackOptions, Speed};
+/// use tracedeck::replay::{PlaybackOptions, Speed};
 /// let options = PlaybackOptions::new()
 ///     .ignore_path("/settings/seed")?
 ///     .ignore_path("/messages/*/content/*/call_id")?
@@ -27,7 +27,7 @@ use crate::cassette::Redaction;
 /// );
 /// assert!(options.repeats_allowed());
 /// assert!(options.pace().is_instant());
-/// # Ok::<(), tracedeck::ReplayError>(())
+/// # Ok::<(), tracedeck::replay::ReplayError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct PlaybackOptions {
