@@ -35,10 +35,12 @@ pub struct PlaybackOptions {
     redaction: Option<Redaction>,
     allow_repeats: bool,
     speed: Speed,
+    fail_on_unused: bool,
 }
 
 impl PlaybackOptions {
-    /// Nothing ignored, no repeats, as recorded, the store's redaction.
+    /// Nothing ignored, no repeats, as recorded, the store's redaction,
+    /// unused recorded calls allowed.
     pub fn new() -> Self {
         Self::default()
     }
@@ -66,6 +68,26 @@ impl PlaybackOptions {
     pub fn allow_repeats(mut self) -> Self {
         self.allow_repeats = true;
         self
+    }
+
+    /// Fails a replayed trace that left some of its recorded calls unused
+    /// (the changed program makes fewer calls than the recorded one), naming
+    /// each unused call. The default is lenient: fewer calls show up as
+    /// removed spans of a changed trace.
+    ///
+    /// Applies to replay runs ([`replay`](super::replay()) and
+    /// [`Replayer`](super::Replayer)), which know when a trace is done; a
+    /// [`Player`](super::Player) lists what it has not served with
+    /// [`Player::unused_calls`](super::Player::unused_calls).
+    pub fn fail_on_unused_calls(mut self) -> Self {
+        self.fail_on_unused = true;
+        self
+    }
+
+    /// Whether a replayed trace fails when recorded calls are left unused
+    /// (see [`fail_on_unused_calls`](Self::fail_on_unused_calls)).
+    pub fn unused_calls_fail(&self) -> bool {
+        self.fail_on_unused
     }
 
     /// Sets the pace of playback (default: as recorded).

@@ -12,7 +12,8 @@ use super::{PlaybackOptions, ReplayError, Speed};
 use crate::cassette::{Redaction, Store, StoredTrace};
 use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
 use crate::record::{CallLabel, label_call};
-use crate::span::{Span, Trace};
+use super::tree_diff::span_paths;
+use crate::span::{Span, SpanId, Trace};
 
 /// A [`Model`] that answers every call from recorded `llm` spans.
 ///
@@ -93,6 +94,8 @@ pub(crate) struct RecordedCall {
     pub(crate) trace: usize,
     /// `<trace origin>, span #<id>`.
     pub(crate) origin: Arc<str>,
+    /// Its path in its trace's span tree, e.g. `turn > llm[1]`.
+    pub(crate) path: String,
     pub(crate) span: Arc<Span>,
     /// The request as playback compares it.
     pub(crate) normalized: Value,
@@ -313,6 +316,21 @@ impl Player {
         self.scoped_calls().filter(|(i, _)| !served[*i]).count()
     }
 
+    /// The recorded calls in this player's scope that have not been served,
+    /// in recorded order, each as `<span path> (<where>): "<last user text>"`,
+    /// e.g. `turn > llm[1] (trace 0, span #3): "double-check …"`.
+    ///
+    /// After a run, these are the calls the code no longer makes; a replay
+    /// run fails on them with
+    /// [`PlaybackOptions::fail_on_unused_calls`].
+    pub fn unused_calls(&self) -> Vec<String> {
+        let served = self.lock_served();
+        self.scoped_calls()
+            .filter(|(i, _)| !served[*i])
+            .map(|(_, call)| call.describe())
+            .collect()
+    }
+
     /// The playback hash of `request`: the sha256 of its canonical JSON
     /// after redaction and ignored paths.
     pub fn request_hash(&self, request: &ModelRequest) -> String {
@@ -452,6 +470,10 @@ impl Catalog {
     fn build(traces: &[Recording], matcher: &RequestMatcher) -> Self {
         let mut catalog = Self::default();
         for (t, recording) in traces.iter().enumerate() {
+            let paths: HashMap<SpanId, String> = span_paths(&recording.trace)
+                .into_iter()
+                .map(|(path, span)| (span.id, path))
+                .collect();
             for span in recording.trace.llm_spans() {
                 let normalized = matcher.normalize(&span.input);
                 let hash = RequestMatcher::hash(&normalized);
@@ -463,6 +485,7 @@ impl Catalog {
                 catalog.calls.push(RecordedCall {
                     trace: t,
                     origin: Arc::from(format!("{}, span {}", recording.origin, span.id)),
+                    path: paths.get(&span.id).cloned().unwrap_or_else(|| span.key.clone()),
                     span: Arc::new(span.clone()),
                     normalized,
                 });
@@ -470,6 +493,45 @@ impl Catalog {
         }
         catalog
     }
+}
+
+impl RecordedCall {
+    /// `<span path> (<where>): "<last user text>"`, the text shortened.
+    pub(crate) fn describe(&self) -> String {
+        match last_user_text(&self.span.input) {
+            Some(text) => format!("{} ({}): {}", self.path, self.origin, quote_short(&text)),
+            None => format!("{} ({})", self.path, self.origin),
+        }
+    }
+}
+
+/// The most characters of a recorded prompt [`RecordedCall::describe`] quotes.
+const QUOTED_CHARS: usize = 60;
+
+/// The text of the last user message of a serialized request, if any.
+fn last_user_text(request: &Value) -> Option<String> {
+    let messages = request.get("messages")?.as_array()?;
+    let message = messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))?;
+    let text: Vec<&str> = message
+        .get("content")?
+        .as_array()?
+        .iter()
+        .filter_map(|part| part.get("text").and_then(Value::as_str))
+        .collect();
+    (!text.is_empty()).then(|| text.join(" "))
+}
+
+/// `text` in quotes on one line, cut to [`QUOTED_CHARS`] with `…`.
+fn quote_short(text: &str) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut shown: String = one_line.chars().take(QUOTED_CHARS).collect();
+    if one_line.chars().count() > QUOTED_CHARS {
+        shown.push('…');
+    }
+    format!("\"{shown}\"")
 }
 
 fn request_value(request: &ModelRequest) -> Value {
