@@ -5,14 +5,14 @@ use futures::future::{self, BoxFuture};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::miss::{Miss, MissReason};
+use super::miss::{Miss, MissReason, PlaybackApi};
 use super::playback::Playback;
 use super::request_matcher::RequestMatcher;
+use super::tree_diff::span_paths;
 use super::{PlaybackOptions, ReplayError, Speed};
 use crate::cassette::{Redaction, Store, StoredTrace};
 use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
 use crate::record::{CallLabel, label_call};
-use super::tree_diff::span_paths;
 use crate::span::{Span, SpanId, Trace};
 
 /// A [`Model`] that answers every call from recorded `llm` spans.
@@ -73,6 +73,11 @@ pub struct Player {
     /// Whether a served call's span (in a recorder around the player) takes
     /// the recorded call's key and model.
     label_calls: bool,
+    /// Whether it serves every key of a store (misses then name the key of
+    /// the recording they are about).
+    whole_store: bool,
+    /// The API playing back, named in misses.
+    api: PlaybackApi,
 }
 
 /// One recorded trace and where it came from (for messages).
@@ -168,9 +173,10 @@ impl Player {
         ))
     }
 
-    /// A player serving every trace of every key in `store`, named `*` in
-    /// errors. Keys are taken in sorted order, each key's traces in recorded
-    /// order.
+    /// A player serving every trace of every key in `store`. Its
+    /// [`key`](Player::key) is `*`; a miss names the key of the recording it
+    /// is about (the closest one) and lists the keys searched. Keys are taken
+    /// in sorted order, each key's traces in recorded order.
     ///
     /// # Errors
     /// As [`from_store`](Player::from_store), for any key.
@@ -183,11 +189,10 @@ impl Player {
             }
             recordings.extend(loaded.traces.into_iter().map(Recording::from));
         }
-        Ok(Self::from_recordings(
-            "*".to_owned(),
-            recordings,
-            store.redaction().clone(),
-        ))
+        let mut player =
+            Self::from_recordings("*".to_owned(), recordings, store.redaction().clone());
+        player.whole_store = true;
+        Ok(player)
     }
 
     pub(crate) fn from_recordings(
@@ -215,6 +220,8 @@ impl Player {
             scope: None,
             info,
             label_calls: false,
+            whole_store: false,
+            api: PlaybackApi::Player,
         }
     }
 
@@ -284,6 +291,27 @@ impl Player {
         self
     }
 
+    /// Names `api` in misses as the API playing back.
+    pub(crate) fn played_by(mut self, api: PlaybackApi) -> Self {
+        self.api = api;
+        self
+    }
+
+    pub(crate) fn api(&self) -> PlaybackApi {
+        self.api
+    }
+
+    pub(crate) fn is_whole_store(&self) -> bool {
+        self.whole_store
+    }
+
+    /// The distinct keys of the recorded traces, sorted.
+    pub(crate) fn recorded_keys(&self) -> Vec<String> {
+        let keys: std::collections::BTreeSet<&str> =
+            self.traces.iter().map(|r| r.trace.key()).collect();
+        keys.into_iter().map(str::to_owned).collect()
+    }
+
     /// Labels the call being recorded (if any) as the recorded span it is
     /// served from, when this player labels calls.
     fn label(&self, playback: &Playback) {
@@ -295,7 +323,8 @@ impl Player {
         }
     }
 
-    /// The key named in misses.
+    /// The key it serves: the key given, or `*` for a player over a whole
+    /// store ([`from_whole_store`](Player::from_whole_store)).
     pub fn key(&self) -> &str {
         &self.key
     }
@@ -425,21 +454,29 @@ impl Player {
         match chosen {
             Some(i) => {
                 let call = &catalog.calls[i];
+                let key = if self.whole_store {
+                    Arc::from(self.traces[call.trace].trace.key())
+                } else {
+                    Arc::clone(&self.key)
+                };
                 Ok(Playback {
                     span: Arc::clone(&call.span),
-                    key: Arc::clone(&self.key),
+                    key,
+                    api: self.api,
                     origin: Arc::clone(&call.origin),
                     start,
                     speed: self.options.pace(),
                 })
             }
             None => {
-                let reason = if !usable.is_empty() {
+                let reason = if let Some(&first) = usable.first() {
                     MissReason::Exhausted {
                         times: usable.len(),
+                        trace: catalog.calls[first].trace,
                     }
                 } else if let Some(&i) = candidates.first() {
                     MissReason::RecordedAsGenerate {
+                        trace: catalog.calls[i].trace,
                         origin: catalog.calls[i].origin.to_string(),
                     }
                 } else {
@@ -485,7 +522,10 @@ impl Catalog {
                 catalog.calls.push(RecordedCall {
                     trace: t,
                     origin: Arc::from(format!("{}, span {}", recording.origin, span.id)),
-                    path: paths.get(&span.id).cloned().unwrap_or_else(|| span.key.clone()),
+                    path: paths
+                        .get(&span.id)
+                        .cloned()
+                        .unwrap_or_else(|| span.key.clone()),
                     span: Arc::new(span.clone()),
                     normalized,
                 });

@@ -1,6 +1,7 @@
 use std::fmt::{self, Write as _};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{LlmTiming, SpanTreeDiff};
 use crate::json::JsonChange;
@@ -52,7 +53,9 @@ pub enum TraceOutcome {
     /// The output or the span tree differs.
     Changed,
     /// The function panicked or returned an error the recording did not
-    /// have, or the recorded input did not decode as its input type.
+    /// have, or the recorded input did not decode as its input type, or
+    /// (when [strict](crate::PlaybackOptions::fail_on_unused_calls)) it left
+    /// recorded calls unused.
     Failed {
         /// What went wrong.
         reason: String,
@@ -81,6 +84,14 @@ pub struct ReplayTotals {
 }
 
 impl TraceReplay {
+    /// Why the trace failed, if it did.
+    fn failure(&self) -> Option<&str> {
+        match &self.outcome {
+            TraceOutcome::Failed { reason } => Some(reason),
+            _ => None,
+        }
+    }
+
     /// Whether the root output is the same as recorded.
     pub fn output_unchanged(&self) -> bool {
         self.replayed.is_some() && self.output_diff.is_empty()
@@ -193,10 +204,15 @@ pub struct SpanChangeSnapshot {
 
 impl From<&TraceReplay> for TraceReplaySnapshot {
     fn from(t: &TraceReplay) -> Self {
+        let failure = t.failure();
         Self {
             origin: t.origin.clone(),
             outcome: t.outcome.clone(),
-            output_diff: t.output_diff.iter().map(ToString::to_string).collect(),
+            output_diff: t
+                .output_diff
+                .iter()
+                .map(|c| change_line(c, failure))
+                .collect(),
             spans_added: t.tree.added.clone(),
             spans_removed: t.tree.removed.clone(),
             spans_changed: t
@@ -205,7 +221,7 @@ impl From<&TraceReplay> for TraceReplaySnapshot {
                 .iter()
                 .map(|c| SpanChangeSnapshot {
                     span: c.span.clone(),
-                    changes: c.changes.iter().map(ToString::to_string).collect(),
+                    changes: c.changes.iter().map(|c| change_line(c, failure)).collect(),
                 })
                 .collect(),
             llm_timings: t.llm_timings.clone(),
@@ -232,6 +248,7 @@ impl fmt::Display for ReplayReport {
 }
 
 fn describe(t: &TraceReplay) -> String {
+    let failure = t.failure();
     let mut out = String::new();
     let _ = match &t.outcome {
         TraceOutcome::Unchanged => writeln!(out, "✓ {} unchanged", t.origin),
@@ -248,7 +265,7 @@ fn describe(t: &TraceReplay) -> String {
         }
     };
     for change in &t.output_diff {
-        let _ = writeln!(out, "    output {change}");
+        let _ = writeln!(out, "    output {}", change_line(change, failure));
     }
     for span in &t.tree.added {
         let _ = writeln!(out, "    + {span}");
@@ -259,7 +276,7 @@ fn describe(t: &TraceReplay) -> String {
     for span in &t.tree.changed {
         let _ = writeln!(out, "    ~ {}", span.span);
         for change in &span.changes {
-            let _ = writeln!(out, "        {change}");
+            let _ = writeln!(out, "        {}", change_line(change, failure));
         }
     }
     for timing in t.llm_timings.iter().filter(|x| !x.is_unchanged()) {
@@ -275,4 +292,57 @@ fn describe(t: &TraceReplay) -> String {
         );
     }
     out
+}
+
+/// What a side of a change that repeats the failure shows instead.
+const SHOWN_ABOVE: &str = "(the error above)";
+/// The shortest string taken for a repeat of the failure (shorter ones are
+/// as easy to read again as a pointer to them).
+const MIN_REPEATED_CHARS: usize = 40;
+/// The most characters of a value a shortened change line shows.
+const SHOWN_CHARS: usize = 100;
+
+/// A change as a `path: old → new` line. A side that repeats the trace's
+/// failure (an error, such as a cassette miss, that the failure reason
+/// already shows in full, as text) shows as `(the error above)` instead of
+/// again as escaped JSON.
+fn change_line(change: &JsonChange, failure: Option<&str>) -> String {
+    let repeats = |side: &Option<Value>| {
+        side.as_ref()
+            .is_some_and(|value| repeats_failure(value, failure))
+    };
+    if !repeats(&change.old) && !repeats(&change.new) {
+        return change.to_string();
+    }
+    let show = |side: &Option<Value>| match side {
+        _ if repeats(side) => SHOWN_ABOVE.to_owned(),
+        None => "(absent)".to_owned(),
+        Some(value) => {
+            let text = value.to_string();
+            let mut shown: String = text.chars().take(SHOWN_CHARS).collect();
+            if text.chars().count() > SHOWN_CHARS {
+                shown.push('…');
+            }
+            shown
+        }
+    };
+    let path = if change.path.is_empty() {
+        "(whole value)"
+    } else {
+        &change.path
+    };
+    format!("{path}: {} → {}", show(&change.old), show(&change.new))
+}
+
+/// Whether `value` is the failure text again: a long string the reason
+/// contains, or an error object (a serialized model error) holding one.
+fn repeats_failure(value: &Value, failure: Option<&str>) -> bool {
+    let Some(reason) = failure else {
+        return false;
+    };
+    let repeated = |v: &Value| matches!(v, Value::String(s) if s.chars().count() >= MIN_REPEATED_CHARS && reason.contains(s.as_str()));
+    match value {
+        Value::Object(map) => map.values().any(repeated),
+        other => repeated(other),
+    }
 }

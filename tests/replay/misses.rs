@@ -23,9 +23,11 @@ async fn recorded(requests: &[ModelRequest]) -> Vec<Trace> {
     let traces = Collector::new();
     let model = Recorder::new(ScriptedModel::new(Script::text("ok")), traces.clone());
     for (i, request) in requests.iter().enumerate() {
-        with_span("support", i, async { model.generate(request.clone()).await })
-            .await
-            .unwrap();
+        with_span("support", i, async {
+            model.generate(request.clone()).await
+        })
+        .await
+        .unwrap();
     }
     traces.take()
 }
@@ -192,7 +194,11 @@ async fn write_to(store: &Store, traces: &[Trace]) {
 async fn a_cassette_model_over_the_whole_folder_names_the_real_key() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    write_to(&store, &recorded(&[support("Where is my order A1001?")]).await).await;
+    write_to(
+        &store,
+        &recorded(&[support("Where is my order A1001?")]).await,
+    )
+    .await;
     let model = CassetteModel::on(store)
         .mode(Mode::Replay)
         .in_front_of(ScriptedModel::new(Script::text("live")))
@@ -293,7 +299,11 @@ async fn strict_unused_calls_fail_a_replay_that_makes_fewer_calls() {
         .run(one_call)
         .await
         .unwrap();
-    assert_eq!(lenient.traces[0].outcome, TraceOutcome::Changed, "{lenient}");
+    assert_eq!(
+        lenient.traces[0].outcome,
+        TraceOutcome::Changed,
+        "{lenient}"
+    );
     assert!(!PlaybackOptions::new().unused_calls_fail());
 
     // Strict: the trace fails and names the call it did not make.
@@ -305,7 +315,10 @@ async fn strict_unused_calls_fail_a_replay_that_makes_fewer_calls() {
     let TraceOutcome::Failed { reason } = &strict.traces[0].outcome else {
         panic!("{strict}")
     };
-    assert!(reason.contains("1 recorded call(s) were not used"), "{reason}");
+    assert!(
+        reason.contains("1 recorded call(s) were not used"),
+        "{reason}"
+    );
     assert!(reason.contains("turn > llm[1]"), "{reason}");
     assert!(reason.contains("double-check"), "{reason}");
 
