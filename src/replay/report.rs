@@ -57,9 +57,40 @@ pub enum TraceOutcome {
     /// (when [strict](crate::PlaybackOptions::fail_on_unused_calls)) it left
     /// recorded calls unused.
     Failed {
-        /// What went wrong.
+        /// What went wrong. Serialized (in snapshots) as a string when it
+        /// is one line, and as a list of its lines when it has several, so
+        /// a long message such as a cassette miss stays readable.
+        #[serde(
+            serialize_with = "one_or_lines",
+            deserialize_with = "from_one_or_lines"
+        )]
         reason: String,
     },
+}
+
+/// A one-line text as a string; a longer one as the list of its lines.
+fn one_or_lines<S: serde::Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    if text.contains('\n') {
+        serializer.collect_seq(text.lines())
+    } else {
+        serializer.serialize_str(text)
+    }
+}
+
+/// The text [`one_or_lines`] wrote: a string, or lines joined with `\n`.
+fn from_one_or_lines<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrLines {
+        One(String),
+        Lines(Vec<String>),
+    }
+    Ok(match OneOrLines::deserialize(deserializer)? {
+        OneOrLines::One(text) => text,
+        OneOrLines::Lines(lines) => lines.join("\n"),
+    })
 }
 
 /// Counts over a [`ReplayReport`].
@@ -344,5 +375,77 @@ fn repeats_failure(value: &Value, failure: Option<&str>) -> bool {
     match value {
         Value::Object(map) => map.values().any(repeated),
         other => repeated(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_reason_of_several_lines_is_serialized_as_its_lines_and_read_back() {
+        let one = TraceOutcome::Failed {
+            reason: "panicked: boom".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&one).unwrap(),
+            json!({"outcome": "failed", "reason": "panicked: boom"})
+        );
+        let many = TraceOutcome::Failed {
+            reason: "returned an error: miss\n  /a: 1 → 2\nwhat to do".into(),
+        };
+        let value = serde_json::to_value(&many).unwrap();
+        assert_eq!(
+            value,
+            json!({"outcome": "failed", "reason": ["returned an error: miss", "  /a: 1 → 2", "what to do"]})
+        );
+        assert_eq!(serde_json::from_value::<TraceOutcome>(value).unwrap(), many);
+        let one_back = serde_json::to_value(&one).unwrap();
+        assert_eq!(
+            serde_json::from_value::<TraceOutcome>(one_back).unwrap(),
+            one
+        );
+    }
+
+    #[test]
+    fn a_change_repeating_the_failure_points_to_it() {
+        let miss = "no recorded call in cassette key `k` matches this request\nrequest sha256 0";
+        let failure = format!("returned an error: {miss}");
+        let output = JsonChange {
+            path: "/Err".into(),
+            old: None,
+            new: Some(json!(miss)),
+        };
+        assert_eq!(
+            change_line(&output, Some(&failure)),
+            "/Err: (absent) → (the error above)"
+        );
+        let error = JsonChange {
+            path: "/error".into(),
+            old: Some(Value::Null),
+            new: Some(
+                json!({"type": "cassette_miss", "key": "k", "detail": "request sha256 0 and the rest of a long detail"}),
+            ),
+        };
+        assert_eq!(
+            change_line(
+                &error,
+                Some("no recorded call\nrequest sha256 0 and the rest of a long detail")
+            ),
+            "/error: null → (the error above)"
+        );
+        // Short values and traces that did not fail are shown as they are.
+        let short = JsonChange {
+            path: "/Err".into(),
+            old: None,
+            new: Some(json!("refused")),
+        };
+        assert_eq!(
+            change_line(&short, Some("returned an error: refused")),
+            short.to_string()
+        );
+        assert_eq!(change_line(&output, None), output.to_string());
     }
 }

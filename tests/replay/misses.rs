@@ -6,8 +6,8 @@ use std::sync::Arc;
 use serde_json::json;
 use tracedeck::replay::{CassetteModel, Replayer, TraceOutcome};
 use tracedeck::{
-    Collector, Mode, Model, ModelError, ModelRequest, PlaybackOptions, Player, Recorder,
-    ReplayReport, Script, ScriptedModel, Store, Trace, with_span,
+    Collector, Mode, Model, ModelError, ModelRequest, PlaybackOptions, Player, Recorder, Script,
+    ScriptedModel, Store, Trace, with_span,
 };
 
 use crate::common::{Question, live_model, session};
@@ -252,17 +252,15 @@ async fn a_replay_report_shows_a_miss_once_as_text() {
         "{text}"
     );
 
-    let snapshot = serde_yaml_like(&report);
+    let snapshot = serde_json::to_string(&report.snapshot()).unwrap();
     assert_eq!(
         snapshot.matches("no recorded call").count(),
         1,
         "the snapshot shows the miss once:\n{snapshot}"
     );
-}
-
-/// The report's snapshot as JSON text (what a YAML snapshot holds, line for line).
-fn serde_yaml_like(report: &ReplayReport) -> String {
-    serde_json::to_string_pretty(&report.snapshot()).unwrap()
+    insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_yaml_snapshot!("replay_report_miss", report.snapshot());
+    });
 }
 
 /// Makes two independent calls and answers with the first.
