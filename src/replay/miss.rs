@@ -160,6 +160,7 @@ impl Miss {
             );
         }
         let mut suggested = Vec::new();
+        let mut all_volatile = false;
         match &self.reason {
             MissReason::NotRecorded => match closest {
                 None => {
@@ -167,6 +168,9 @@ impl Miss {
                 }
                 Some((call, changes)) => {
                     suggested = volatile_paths(&changes);
+                    all_volatile = changes
+                        .iter()
+                        .all(|c| !volatile_paths(std::slice::from_ref(c)).is_empty());
                     let _ = writeln!(
                         out,
                         "It differs from the closest recorded request ({}) in {} place(s):",
@@ -214,6 +218,9 @@ impl Miss {
                 },
                 calls.trim_end_matches('?')
             );
+            if !all_volatile {
+                out.push_str(" The other differences would still miss.");
+            }
         }
         out
     }
@@ -355,7 +362,7 @@ fn volatile_paths(changes: &[JsonChange]) -> Vec<String> {
         // The changed field itself when its name looks volatile, else its
         // outermost volatile-looking parent (`/extra/metadata` for
         // `/extra/metadata/x`).
-        let cut = match names().last() {
+        let cut = match names().next_back() {
             Some((i, name)) if is_volatile_name(name) => Some(i),
             _ => names()
                 .find(|(_, name)| is_volatile_name(name))

@@ -347,7 +347,7 @@ impl Player {
 
     /// The recorded calls in this player's scope that have not been served,
     /// in recorded order, each as `<span path> (<where>): "<last user text>"`,
-    /// e.g. `turn > llm[1] (trace 0, span #3): "double-check …"`.
+    /// e.g. `turn > llm[1] (trace 0, span #2): "double-check …"`.
     ///
     /// After a run, these are the calls the code no longer makes; a replay
     /// run fails on them with

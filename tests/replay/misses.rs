@@ -141,6 +141,10 @@ async fn a_miss_suggests_ignoring_only_volatile_fields_never_a_user_message() {
         "{detail}"
     );
     assert!(!detail.contains(r#"ignore_path("/settings"#), "{detail}");
+    assert!(
+        detail.contains("The other differences would still miss."),
+        "the temperature still differs: {detail}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -211,6 +215,23 @@ async fn a_cassette_model_over_the_whole_folder_names_the_real_key() {
     );
     assert_eq!(key, "support", "{detail}");
     assert!(!detail.contains('*'), "{detail}");
+    assert!(
+        detail.contains("Searched every key in the store (1): support"),
+        "{detail}"
+    );
+
+    // An empty folder has no key to name, and says so.
+    let empty = tempfile::tempdir().unwrap();
+    let model = CassetteModel::at(empty.path())
+        .mode(Mode::Replay)
+        .in_front_of(ScriptedModel::new(Script::text("live")))
+        .unwrap();
+    let (key, detail) = miss(model.generate(support("Hi")).await.unwrap_err());
+    assert_eq!(key, "(none: the store has no recordings)", "{detail}");
+    assert!(
+        detail.contains("There is no recorded model call."),
+        "{detail}"
+    );
 }
 
 /// The changed function: question 2 asks about something else.
@@ -303,6 +324,19 @@ async fn strict_unused_calls_fail_a_replay_that_makes_fewer_calls() {
         "{lenient}"
     );
     assert!(!PlaybackOptions::new().unused_calls_fail());
+
+    // A player lists what it has not served.
+    let player = Player::from_traces("turn", traces.clone());
+    assert_eq!(player.unused_calls().len(), 2);
+    one_call(Question::new(1), Arc::new(player.clone()))
+        .await
+        .unwrap();
+    let unused = player.unused_calls();
+    assert_eq!(unused.len(), 1, "{unused:?}");
+    assert!(
+        unused[0].starts_with("turn > llm[1] (trace 0, span #2): \"double-check question 1"),
+        "{unused:?}"
+    );
 
     // Strict: the trace fails and names the call it did not make.
     let strict = Replayer::from_traces("turn", traces.clone())
