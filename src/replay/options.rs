@@ -5,7 +5,8 @@ use crate::cassette::Redaction;
 
 /// How recordings are played back: which request paths to ignore when
 /// matching, whether a request may be served more often than recorded, the
-/// pace, and the redaction applied to live requests.
+/// pace, the redaction applied to live requests, and whether a replay may
+/// leave recorded calls unused.
 ///
 /// One value holds them for every way of playing back: pass it to
 /// [`Player::with_options`](super::Player::with_options),
@@ -20,12 +21,14 @@ use crate::cassette::Redaction;
 ///     .ignore_path("/settings/seed")?
 ///     .ignore_path("/messages/*/content/*/call_id")?
 ///     .allow_repeats()
+///     .fail_on_unused_calls()
 ///     .speed(Speed::instant());
 /// assert_eq!(
 ///     options.ignored_paths().collect::<Vec<_>>(),
 ///     ["/settings/seed", "/messages/*/content/*/call_id"]
 /// );
 /// assert!(options.repeats_allowed());
+/// assert!(options.unused_calls_fail());
 /// assert!(options.pace().is_instant());
 /// # Ok::<(), tracedeck::ReplayError>(())
 /// ```
