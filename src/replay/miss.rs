@@ -142,7 +142,7 @@ impl Miss {
             self.hash,
             player.api().name()
         );
-        if player.is_whole_store() {
+        if player.is_whole_store() && !player.recordings().is_empty() {
             let keys = player.recorded_keys();
             let mut listed: Vec<&str> = keys
                 .iter()
