@@ -4,6 +4,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
+use super::miss::PlaybackApi;
 use super::player::CallKind;
 use super::{Mode, PlaybackOptions, Player, ReplayError, Speed};
 use crate::cassette::Store;
@@ -199,7 +200,12 @@ impl CassetteModelBuilder {
             Some(key) => Player::from_store(store, key)?,
             None => Player::from_whole_store(store)?,
         };
-        Ok(player.with_options(self.options.clone()).with_info(info))
+        Ok(player
+            .with_options(self.options.clone())
+            .with_info(info)
+            .played_by(PlaybackApi::CassetteModel {
+                mode_from_env: self.mode.is_none(),
+            }))
     }
 }
 

@@ -37,7 +37,7 @@ pub enum ReplayError {
     ZeroConcurrency,
     /// There is nothing recorded under the key to replay.
     #[error(
-        "no recorded traces under key `{key}` in {location}: record some first (run the code with TRACEDECK_MODE=auto or TRACEDECK_MODE=record)"
+        "no recorded traces under key `{key}` in {location}: record some first (`replay()` only replays: run the code once against the live model wrapped in a `Recorder` writing to this store, or in a `CassetteModel` in `Mode::Auto` or `Mode::Record`)"
     )]
     NoRecordings {
         /// The key.

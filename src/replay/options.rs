@@ -5,7 +5,8 @@ use crate::cassette::Redaction;
 
 /// How recordings are played back: which request paths to ignore when
 /// matching, whether a request may be served more often than recorded, the
-/// pace, and the redaction applied to live requests.
+/// pace, the redaction applied to live requests, and whether a replay may
+/// leave recorded calls unused.
 ///
 /// One value holds them for every way of playing back: pass it to
 /// [`Player::with_options`](super::Player::with_options),
@@ -20,12 +21,14 @@ use crate::cassette::Redaction;
 ///     .ignore_path("/settings/seed")?
 ///     .ignore_path("/messages/*/content/*/call_id")?
 ///     .allow_repeats()
+///     .fail_on_unused_calls()
 ///     .speed(Speed::instant());
 /// assert_eq!(
 ///     options.ignored_paths().collect::<Vec<_>>(),
 ///     ["/settings/seed", "/messages/*/content/*/call_id"]
 /// );
 /// assert!(options.repeats_allowed());
+/// assert!(options.unused_calls_fail());
 /// assert!(options.pace().is_instant());
 /// # Ok::<(), tracedeck::replay::ReplayError>(())
 /// ```
@@ -35,10 +38,12 @@ pub struct PlaybackOptions {
     redaction: Option<Redaction>,
     allow_repeats: bool,
     speed: Speed,
+    fail_on_unused: bool,
 }
 
 impl PlaybackOptions {
-    /// Nothing ignored, no repeats, as recorded, the store's redaction.
+    /// Nothing ignored, no repeats, as recorded, the store's redaction,
+    /// unused recorded calls allowed.
     pub fn new() -> Self {
         Self::default()
     }
@@ -66,6 +71,26 @@ impl PlaybackOptions {
     pub fn allow_repeats(mut self) -> Self {
         self.allow_repeats = true;
         self
+    }
+
+    /// Fails a replayed trace that left some of its recorded calls unused
+    /// (the changed program makes fewer calls than the recorded one), naming
+    /// each unused call. The default is lenient: fewer calls show up as
+    /// removed spans of a changed trace.
+    ///
+    /// Applies to replay runs ([`replay`](super::replay()) and
+    /// [`Replayer`](super::Replayer)), which know when a trace is done; a
+    /// [`Player`](super::Player) lists what it has not served with
+    /// [`Player::unused_calls`](super::Player::unused_calls).
+    pub fn fail_on_unused_calls(mut self) -> Self {
+        self.fail_on_unused = true;
+        self
+    }
+
+    /// Whether a replayed trace fails when recorded calls are left unused
+    /// (see [`fail_on_unused_calls`](Self::fail_on_unused_calls)).
+    pub fn unused_calls_fail(&self) -> bool {
+        self.fail_on_unused
     }
 
     /// Sets the pace of playback (default: as recorded).

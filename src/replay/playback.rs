@@ -7,6 +7,7 @@ use futures::stream;
 use tokio::time::Instant;
 
 use super::Speed;
+use super::miss::PlaybackApi;
 use crate::model::{ModelError, ModelInfo, ModelResponse, PartStream, ResponseAccumulator};
 use crate::span::{Span, SpanStatus};
 
@@ -20,6 +21,8 @@ pub(crate) struct Playback {
     pub(crate) origin: Arc<str>,
     pub(crate) start: Instant,
     pub(crate) speed: Speed,
+    /// The API playing back, for what to do after a miss.
+    pub(crate) api: PlaybackApi,
 }
 
 /// How long past the recorded end a cancelled recording waits before it
@@ -133,9 +136,10 @@ impl Playback {
             detail: format!(
                 "the recorded call ({}) was cancelled by its caller {} after the call, {progress}; \
                  nothing after that was recorded.\n\
-                 If the code now waits for more, record the call again: run with TRACEDECK_MODE=record.",
+                 If the code now waits for more, record the call again. {}",
                 self.origin,
                 crate::span::format_us(span.timing.duration_us),
+                self.api.record_hint(),
             ),
         }
     }

@@ -5,15 +5,16 @@ use futures::future::{self, BoxFuture};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::miss::{Miss, MissReason};
+use super::miss::{Miss, MissReason, PlaybackApi};
 use super::playback::Playback;
 use super::request_matcher::RequestMatcher;
+use super::tree_diff::span_paths;
 use super::{PlaybackOptions, ReplayError, Speed};
 use crate::cassette::{Redaction, Store, StoredTrace};
 use crate::model::{
     CallNote, Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream,
 };
-use crate::span::{Span, Trace};
+use crate::span::{Span, SpanId, Trace};
 
 /// A [`Model`] that answers every call from recorded `llm` spans.
 ///
@@ -73,6 +74,11 @@ pub struct Player {
     /// Whether a served call's span (in a recorder around the player) takes
     /// the recorded call's key and model.
     label_calls: bool,
+    /// Whether it serves every key of a store (misses then name the key of
+    /// the recording they are about).
+    whole_store: bool,
+    /// The API playing back, named in misses.
+    api: PlaybackApi,
 }
 
 /// One recorded trace and where it came from (for messages).
@@ -94,6 +100,8 @@ pub(crate) struct RecordedCall {
     pub(crate) trace: usize,
     /// `<trace origin>, span #<id>`.
     pub(crate) origin: Arc<str>,
+    /// Its path in its trace's span tree, e.g. `turn > llm[1]`.
+    pub(crate) path: String,
     pub(crate) span: Arc<Span>,
     /// The request as playback compares it.
     pub(crate) normalized: Value,
@@ -166,9 +174,10 @@ impl Player {
         ))
     }
 
-    /// A player serving every trace of every key in `store`, named `*` in
-    /// errors. Keys are taken in sorted order, each key's traces in recorded
-    /// order.
+    /// A player serving every trace of every key in `store`. Its
+    /// [`key`](Player::key) is `*`; a miss names the key of the recording it
+    /// is about (the closest one) and lists the keys searched. Keys are taken
+    /// in sorted order, each key's traces in recorded order.
     ///
     /// # Errors
     /// As [`from_store`](Player::from_store), for any key.
@@ -181,11 +190,10 @@ impl Player {
             }
             recordings.extend(loaded.traces.into_iter().map(Recording::from));
         }
-        Ok(Self::from_recordings(
-            "*".to_owned(),
-            recordings,
-            store.redaction().clone(),
-        ))
+        let mut player =
+            Self::from_recordings("*".to_owned(), recordings, store.redaction().clone());
+        player.whole_store = true;
+        Ok(player)
     }
 
     pub(crate) fn from_recordings(
@@ -213,6 +221,8 @@ impl Player {
             scope: None,
             info,
             label_calls: false,
+            whole_store: false,
+            api: PlaybackApi::Player,
         }
     }
 
@@ -282,6 +292,27 @@ impl Player {
         self
     }
 
+    /// Names `api` in misses as the API playing back.
+    pub(crate) fn played_by(mut self, api: PlaybackApi) -> Self {
+        self.api = api;
+        self
+    }
+
+    pub(crate) fn api(&self) -> PlaybackApi {
+        self.api
+    }
+
+    pub(crate) fn is_whole_store(&self) -> bool {
+        self.whole_store
+    }
+
+    /// The distinct keys of the recorded traces, sorted.
+    pub(crate) fn recorded_keys(&self) -> Vec<String> {
+        let keys: std::collections::BTreeSet<&str> =
+            self.traces.iter().map(|r| r.trace.key()).collect();
+        keys.into_iter().map(str::to_owned).collect()
+    }
+
     /// The note for a recorder around this player about a call served by
     /// `playback`: replayed, and (when this player labels calls) recorded
     /// under the key and model of the span it is served from.
@@ -297,7 +328,8 @@ impl Player {
         }
     }
 
-    /// The key named in misses.
+    /// The key it serves: the key given, or `*` for a player over a whole
+    /// store ([`from_whole_store`](Player::from_whole_store)).
     pub fn key(&self) -> &str {
         &self.key
     }
@@ -316,6 +348,21 @@ impl Player {
     pub fn remaining(&self) -> usize {
         let served = self.lock_served();
         self.scoped_calls().filter(|(i, _)| !served[*i]).count()
+    }
+
+    /// The recorded calls in this player's scope that have not been served,
+    /// in recorded order, each as `<span path> (<where>): "<last user text>"`,
+    /// e.g. `turn > llm[1] (trace 0, span #2): "double-check …"`.
+    ///
+    /// After a run, these are the calls the code no longer makes; a replay
+    /// run fails on them with
+    /// [`PlaybackOptions::fail_on_unused_calls`].
+    pub fn unused_calls(&self) -> Vec<String> {
+        let served = self.lock_served();
+        self.scoped_calls()
+            .filter(|(i, _)| !served[*i])
+            .map(|(_, call)| call.describe())
+            .collect()
     }
 
     /// The playback hash of `request`: the sha256 of its canonical JSON
@@ -412,21 +459,29 @@ impl Player {
         match chosen {
             Some(i) => {
                 let call = &catalog.calls[i];
+                let key = if self.whole_store {
+                    Arc::from(self.traces[call.trace].trace.key())
+                } else {
+                    Arc::clone(&self.key)
+                };
                 Ok(Playback {
                     span: Arc::clone(&call.span),
-                    key: Arc::clone(&self.key),
+                    key,
+                    api: self.api,
                     origin: Arc::clone(&call.origin),
                     start,
                     speed: self.options.pace(),
                 })
             }
             None => {
-                let reason = if !usable.is_empty() {
+                let reason = if let Some(&first) = usable.first() {
                     MissReason::Exhausted {
                         times: usable.len(),
+                        trace: catalog.calls[first].trace,
                     }
                 } else if let Some(&i) = candidates.first() {
                     MissReason::RecordedAsGenerate {
+                        trace: catalog.calls[i].trace,
                         origin: catalog.calls[i].origin.to_string(),
                     }
                 } else {
@@ -457,6 +512,10 @@ impl Catalog {
     fn build(traces: &[Recording], matcher: &RequestMatcher) -> Self {
         let mut catalog = Self::default();
         for (t, recording) in traces.iter().enumerate() {
+            let paths: HashMap<SpanId, String> = span_paths(&recording.trace)
+                .into_iter()
+                .map(|(path, span)| (span.id, path))
+                .collect();
             for span in recording.trace.llm_spans() {
                 let normalized = matcher.normalize(&span.input);
                 let hash = RequestMatcher::hash(&normalized);
@@ -468,6 +527,10 @@ impl Catalog {
                 catalog.calls.push(RecordedCall {
                     trace: t,
                     origin: Arc::from(format!("{}, span {}", recording.origin, span.id)),
+                    path: paths
+                        .get(&span.id)
+                        .cloned()
+                        .unwrap_or_else(|| span.key.clone()),
                     span: Arc::new(span.clone()),
                     normalized,
                 });
@@ -475,6 +538,45 @@ impl Catalog {
         }
         catalog
     }
+}
+
+impl RecordedCall {
+    /// `<span path> (<where>): "<last user text>"`, the text shortened.
+    pub(crate) fn describe(&self) -> String {
+        match last_user_text(&self.span.input) {
+            Some(text) => format!("{} ({}): {}", self.path, self.origin, quote_short(&text)),
+            None => format!("{} ({})", self.path, self.origin),
+        }
+    }
+}
+
+/// The most characters of a recorded prompt [`RecordedCall::describe`] quotes.
+const QUOTED_CHARS: usize = 60;
+
+/// The text of the last user message of a serialized request, if any.
+fn last_user_text(request: &Value) -> Option<String> {
+    let messages = request.get("messages")?.as_array()?;
+    let message = messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))?;
+    let text: Vec<&str> = message
+        .get("content")?
+        .as_array()?
+        .iter()
+        .filter_map(|part| part.get("text").and_then(Value::as_str))
+        .collect();
+    (!text.is_empty()).then(|| text.join(" "))
+}
+
+/// `text` in quotes on one line, cut to [`QUOTED_CHARS`] with `…`.
+fn quote_short(text: &str) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut shown: String = one_line.chars().take(QUOTED_CHARS).collect();
+    if one_line.chars().count() > QUOTED_CHARS {
+        shown.push('…');
+    }
+    format!("\"{shown}\"")
 }
 
 fn request_value(request: &ModelRequest) -> Value {

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::miss::PlaybackApi;
 use super::player::Recording;
 use super::report::{ReplayReport, TraceOutcome, TraceReplay};
 use super::{LlmTiming, PlaybackOptions, Player, ReplayError, SpanTreeDiff, Speed};
@@ -199,8 +200,10 @@ impl Replayer {
     /// Replays every selected trace through `f` and reports.
     ///
     /// A trace whose function panics, or returns an error the recording did
-    /// not have, is reported as failed; the others still run. Files under the
-    /// key that fail to load are listed in the report, not fatal.
+    /// not have, is reported as failed; the others still run. With
+    /// [`PlaybackOptions::fail_on_unused_calls`], so is a trace that left
+    /// some of its recorded calls unused. Files under the key that fail to
+    /// load are listed in the report, not fatal.
     ///
     /// # Errors
     /// [`ReplayError::ZeroConcurrency`]; [`ReplayError::Cassette`] for an
@@ -277,6 +280,7 @@ impl Replayer {
         Player::from_recordings(self.key.clone(), recordings, redaction)
             .with_options(self.options.clone())
             .labelling_calls()
+            .played_by(PlaybackApi::Replay)
     }
 
     /// Runs `f` on recorded trace `i` and compares.
@@ -334,6 +338,21 @@ impl Replayer {
                 let output = root.output.as_ref().unwrap_or(&Value::Null);
                 let err = output.get("Err").unwrap_or(output);
                 failure = Some(format!("returned an error: {}", error_text(err)));
+            }
+        }
+        if failure.is_none() && self.live.is_none() && self.options.unused_calls_fail() {
+            let unused = player.for_trace(i).unused_calls();
+            if !unused.is_empty() {
+                failure = Some(format!(
+                    "{} recorded call(s) were not used (the code now makes fewer calls; \
+                     strict by `PlaybackOptions::fail_on_unused_calls`):\n{}",
+                    unused.len(),
+                    unused
+                        .iter()
+                        .map(|c| format!("  {c}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ));
             }
         }
         if failure.is_none() && replayed.is_none() {

@@ -1,6 +1,7 @@
 use std::fmt::{self, Write as _};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{LlmTiming, SpanTreeDiff};
 use crate::json::JsonChange;
@@ -53,11 +54,44 @@ pub enum TraceOutcome {
     /// The output or the span tree differs.
     Changed,
     /// The function panicked or returned an error the recording did not
-    /// have, or the recorded input did not decode as its input type.
+    /// have, or the recorded input did not decode as its input type, or
+    /// (when [strict](crate::PlaybackOptions::fail_on_unused_calls)) it left
+    /// recorded calls unused.
     Failed {
-        /// What went wrong.
+        /// What went wrong. Serialized (in snapshots) as a string when it
+        /// is one line, and as a list of its lines when it has several, so
+        /// a long message such as a cassette miss stays readable.
+        #[serde(
+            serialize_with = "one_or_lines",
+            deserialize_with = "from_one_or_lines"
+        )]
         reason: String,
     },
+}
+
+/// A one-line text as a string; a longer one as the list of its lines.
+fn one_or_lines<S: serde::Serializer>(text: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    if text.contains('\n') {
+        serializer.collect_seq(text.lines())
+    } else {
+        serializer.serialize_str(text)
+    }
+}
+
+/// The text [`one_or_lines`] wrote: a string, or lines joined with `\n`.
+fn from_one_or_lines<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrLines {
+        One(String),
+        Lines(Vec<String>),
+    }
+    Ok(match OneOrLines::deserialize(deserializer)? {
+        OneOrLines::One(text) => text,
+        OneOrLines::Lines(lines) => lines.join("\n"),
+    })
 }
 
 /// Counts over a [`ReplayReport`].
@@ -82,6 +116,14 @@ pub struct ReplayTotals {
 }
 
 impl TraceReplay {
+    /// Why the trace failed, if it did.
+    fn failure(&self) -> Option<&str> {
+        match &self.outcome {
+            TraceOutcome::Failed { reason } => Some(reason),
+            _ => None,
+        }
+    }
+
     /// Whether the root output is the same as recorded.
     pub fn output_unchanged(&self) -> bool {
         self.replayed.is_some() && self.output_diff.is_empty()
@@ -194,10 +236,15 @@ pub struct SpanChangeSnapshot {
 
 impl From<&TraceReplay> for TraceReplaySnapshot {
     fn from(t: &TraceReplay) -> Self {
+        let failure = t.failure();
         Self {
             origin: t.origin.clone(),
             outcome: t.outcome.clone(),
-            output_diff: t.output_diff.iter().map(ToString::to_string).collect(),
+            output_diff: t
+                .output_diff
+                .iter()
+                .map(|c| change_line(c, failure))
+                .collect(),
             spans_added: t.tree.added.clone(),
             spans_removed: t.tree.removed.clone(),
             spans_changed: t
@@ -206,7 +253,7 @@ impl From<&TraceReplay> for TraceReplaySnapshot {
                 .iter()
                 .map(|c| SpanChangeSnapshot {
                     span: c.span.clone(),
-                    changes: c.changes.iter().map(ToString::to_string).collect(),
+                    changes: c.changes.iter().map(|c| change_line(c, failure)).collect(),
                 })
                 .collect(),
             llm_timings: t.llm_timings.clone(),
@@ -233,6 +280,7 @@ impl fmt::Display for ReplayReport {
 }
 
 fn describe(t: &TraceReplay) -> String {
+    let failure = t.failure();
     let mut out = String::new();
     let _ = match &t.outcome {
         TraceOutcome::Unchanged => writeln!(out, "✓ {} unchanged", t.origin),
@@ -249,7 +297,7 @@ fn describe(t: &TraceReplay) -> String {
         }
     };
     for change in &t.output_diff {
-        let _ = writeln!(out, "    output {change}");
+        let _ = writeln!(out, "    output {}", change_line(change, failure));
     }
     for span in &t.tree.added {
         let _ = writeln!(out, "    + {span}");
@@ -260,7 +308,7 @@ fn describe(t: &TraceReplay) -> String {
     for span in &t.tree.changed {
         let _ = writeln!(out, "    ~ {}", span.span);
         for change in &span.changes {
-            let _ = writeln!(out, "        {change}");
+            let _ = writeln!(out, "        {}", change_line(change, failure));
         }
     }
     for timing in t.llm_timings.iter().filter(|x| !x.is_unchanged()) {
@@ -276,4 +324,129 @@ fn describe(t: &TraceReplay) -> String {
         );
     }
     out
+}
+
+/// What a side of a change that repeats the failure shows instead.
+const SHOWN_ABOVE: &str = "(the error above)";
+/// The shortest string taken for a repeat of the failure (shorter ones are
+/// as easy to read again as a pointer to them).
+const MIN_REPEATED_CHARS: usize = 40;
+/// The most characters of a value a shortened change line shows.
+const SHOWN_CHARS: usize = 100;
+
+/// A change as a `path: old → new` line. A side that repeats the trace's
+/// failure (an error, such as a cassette miss, that the failure reason
+/// already shows in full, as text) shows as `(the error above)` instead of
+/// again as escaped JSON.
+fn change_line(change: &JsonChange, failure: Option<&str>) -> String {
+    let repeats = |side: &Option<Value>| {
+        side.as_ref()
+            .is_some_and(|value| repeats_failure(value, failure))
+    };
+    if !repeats(&change.old) && !repeats(&change.new) {
+        return change.to_string();
+    }
+    let show = |side: &Option<Value>| match side {
+        _ if repeats(side) => SHOWN_ABOVE.to_owned(),
+        None => "(absent)".to_owned(),
+        Some(value) => {
+            let text = value.to_string();
+            let mut shown: String = text.chars().take(SHOWN_CHARS).collect();
+            if text.chars().count() > SHOWN_CHARS {
+                shown.push('…');
+            }
+            shown
+        }
+    };
+    let path = if change.path.is_empty() {
+        "(whole value)"
+    } else {
+        &change.path
+    };
+    format!("{path}: {} → {}", show(&change.old), show(&change.new))
+}
+
+/// Whether `value` is the failure text again: a long string the reason
+/// contains, or an error object (a serialized model error) holding one.
+fn repeats_failure(value: &Value, failure: Option<&str>) -> bool {
+    let Some(reason) = failure else {
+        return false;
+    };
+    let repeated = |v: &Value| matches!(v, Value::String(s) if s.chars().count() >= MIN_REPEATED_CHARS && reason.contains(s.as_str()));
+    match value {
+        Value::Object(map) => map.values().any(repeated),
+        other => repeated(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_reason_of_several_lines_is_serialized_as_its_lines_and_read_back() {
+        let one = TraceOutcome::Failed {
+            reason: "panicked: boom".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&one).unwrap(),
+            json!({"outcome": "failed", "reason": "panicked: boom"})
+        );
+        let many = TraceOutcome::Failed {
+            reason: "returned an error: miss\n  /a: 1 → 2\nwhat to do".into(),
+        };
+        let value = serde_json::to_value(&many).unwrap();
+        assert_eq!(
+            value,
+            json!({"outcome": "failed", "reason": ["returned an error: miss", "  /a: 1 → 2", "what to do"]})
+        );
+        assert_eq!(serde_json::from_value::<TraceOutcome>(value).unwrap(), many);
+        let one_back = serde_json::to_value(&one).unwrap();
+        assert_eq!(
+            serde_json::from_value::<TraceOutcome>(one_back).unwrap(),
+            one
+        );
+    }
+
+    #[test]
+    fn a_change_repeating_the_failure_points_to_it() {
+        let miss = "no recorded call in cassette key `k` matches this request\nrequest sha256 0";
+        let failure = format!("returned an error: {miss}");
+        let output = JsonChange {
+            path: "/Err".into(),
+            old: None,
+            new: Some(json!(miss)),
+        };
+        assert_eq!(
+            change_line(&output, Some(&failure)),
+            "/Err: (absent) → (the error above)"
+        );
+        let error = JsonChange {
+            path: "/error".into(),
+            old: Some(Value::Null),
+            new: Some(
+                json!({"type": "cassette_miss", "key": "k", "detail": "request sha256 0 and the rest of a long detail"}),
+            ),
+        };
+        assert_eq!(
+            change_line(
+                &error,
+                Some("no recorded call\nrequest sha256 0 and the rest of a long detail")
+            ),
+            "/error: null → (the error above)"
+        );
+        // Short values and traces that did not fail are shown as they are.
+        let short = JsonChange {
+            path: "/Err".into(),
+            old: None,
+            new: Some(json!("refused")),
+        };
+        assert_eq!(
+            change_line(&short, Some("returned an error: refused")),
+            short.to_string()
+        );
+        assert_eq!(change_line(&output, None), output.to_string());
+    }
 }

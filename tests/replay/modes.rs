@@ -70,12 +70,12 @@ async fn a_changed_prompt_misses_then_auto_records_it_and_the_next_replay_succee
     let ModelError::CassetteMiss { key, detail } = &err else {
         panic!("expected a miss, got {err:?}")
     };
-    assert_eq!(key, "*");
+    assert_eq!(key, "turn", "the key of the recording, not `*`");
     assert!(
         detail.contains(r#"/messages/0/content/0/text: "question 1: what is 1 squared?" → "question 1: what is 1 cubed?""#),
         "{detail}"
     );
-    assert!(detail.contains("TRACEDECK_MODE=auto"), "{detail}");
+    assert!(detail.contains(".mode(Mode::Auto)"), "{detail}");
     assert!(
         ask(replay.clone(), changed.clone())
             .await

@@ -164,6 +164,9 @@ async fn replaying_a_key_with_no_recordings_is_an_error() {
             .contains("no recorded traces under key `nothing-here`"),
         "{err}"
     );
+    // replay() reads no TRACEDECK_MODE: the advice says how to record instead.
+    assert!(!err.to_string().contains("TRACEDECK_MODE"), "{err}");
+    assert!(err.to_string().contains("`Recorder`"), "{err}");
     let err = Replayer::new(&store, "k")
         .concurrency(0)
         .run(session)
