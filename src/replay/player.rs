@@ -581,7 +581,9 @@ fn quote_short(text: &str) -> String {
 
 fn request_value(request: &ModelRequest) -> Value {
     // A ModelRequest is plain data with string keys: it always serializes.
-    serde_json::to_value(request).unwrap_or(Value::Null)
+    // Past the cassette depth limit it becomes the `$too_deep` marker, which
+    // no recording holds (the store refuses it): a miss, never a stack overflow.
+    crate::json::canonical::to_span_json(request).unwrap_or(Value::Null)
 }
 
 impl Model for Player {

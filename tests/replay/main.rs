@@ -2,6 +2,7 @@
 
 mod common;
 mod concurrency;
+mod deep;
 mod misses;
 mod modes;
 mod player;
