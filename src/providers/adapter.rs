@@ -125,7 +125,20 @@ impl<W: WireApi> HttpAdapter<W> {
 
     /// The call answering `req`, ready to send, and the model it asks for.
     /// A request the API cannot express fails here, before anything is sent.
+    /// A request nested past [`MAX_JSON_DEPTH`](crate::json::MAX_JSON_DEPTH)
+    /// is refused too: copying and encoding it would recurse that deep.
     fn call(&self, req: &ModelRequest, stream: bool) -> Result<(String, HttpCall), ModelError> {
+        if crate::json::canonical::request_too_deep(req) {
+            return Err(ModelError::Config {
+                message: format!(
+                    "{}: the request nests JSON deeper than {} levels (in `extra`, tool \
+                     parameters, tool-call arguments or the response schema); no provider \
+                     accepts that, and encoding it could overflow the stack",
+                    W::SETUP.adapter,
+                    crate::json::MAX_JSON_DEPTH,
+                ),
+            });
+        }
         let model = self.model_for(req);
         let body = self.wire.body(req, &model, stream)?;
         let path = self.wire.path(req, &model, stream);
