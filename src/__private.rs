@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
+use crate::context::with_span_result;
 use crate::model::{Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream};
 use crate::replay::miss::PlaybackApi;
 use crate::replay::{CassetteModel, Mode, ReplayError};
@@ -146,9 +147,9 @@ impl TestSpec {
         };
         let builder = CassetteModel::at(&self.dir).key(&self.key).mode(mode);
         let model = match (mode, self.live) {
-            (Mode::Replay, _) | (_, None) => builder
-                .played_by_test(api, true)
-                .in_front_of(NoLiveModel)?,
+            (Mode::Replay, _) | (_, None) => {
+                builder.played_by_test(api, true).in_front_of(NoLiveModel)?
+            }
             (_, Some(make)) => builder.played_by_test(api, false).in_front_of(make())?,
         };
         Ok(PreparedTest {
@@ -178,8 +179,18 @@ impl TestSpec {
             Err(err) => panic!("#[tracedeck::test] `{name}`: cannot build a tokio runtime: {err}"),
         };
         let cassette = Arc::clone(&prepared.model);
+        let root_key = key.clone();
         let (outcome, flushed) = runtime.block_on(async move {
-            let outcome = body(cassette.clone() as Arc<dyn Model>).await;
+            // One trace per test, under the test's key: every call the body
+            // makes (in its task, or one carried by `tracedeck::spawn`) is a
+            // child of this root, so the cassette is `<dir>/<key>/<sha>.json`.
+            let body = body(cassette.clone() as Arc<dyn Model>);
+            let outcome = with_span_result(root_key, name, async move {
+                body.await
+                    .into_result()
+                    .map_err(|err| FailedBody(format!("{err:?}")))
+            })
+            .await;
             (outcome, cassette.flush().await)
         });
         if !flushed.is_clean() {
@@ -189,9 +200,19 @@ impl TestSpec {
                 flushed.lost
             );
         }
-        if let Err(err) = outcome.into_result() {
-            panic!("#[tracedeck::test] `{name}` returned an error: {err:?}");
+        if let Err(FailedBody(err)) = outcome {
+            panic!("#[tracedeck::test] `{name}` returned an error: {err}");
         }
+    }
+}
+
+/// A body's `Err`, in its `Debug` form (what the test fails with, and the
+/// root span's error).
+struct FailedBody(String);
+
+impl std::fmt::Display for FailedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -230,12 +251,7 @@ impl<T, E: Debug + 'static> TestOutcome for Result<T, E> {
 /// unit tests) except in an integration test or bench, whose crate name is
 /// its file's name, the only thing telling two test files apart. Characters
 /// a key cannot hold become `_`, and a raw identifier loses its `r#`.
-pub fn test_key(
-    module_path: &str,
-    crate_name: &str,
-    integration_test: bool,
-    name: &str,
-) -> String {
+pub fn test_key(module_path: &str, crate_name: &str, integration_test: bool, name: &str) -> String {
     let mut segments: Vec<&str> = module_path.split("::").filter(|s| !s.is_empty()).collect();
     if !integration_test && segments.first() == Some(&crate_name) {
         segments.remove(0);
@@ -287,7 +303,10 @@ impl Model for NoLiveModel {
         ModelInfo::new("tracedeck-test", "no live model")
     }
 
-    fn generate(&self, _req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
+    fn generate(
+        &self,
+        _req: ModelRequest,
+    ) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
         Box::pin(async { Err(Self::error()) })
     }
 
@@ -316,7 +335,10 @@ mod tests {
 
     #[test]
     fn characters_a_key_cannot_hold_become_underscores() {
-        assert_eq!(test_key("crate_x::données", "x", true, "r#async"), "crate_x/donn_es/async");
+        assert_eq!(
+            test_key("crate_x::données", "x", true, "r#async"),
+            "crate_x/donn_es/async"
+        );
         assert_eq!(key_segment("été"), "_t_");
         assert_eq!(key_segment(""), "_");
         crate::cassette::validate_key(&test_key("ü::ö", "c", true, "ä")).unwrap();

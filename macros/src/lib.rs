@@ -221,7 +221,7 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::expand;
 
     fn expand_str(args: &str, item: &str) -> Result<String, String> {
         expand(args.parse().unwrap(), item.parse().unwrap())
@@ -236,11 +236,20 @@ mod tests {
             "#[ignore] async fn answers(model: Arc<dyn Model>) -> Result<(), E> { Ok(()) }",
         )
         .unwrap();
-        assert!(out.starts_with("# [ignore] # [:: core :: prelude :: v1 :: test] fn answers ()"), "{out}");
-        assert!(out.contains("async fn answers (model : Arc < dyn Model >)"), "{out}");
+        assert!(
+            out.starts_with("# [ignore] # [:: core :: prelude :: v1 :: test] fn answers ()"),
+            "{out}"
+        );
+        assert!(
+            out.contains("async fn answers (model : Arc < dyn Model >)"),
+            "{out}"
+        );
         assert!(out.contains(". dir (\"fixtures\")"), "{out}");
-        assert!(out.contains(". mode (:: tracedeck :: Mode :: Replay)"), "{out}");
-        assert!(out.contains(". live (move | | make ())"), "{out}");
+        assert!(
+            out.contains(". mode (:: tracedeck :: Mode :: Replay)"),
+            "{out}"
+        );
+        assert!(out.contains(". live (move || make ())"), "{out}");
         assert!(out.contains(". run (| model | answers (model))"), "{out}");
         assert!(out.contains("\"answers\""), "{out}");
     }
@@ -260,8 +269,16 @@ mod tests {
             ("", "async fn two(a: A, b: B) {}", "take one argument"),
             ("", "async fn generic<T>() {}", "cannot be generic"),
             ("liv = x()", "async fn t() {}", "unknown argument"),
-            ("mode = \"recrod\"", "async fn t() {}", "unknown mode `recrod`"),
-            ("dir = \"a\", dir = \"b\"", "async fn t() {}", "`dir` is given twice"),
+            (
+                "mode = \"recrod\"",
+                "async fn t() {}",
+                "unknown mode `recrod`",
+            ),
+            (
+                "dir = \"a\", dir = \"b\"",
+                "async fn t() {}",
+                "`dir` is given twice",
+            ),
         ];
         for (args, item, expected) in cases {
             let err = expand_str(args, item).unwrap_err();

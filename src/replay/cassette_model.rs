@@ -216,9 +216,11 @@ impl CassetteModelBuilder {
         Ok(match self.test_api {
             Some((api, true)) => player.played_by(api),
             Some((api, false)) => player.with_info(info).played_by(api),
-            None => player.with_info(info).played_by(PlaybackApi::CassetteModel {
-                mode_from_env: self.mode.is_none(),
-            }),
+            None => player
+                .with_info(info)
+                .played_by(PlaybackApi::CassetteModel {
+                    mode_from_env: self.mode.is_none(),
+                }),
         })
     }
 }
