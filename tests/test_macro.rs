@@ -239,3 +239,34 @@ fn a_lost_recording_fails_the_test() {
         "{text}"
     );
 }
+
+mod nested {
+    use super::*;
+
+    // The key is the module path (this file's name first) then the name.
+    #[tracedeck::test(mode = "replay")]
+    async fn keys_follow_the_module_path(model: Arc<dyn Model>) {
+        let err = model.generate(question()).await.unwrap_err();
+        assert!(
+            matches!(&err, ModelError::CassetteMiss { key, .. }
+                if key == "test_macro/nested/keys_follow_the_module_path"),
+            "{err}"
+        );
+    }
+
+    macro_rules! named_by_macro {
+        ($name:ident, $key:literal) => {
+            #[tracedeck::test(mode = "replay")]
+            async fn $name(model: Arc<dyn Model>) {
+                let err = model.generate(question()).await.unwrap_err();
+                assert!(
+                    matches!(&err, ModelError::CassetteMiss { key, .. } if key == $key),
+                    "{err}"
+                );
+            }
+        };
+    }
+
+    named_by_macro!(first_case, "test_macro/nested/first_case");
+    named_by_macro!(second_case, "test_macro/nested/second_case");
+}
