@@ -128,6 +128,7 @@ impl CassetteModelBuilder {
     /// Has misses name `api` (a `#[tracedeck::test]`) instead of a
     /// `CassetteModel`; `stand_in_live` when the live model given only stands
     /// in for one that was not built (replay reports the recorded model).
+    #[cfg_attr(not(feature = "macros"), allow(dead_code))]
     pub(crate) fn played_by_test(mut self, api: PlaybackApi, stand_in_live: bool) -> Self {
         self.test_api = Some((api, stand_in_live));
         self

@@ -33,6 +33,7 @@ pub(crate) enum PlaybackApi {
         mode_from_env: bool,
     },
     /// The cassette of a `#[tracedeck::test]`.
+    #[cfg_attr(not(feature = "macros"), allow(dead_code))]
     TestMacro {
         /// Whether the attribute pins the mode (`mode = ..`), so
         /// `TRACEDECK_MODE` is not read.
