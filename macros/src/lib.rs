@@ -54,6 +54,10 @@ use syn::{Expr, ExprLit, FnArg, ItemFn, Lit, MetaNameValue, Token};
 ///   on any panic.
 ///
 /// The function takes one argument, the model (`Arc<dyn Model>`), or none.
+/// The body runs inside one root span keyed by the test's key, so each run
+/// is one trace, one cassette file; a call made in a task spawned with
+/// `tokio::spawn` has no parent and is not part of it: spawn with
+/// `tracedeck::spawn` to carry the test's span along.
 ///
 /// # Arguments
 ///
