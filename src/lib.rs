@@ -160,6 +160,15 @@ pub use sink::{Collector, FlushReport, Sink};
 pub use span::{Span, Trace};
 pub use testing::{Script, ScriptedModel};
 
+/// Per-test cassettes: `#[tracedeck::test]` (feature `macros`, on by default).
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+pub use tracedeck_macros::test;
+
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+pub mod __private;
+
 /// Every Rust code block of the README, compiled (and run where it can be) as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

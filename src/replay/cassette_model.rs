@@ -62,6 +62,9 @@ pub struct CassetteModelBuilder {
     mode: Option<Mode>,
     key: Option<String>,
     options: PlaybackOptions,
+    /// Set by `#[tracedeck::test]`: the API its misses name, and whether the
+    /// live model given is a stand-in (its info is then not reported).
+    test_api: Option<(PlaybackApi, bool)>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,7 +121,17 @@ impl CassetteModelBuilder {
             mode: None,
             key: None,
             options: PlaybackOptions::default(),
+            test_api: None,
         }
+    }
+
+    /// Has misses name `api` (a `#[tracedeck::test]`) instead of a
+    /// `CassetteModel`; `stand_in_live` when the live model given only stands
+    /// in for one that was not built (replay reports the recorded model).
+    #[cfg_attr(not(feature = "macros"), allow(dead_code))]
+    pub(crate) fn played_by_test(mut self, api: PlaybackApi, stand_in_live: bool) -> Self {
+        self.test_api = Some((api, stand_in_live));
+        self
     }
 
     /// Runs in `mode` instead of [`Mode::from_env`].
@@ -200,12 +213,16 @@ impl CassetteModelBuilder {
             Some(key) => Player::from_store(store, key)?,
             None => Player::from_whole_store(store)?,
         };
-        Ok(player
-            .with_options(self.options.clone())
-            .with_info(info)
-            .played_by(PlaybackApi::CassetteModel {
-                mode_from_env: self.mode.is_none(),
-            }))
+        let player = player.with_options(self.options.clone());
+        Ok(match self.test_api {
+            Some((api, true)) => player.played_by(api),
+            Some((api, false)) => player.with_info(info).played_by(api),
+            None => player
+                .with_info(info)
+                .played_by(PlaybackApi::CassetteModel {
+                    mode_from_env: self.mode.is_none(),
+                }),
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::Player;
-use super::player::RecordedCall;
+use super::player::{AbsentKey, RecordedCall};
 use crate::json::{JsonChange, diff_json};
 use crate::model::ModelError;
 
@@ -31,6 +31,15 @@ pub(crate) enum PlaybackApi {
     CassetteModel {
         /// Whether its mode came from the environment (no `.mode(..)` given).
         mode_from_env: bool,
+    },
+    /// The cassette of a `#[tracedeck::test]`.
+    #[cfg_attr(not(feature = "macros"), allow(dead_code))]
+    TestMacro {
+        /// Whether the attribute pins the mode (`mode = ..`), so
+        /// `TRACEDECK_MODE` is not read.
+        mode_pinned: bool,
+        /// Whether the attribute names a live model (`live = ..`).
+        live_given: bool,
     },
 }
 
@@ -65,6 +74,29 @@ impl PlaybackApi {
                  records the rest) or `.mode(Mode::Record)`, or leave `.mode(..)` out to let \
                  TRACEDECK_MODE choose."
             }
+            Self::TestMacro {
+                mode_pinned: false,
+                live_given: true,
+            } => {
+                "To record it, run the test with TRACEDECK_MODE=auto (replays what is recorded, \
+                 records the rest) or TRACEDECK_MODE=record (records everything again)."
+            }
+            Self::TestMacro {
+                mode_pinned: true,
+                live_given: true,
+            } => {
+                "This test pins its mode in the attribute (`mode = ..`), so TRACEDECK_MODE is not \
+                 read: to record it, set `mode = \"auto\"` or `mode = \"record\"`, or leave \
+                 `mode` out to let TRACEDECK_MODE choose."
+            }
+            Self::TestMacro {
+                live_given: false, ..
+            } => {
+                "This test names no live model, so it can only replay: to record the call, give \
+                 it one, `#[tracedeck::test(live = my_live_model())]` (any expression whose value \
+                 implements `tracedeck::Model`; it is only evaluated when a call goes live), then \
+                 run it with TRACEDECK_MODE=auto or TRACEDECK_MODE=record."
+            }
         }
     }
 
@@ -74,6 +106,7 @@ impl PlaybackApi {
             Self::Player => "a `Player`",
             Self::Replay => "a `replay()` run",
             Self::CassetteModel { .. } => "a `CassetteModel` in `Mode::Replay`",
+            Self::TestMacro { .. } => "the cassette of a `#[tracedeck::test]`",
         }
     }
 }
@@ -163,9 +196,12 @@ impl Miss {
         let mut all_volatile = false;
         match &self.reason {
             MissReason::NotRecorded => match closest {
-                None => {
-                    let _ = writeln!(out, "There is no recorded model call{within}.");
-                }
+                None => match player.absent_key() {
+                    Some(absent) => write_absent_key(&mut out, player.key(), absent),
+                    None => {
+                        let _ = writeln!(out, "There is no recorded model call{within}.");
+                    }
+                },
                 Some((call, changes)) => {
                     suggested = volatile_paths(&changes);
                     all_volatile = changes
@@ -239,6 +275,69 @@ impl Miss {
             .min_by(|a, b| a.2.cmp(&b.2))
             .map(|(call, changes, _)| (call, changes))
     }
+}
+
+/// The most keys a miss suggests for a key with no cassette.
+const MAX_NEARBY_KEYS: usize = 5;
+
+/// Says that nothing is recorded under `key`, and which of the store's keys
+/// are nearest to it (by edit distance): a typo'd or renamed key shows up
+/// next to the key it meant.
+fn write_absent_key(out: &mut String, key: &str, absent: &AbsentKey) {
+    let _ = writeln!(
+        out,
+        "Nothing is recorded under key `{key}`: {} holds no cassette for it.",
+        absent.dir.join(key).display()
+    );
+    let nearby = nearest_keys(key, &absent.store_keys, MAX_NEARBY_KEYS);
+    if nearby.is_empty() {
+        let _ = writeln!(
+            out,
+            "The store {} holds no cassettes at all.",
+            absent.dir.display()
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Keys nearby in the store (of {}): {}",
+            absent.store_keys.len(),
+            nearby
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+}
+
+/// Up to `max` of `keys`, nearest to `key` first (fewest single-character
+/// edits, then alphabetical).
+pub(crate) fn nearest_keys<'k>(key: &str, keys: &'k [String], max: usize) -> Vec<&'k str> {
+    let mut ranked: Vec<(usize, &str)> = keys
+        .iter()
+        .filter(|k| k.as_str() != key)
+        .map(|k| (edit_distance(key, k), k.as_str()))
+        .collect();
+    ranked.sort();
+    ranked.into_iter().take(max).map(|(_, k)| k).collect()
+}
+
+/// The Levenshtein distance between `a` and `b`, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// How far apart two requests are, from their [`JsonChange`]s; ordered so
@@ -418,6 +517,21 @@ mod tests {
         assert_eq!(Distance::of(&wide).leaves, 2);
         assert!(Distance::of(&near).cmp(&Distance::of(&far)).is_lt());
         assert!(Distance::of(&far).cmp(&Distance::of(&wide)).is_lt());
+    }
+
+    #[test]
+    fn nearest_keys_rank_by_edit_distance_then_name() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+        let keys: Vec<String> = ["suite/answers", "suite/answer", "suite/asks", "other/thing"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            nearest_keys("suite/answr", &keys, 2),
+            ["suite/answer", "suite/answers"]
+        );
+        assert_eq!(nearest_keys("suite/answer", &keys, 10).len(), 3);
     }
 
     #[test]

@@ -40,7 +40,7 @@
 mod cassette_model;
 mod error;
 mod ignored_path;
-mod miss;
+pub(crate) mod miss;
 mod mode;
 mod options;
 mod playback;

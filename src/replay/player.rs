@@ -79,6 +79,18 @@ pub struct Player {
     whole_store: bool,
     /// The API playing back, named in misses.
     api: PlaybackApi,
+    /// Set when the key it was built for has no cassette in its store: the
+    /// store's other keys, so a miss can name the ones nearby (a typo).
+    absent_key: Option<Arc<AbsentKey>>,
+}
+
+/// A key with nothing recorded under it, and what its store holds instead.
+#[derive(Debug)]
+pub(crate) struct AbsentKey {
+    /// The store's folder.
+    pub(crate) dir: std::path::PathBuf,
+    /// Every key with a cassette in the store, sorted.
+    pub(crate) store_keys: Vec<String>,
 }
 
 /// One recorded trace and where it came from (for messages).
@@ -166,12 +178,18 @@ impl Player {
         if let Some(err) = loaded.errors.into_iter().next() {
             return Err(err.into());
         }
+        let absent_key = loaded.traces.is_empty().then(|| {
+            Arc::new(AbsentKey {
+                dir: store.dir().to_path_buf(),
+                // Only to suggest keys in a miss: an unreadable store suggests none.
+                store_keys: store.keys().unwrap_or_default(),
+            })
+        });
         let recordings = loaded.traces.into_iter().map(Recording::from).collect();
-        Ok(Self::from_recordings(
-            key.to_owned(),
-            recordings,
-            store.redaction().clone(),
-        ))
+        let mut player =
+            Self::from_recordings(key.to_owned(), recordings, store.redaction().clone());
+        player.absent_key = absent_key;
+        Ok(player)
     }
 
     /// A player serving every trace of every key in `store`. Its
@@ -223,6 +241,7 @@ impl Player {
             label_calls: false,
             whole_store: false,
             api: PlaybackApi::Player,
+            absent_key: None,
         }
     }
 
@@ -300,6 +319,11 @@ impl Player {
 
     pub(crate) fn api(&self) -> PlaybackApi {
         self.api
+    }
+
+    /// The store's keys when the key it serves has no cassette there.
+    pub(crate) fn absent_key(&self) -> Option<&AbsentKey> {
+        self.absent_key.as_deref()
     }
 
     pub(crate) fn is_whole_store(&self) -> bool {
