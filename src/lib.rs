@@ -160,14 +160,39 @@ pub use sink::{Collector, FlushReport, Sink};
 pub use span::{Span, Trace};
 pub use testing::{Script, ScriptedModel};
 
-/// Per-test cassettes: `#[tracedeck::test]` (feature `macros`, on by default).
+/// Per-test cassettes: `#[tracedeck::test]` (feature `macros`, on by default;
+/// a test using it also needs the `testing` feature, for tokio's paused clock).
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use tracedeck_macros::test;
 
-#[cfg(feature = "macros")]
+#[cfg(all(feature = "macros", feature = "testing"))]
 #[doc(hidden)]
 pub mod __private;
+
+/// Expands to nothing when `#[tracedeck::test]` can run: the `testing`
+/// feature (tokio's paused clock) is on.
+#[cfg(all(feature = "macros", feature = "testing"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __require_testing {
+    () => {};
+}
+
+/// Says what to add when `#[tracedeck::test]` is used without the `testing`
+/// feature, instead of an error about a missing private module.
+#[cfg(all(feature = "macros", not(feature = "testing")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __require_testing {
+    () => {
+        ::core::compile_error!(
+            "`#[tracedeck::test]` needs tracedeck's `testing` feature (tokio's paused clock): \
+             add `tracedeck = { version = \"*\", features = [\"testing\"] }` under \
+             [dev-dependencies]"
+        );
+    };
+}
 
 /// Every Rust code block of the README, compiled (and run where it can be) as a doctest.
 #[cfg(doctest)]

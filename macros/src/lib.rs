@@ -217,6 +217,7 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         #(#attrs)*
         #[::core::prelude::v1::test]
         #vis fn #ident() {
+            ::tracedeck::__require_testing!();
             #function
             #spec.run(#call)
         }
