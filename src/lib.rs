@@ -155,8 +155,8 @@ pub use context::{InSpan, spawn, with_span};
 pub use model::{Model, ModelError, ModelRequest, ModelResponse, StreamPart};
 pub use providers::{Anthropic, OpenAi, OpenAiResponses};
 pub use record::Recorder;
-pub use replay::{CassetteModel, Mode, Player, ReplayReport, replay};
 pub use sink::{Collector, FlushReport, Sink};
+pub use replay::{CassetteModel, Mode, Player, ReplayReport, replay};
 pub use span::{Span, Trace};
 pub use testing::{Script, ScriptedModel};
 

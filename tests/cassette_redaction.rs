@@ -12,9 +12,9 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tracedeck::cassette::{Redaction, SecretKind, Store};
 use tracedeck::json::{canonical_json, sha256_hex};
-use tracedeck::span::SpanKind;
 use tracedeck::testing::run_paused;
 use tracedeck::{Model, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, with_span};
+use tracedeck::span::SpanKind;
 
 const API_KEY: &str = "sk-proj-Zx81Qw7Lm2Np4Rt6Vb9Kc3Hd";
 const EMAIL: &str = "ada.lovelace@example.com";

@@ -11,9 +11,9 @@ use proptest::prelude::*;
 use serde_json::json;
 use tracedeck::cassette::{CassetteError, FORMAT, Store, VERSION};
 use tracedeck::json::{canonical_json, sha256_hex};
-use tracedeck::span::SpanId;
 use tracedeck::testing::run_paused;
 use tracedeck::{Collector, Trace};
+use tracedeck::span::SpanId;
 
 proptest! {
     #![proptest_config(ProptestConfig {
