@@ -98,7 +98,6 @@ fn replay_mode_with_no_recordings_says_how_to_record() {
     let dir = tmp.path().join("quickstart");
     let mut out = Vec::new();
     let err = quickstart::run(&dir, quickstart::Source::Simulator, Mode::Replay, &mut out)
-        .err()
-        .expect("nothing to replay");
+        .expect_err("nothing to replay");
     assert!(err.to_string().contains("TRACEDECK_MODE=auto"), "{err}");
 }
