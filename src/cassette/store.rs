@@ -67,13 +67,21 @@ use crate::span::Trace;
 /// assert_eq!(stored.trace.spans.len(), 2);
 /// assert_eq!(store.load(&stored.hash).unwrap().trace, stored.trace);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     config: Arc<Config>,
     /// The root-input digest of every cassette file this store (or a
     /// clone) has read or written, by file hash. Files are content-addressed,
     /// so an entry never goes stale.
     roots: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What [`Store::open`] writes into a store folder it creates, as
