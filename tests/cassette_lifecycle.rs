@@ -310,7 +310,6 @@ fn auto_mode_replaces_exactly_the_trace_it_re_recorded_live() {
 #[test]
 fn writers_racing_on_one_root_input_leave_at_least_one_cassette() {
     const WRITERS: usize = 6;
-    const ROUNDS: usize = 40;
     let tmp = tempfile::tempdir().unwrap();
     let barrier = Arc::new(Barrier::new(WRITERS));
     let dir = tmp.path();
@@ -321,8 +320,7 @@ fn writers_racing_on_one_root_input_leave_at_least_one_cassette() {
             std::thread::spawn(move || {
                 let store = Store::open(dir).unwrap();
                 for round in 0..ROUNDS {
-                    let mut trace = common::simple_trace("race", json!(round));
-                    trace.spans[0].output = Some(json!(format!("writer {writer}")));
+                    let trace = racing_trace(writer, round);
                     barrier.wait();
                     store.write(&trace).unwrap();
                     barrier.wait();
@@ -440,4 +438,81 @@ fn verify_recognizes_a_crlf_converted_cassette_and_says_how_to_fix_it() {
     )
     .unwrap();
     assert!(store.load(&stored[1].hash).is_ok());
+}
+
+const CHILD_DIR: &str = "TRACEDECK_TEST_LIFECYCLE_STORE";
+const CHILD_INDEX: &str = "TRACEDECK_TEST_LIFECYCLE_INDEX";
+const ROUNDS: usize = 60;
+
+/// The trace writer `writer` writes for root input `round`: the same root
+/// input as every other writer's, other bytes.
+fn racing_trace(writer: usize, round: usize) -> tracedeck::Trace {
+    let mut trace = common::simple_trace("race", json!(round));
+    trace.spans[0].output = Some(json!(format!("process {writer}")));
+    trace
+}
+
+#[test]
+fn processes_racing_on_one_root_input_leave_at_least_one_cassette() {
+    const PROCESSES: usize = 3;
+    let tmp = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|index| {
+            std::process::Command::new(&exe)
+                .args([
+                    "child_process_rewriter",
+                    "--exact",
+                    "--ignored",
+                    "--test-threads=1",
+                ])
+                .env(CHILD_DIR, tmp.path())
+                .env(CHILD_INDEX, index.to_string())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "a writer process failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let store = Store::open(tmp.path()).unwrap();
+    let found = store.traces("race").unwrap();
+    assert!(found.errors.is_empty(), "{:?}", found.errors);
+    for round in 0..ROUNDS {
+        let of_round = found
+            .traces
+            .iter()
+            .filter(|t| t.trace.root().input == json!(round))
+            .count();
+        assert!(
+            (1..=PROCESSES).contains(&of_round),
+            "round {round}: {of_round} cassettes"
+        );
+    }
+    common::assert_only_cassettes(tmp.path());
+}
+
+/// Run only as a child of `processes_racing_on_one_root_input_leave_at_least_one_cassette`.
+#[test]
+#[ignore = "helper: run as a child process by processes_racing_on_one_root_input_leave_at_least_one_cassette"]
+fn child_process_rewriter() {
+    let (Ok(dir), Ok(index)) = (std::env::var(CHILD_DIR), std::env::var(CHILD_INDEX)) else {
+        eprintln!("not started by processes_racing_on_one_root_input_leave_at_least_one_cassette");
+        return;
+    };
+    let index: usize = index.parse().unwrap();
+    let store = Store::open(dir).unwrap();
+    for round in 0..ROUNDS {
+        // Each root input twice, so writers overlap on it for longer.
+        store.write(&racing_trace(index, round)).unwrap();
+        store.write(&racing_trace(index, round)).unwrap();
+    }
 }
