@@ -18,8 +18,9 @@ use crate::span::Trace;
 
 /// A folder of cassettes: one file per trace at `<dir>/<key>/<sha256>.json`.
 ///
-/// `Store` is a handle: cloning it is cheap and clones share nothing that
-/// changes, so it can be handed to any number of tasks or threads. Any
+/// `Store` is a handle: cloning it is cheap and clones share only a cache
+/// of what each (immutable, content-addressed) file's root input is, so it
+/// can be handed to any number of tasks or threads. Any
 /// number of processes (or machines, through git) may read and write one
 /// folder at the same time: files are content-addressed and written
 /// atomically, so a reader sees a whole cassette or none.
