@@ -2,12 +2,20 @@
 //! then replay it on the virtual clock.
 //!
 //! ```sh
-//! cargo run --example quickstart            # no network, no key
-//! cargo run --example quickstart -- --live  # records against the real API (needs OPENAI_API_KEY)
+//! cargo run --example quickstart                        # no network, no key
+//! TRACEDECK_MODE=record cargo run --example quickstart  # records the eight turns again
+//! cargo run --example quickstart -- --live              # records against the real API (needs OPENAI_API_KEY)
 //! ```
 //!
-//! 1. **Record.** If `cassettes/quickstart/` holds no recorded turn yet (or
-//!    with `--live`), eight chat turns run concurrently, each under
+//! It honours `TRACEDECK_MODE` (contract 8): `auto` (its default, even on
+//! CI: its live model is a local simulator) records the turns that have no
+//! cassette yet and replays the rest; `record` records all eight again, each
+//! new cassette replacing the old one of its question, so
+//! `cassettes/quickstart/chat-turn/` holds exactly eight after any number
+//! of runs; `replay` never records; `passthrough` calls the model and
+//! records nothing. `--live` without `TRACEDECK_MODE` means `record`.
+//!
+//! 1. **Record.** The turns to record (see above) run concurrently, each under
 //!    `with_span("chat-turn", question, …)`, through one shared `Recorder`
 //!    wrapping the real `OpenAi` adapter. Without `--live` the adapter talks
 //!    to an OpenAI-compatible simulator on loopback that streams like a hosted
@@ -32,9 +40,11 @@ use futures::StreamExt;
 use serde_json::json;
 use tracedeck::model::{ContentPart, Message, ResponseAccumulator, Role, ToolDefinition};
 use tracedeck::providers::OpenAi;
+use tracedeck::replay::Replayer;
 use tracedeck::testing::OpenAiSimulator;
 use tracedeck::{
-    Model, ModelError, ModelRequest, Recorder, ReplayReport, Store, replay, with_span,
+    Collector, Mode, Model, ModelError, ModelRequest, Recorder, ReplayReport, Sink, Store, replay,
+    with_span,
 };
 
 /// Where the quickstart keeps its cassettes.
@@ -133,28 +143,72 @@ pub struct Outcome {
     pub report: ReplayReport,
 }
 
-/// Runs the quickstart against the cassette folder `dir`, printing to `out`:
-/// records (when the folder has no turn yet, or from `Live`), then replays.
+/// Runs the quickstart against the cassette folder `dir` in `mode`,
+/// printing to `out`: records what `mode` says (every turn in `Record`,
+/// the turns with no cassette yet in `Auto`, none in `Replay`), then replays
+/// the folder. `Passthrough` records nothing and replays the turns it just
+/// made, from memory.
 pub fn run(
     dir: &Path,
     source: Source,
+    mode: Mode,
     out: &mut dyn Write,
 ) -> Result<Outcome, Box<dyn std::error::Error>> {
     let store = Store::open(dir)?;
-    let existing = store.traces(KEY)?.traces.len();
-    let recorded = if existing == 0 || source == Source::Live {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+    let recorded_questions: Vec<String> = store
+        .traces(KEY)?
+        .traces
+        .iter()
+        .filter_map(|t| t.trace.root().input.as_str().map(str::to_owned))
+        .collect();
+    let existing = recorded_questions.len();
+    let to_record: Vec<&str> = match mode {
+        Mode::Record | Mode::Passthrough => QUESTIONS.to_vec(),
+        Mode::Auto => QUESTIONS
+            .into_iter()
+            .filter(|q| !recorded_questions.iter().any(|r| r == q))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if mode == Mode::Replay && existing == 0 {
+        return Err(format!(
+            "no recorded turns in {}, and TRACEDECK_MODE=replay records none: \
+             run with TRACEDECK_MODE=auto (or record) first",
+            dir.display()
+        )
+        .into());
+    }
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
-            .build()?;
-        runtime.block_on(record(&store, source, out))?
-    } else {
+            .build()
+    };
+    if mode == Mode::Passthrough {
+        let collector = Collector::new();
+        runtime()?.block_on(record(&store, collector.clone(), source, &to_record, out))?;
         writeln!(
             out,
-            "{existing} recorded turns in {}: replaying them (delete the folder to record again)",
+            "\npassthrough: nothing was recorded; replaying the turns just made …"
+        )?;
+        let report = tracedeck::testing::run_paused(
+            Replayer::from_traces(KEY, collector.take()).run(chat_turn),
+        )?;
+        write!(out, "{report}")?;
+        return Ok(Outcome {
+            recorded: 0,
+            report,
+        });
+    }
+    let recorded = if to_record.is_empty() {
+        writeln!(
+            out,
+            "{existing} recorded turns in {}: replaying them (`TRACEDECK_MODE=record` records them again)",
             dir.display()
         )?;
         0
+    } else {
+        runtime()?.block_on(record(&store, store.sink(), source, &to_record, out))?
     };
 
     writeln!(out, "\nreplaying `{KEY}` on tokio's paused clock …")?;
@@ -192,11 +246,15 @@ pub fn run(
     Ok(Outcome { recorded, report })
 }
 
-/// Records the eight turns concurrently through one shared recorder, with a
-/// progress line, and waits until every trace is on disk.
+/// Records `questions` concurrently through one shared recorder into
+/// `sink` (the store's, or a collector in `Passthrough`), with a progress
+/// line, and waits until every trace is delivered. Each new cassette
+/// replaces the store's old one of the same question.
 async fn record(
     store: &Store,
+    sink: impl Sink,
     source: Source,
+    questions: &[&str],
     out: &mut dyn Write,
 ) -> Result<usize, Box<dyn std::error::Error>> {
     let simulator;
@@ -216,16 +274,16 @@ async fn record(
     writeln!(
         out,
         "recording {} turns from {from} into {} …",
-        QUESTIONS.len(),
+        questions.len(),
         store.dir().display()
     )?;
 
     // One recorder for the whole program: each call lands under its own turn.
-    let recorder = Arc::new(Recorder::new(openai, store.sink()));
+    let recorder = Arc::new(Recorder::new(openai, sink));
     let model: Arc<dyn Model> = recorder.clone();
     let done = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let turns: Vec<_> = QUESTIONS
+    let turns: Vec<_> = questions
         .iter()
         .map(|question| {
             let model = Arc::clone(&model);
@@ -244,13 +302,13 @@ async fn record(
         tokio::select! {
             results = &mut all => break results,
             _ = tokio::time::sleep(Duration::from_millis(100)) => {
-                progress(out, done.load(Ordering::Relaxed), started)?;
+                progress(out, done.load(Ordering::Relaxed), questions.len(), started)?;
             }
         }
     };
-    progress(out, done.load(Ordering::Relaxed), started)?;
+    progress(out, done.load(Ordering::Relaxed), questions.len(), started)?;
     writeln!(out)?;
-    for (question, result) in QUESTIONS.iter().zip(results) {
+    for (question, result) in questions.iter().zip(results) {
         if let Err(e) = result? {
             writeln!(out, "  {question}: failed: {e}")?;
         }
@@ -268,11 +326,15 @@ async fn record(
     Ok(flushed.delivered as usize)
 }
 
-fn progress(out: &mut dyn Write, done: usize, started: Instant) -> std::io::Result<()> {
+fn progress(
+    out: &mut dyn Write,
+    done: usize,
+    total: usize,
+    started: Instant,
+) -> std::io::Result<()> {
     write!(
         out,
-        "\r  {done}/{} turns done · {} parts streamed · {:.1}s",
-        QUESTIONS.len(),
+        "\r  {done}/{total} turns done · {} parts streamed · {:.1}s",
         PARTS.load(Ordering::Relaxed),
         started.elapsed().as_secs_f64()
     )?;
@@ -286,8 +348,20 @@ fn main() -> ExitCode {
     } else {
         Source::Simulator
     };
+    let mode = match std::env::var(Mode::ENV_VAR) {
+        Ok(value) if !value.trim().is_empty() => Mode::resolve(Some(&value), None),
+        _ if live => Ok(Mode::Record),
+        _ => Ok(Mode::Auto),
+    };
+    let mode = match mode {
+        Ok(mode) => mode,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut out = std::io::stdout();
-    match run(&PathBuf::from(CASSETTES), source, &mut out) {
+    match run(&PathBuf::from(CASSETTES), source, mode, &mut out) {
         Ok(outcome) if outcome.report.is_unchanged() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
         Err(e) => {

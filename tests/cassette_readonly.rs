@@ -90,7 +90,7 @@ fn a_store_folder_replaced_by_a_file_loses_every_trace() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cassettes");
     let store = Store::open(&dir).unwrap();
-    fs::remove_dir(&dir).unwrap();
+    fs::remove_dir_all(&dir).unwrap(); // its `.gitattributes` too
     fs::write(&dir, "not a folder").unwrap();
 
     let report = record_sessions(&store, "chat", 3);

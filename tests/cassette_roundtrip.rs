@@ -194,27 +194,28 @@ fn keys_lists_every_key_folder_sorted() {
 }
 
 #[test]
-fn traces_come_in_recorded_order_then_hash_order() {
+fn traces_come_in_content_order_whatever_the_file_times() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path()).unwrap();
-    let stored: Vec<_> = (0..4)
-        .map(|i| store.write(&common::simple_trace("k", json!(i))).unwrap())
+    // Written in this order; content order is by canonical root input.
+    let stored: Vec<_> = ["b", "d", "a", "c"]
+        .into_iter()
+        .map(|input| {
+            store
+                .write(&common::simple_trace("k", json!(input)))
+                .unwrap()
+        })
         .collect();
     let base = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    let set_mtime = |i: usize, t: SystemTime| {
-        let file = fs::File::options()
+    // File times that would order them 2, 0, 1, 3: they order nothing.
+    for (i, secs) in [(2, 0), (0, 1), (1, 2), (3, 3)] {
+        fs::File::options()
             .write(true)
             .open(&stored[i].path)
+            .unwrap()
+            .set_modified(base + Duration::from_secs(secs))
             .unwrap();
-        file.set_modified(t).unwrap();
-    };
-    // Recorded order 2, 0, then 1 and 3 at the same instant (ordered by hash).
-    set_mtime(2, base);
-    set_mtime(0, base + Duration::from_secs(1));
-    set_mtime(1, base + Duration::from_secs(2));
-    set_mtime(3, base + Duration::from_secs(2));
-    let mut tied = [&stored[1].hash, &stored[3].hash];
-    tied.sort();
+    }
     let order: Vec<String> = store
         .traces("k")
         .unwrap()
@@ -224,46 +225,55 @@ fn traces_come_in_recorded_order_then_hash_order() {
         .collect();
     assert_eq!(
         order,
-        [&stored[2].hash, &stored[0].hash, tied[0], tied[1]].map(String::clone)
+        [
+            &stored[2].hash,
+            &stored[0].hash,
+            &stored[3].hash,
+            &stored[1].hash
+        ]
+        .map(String::clone)
     );
 }
 
 #[test]
-fn recorded_at_is_opt_in_and_orders_traces() {
+fn recorded_at_is_opt_in_and_orders_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path()).unwrap().with_recorded_at(true);
     let trace = common::simple_trace("k", json!("same"));
     let first = store.write(&trace).unwrap();
-    let second = store.write(&trace).unwrap();
-    let (a, b) = (first.recorded_at.unwrap(), second.recorded_at.unwrap());
-    assert!(a <= b);
     let text = fs::read_to_string(&first.path).unwrap();
     assert!(text.contains("\"recorded_at\": \""), "{text}");
-    // Stamped bytes differ, so the same trace recorded twice is two files
-    // (unless both stamps fall in one microsecond).
+    assert_eq!(
+        store.load(&first.hash).unwrap().recorded_at,
+        first.recorded_at
+    );
+    // Stamped bytes differ, but the same root input recorded again
+    // supersedes the first recording: one file, the second.
+    let second = store.write(&trace).unwrap();
+    assert!(first.recorded_at.unwrap() <= second.recorded_at.unwrap());
     let found = store.traces("k").unwrap();
     assert!(found.errors.is_empty());
-    let expected = if first.hash == second.hash { 1 } else { 2 };
-    assert_eq!(found.traces.len(), expected);
-    assert_eq!(found.traces[0].recorded_at, Some(a));
-    assert_eq!(store.load(&first.hash).unwrap().recorded_at, Some(a));
-    // Loaded with an older mtime than the first, the second still sorts by its stamp.
-    if expected == 2 {
-        fs::File::options()
-            .write(true)
-            .open(&second.path)
-            .unwrap()
-            .set_modified(SystemTime::UNIX_EPOCH)
-            .unwrap();
-        let order: Vec<String> = store
-            .traces("k")
-            .unwrap()
-            .traces
-            .into_iter()
-            .map(|s| s.hash)
-            .collect();
-        assert_eq!(order, [first.hash, second.hash]);
-    }
+    assert_eq!(found.traces.len(), 1);
+    assert_eq!(found.traces[0].hash, second.hash);
+    assert_eq!(found.traces[0].recorded_at, second.recorded_at);
+    // Another root input sorts by its input, not by its (earlier) stamp.
+    let earlier = store
+        .write(&common::simple_trace("k", json!("other")))
+        .unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&second.path)
+        .unwrap()
+        .set_modified(SystemTime::UNIX_EPOCH)
+        .unwrap();
+    let order: Vec<String> = store
+        .traces("k")
+        .unwrap()
+        .traces
+        .into_iter()
+        .map(|s| s.hash)
+        .collect();
+    assert_eq!(order, [earlier.hash, second.hash]);
 }
 
 #[test]

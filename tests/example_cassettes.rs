@@ -85,5 +85,8 @@ fn regenerate_example_cassettes() {
     if dir.exists() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
+    // An existing folder gets no `.gitattributes` of its own: the
+    // repository's covers `cassettes/**`.
+    std::fs::create_dir_all(&dir).unwrap();
     write_session(&dir);
 }

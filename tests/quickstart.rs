@@ -12,6 +12,7 @@ mod quickstart;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use tracedeck::Mode;
 use tracedeck::cassette::Store;
 
 fn files(dir: &Path) -> BTreeSet<String> {
@@ -35,7 +36,13 @@ fn records_once_then_replays_without_recording_again() {
     let dir = tmp.path().join("quickstart");
 
     let mut first_out = Vec::new();
-    let first = quickstart::run(&dir, quickstart::Source::Simulator, &mut first_out).unwrap();
+    let first = quickstart::run(
+        &dir,
+        quickstart::Source::Simulator,
+        Mode::Auto,
+        &mut first_out,
+    )
+    .unwrap();
     let first_text = String::from_utf8(first_out).unwrap();
     assert_eq!(first.recorded, 8, "{first_text}");
     assert!(first.report.is_unchanged(), "{first_text}");
@@ -73,7 +80,13 @@ fn records_once_then_replays_without_recording_again() {
     );
 
     let mut second_out = Vec::new();
-    let second = quickstart::run(&dir, quickstart::Source::Simulator, &mut second_out).unwrap();
+    let second = quickstart::run(
+        &dir,
+        quickstart::Source::Simulator,
+        Mode::Auto,
+        &mut second_out,
+    )
+    .unwrap();
     let second_text = String::from_utf8(second_out).unwrap();
     assert_eq!(second.recorded, 0, "{second_text}");
     assert!(

@@ -261,6 +261,26 @@ pub enum CassetteError {
         /// The sha256 of the bytes actually found.
         actual: String,
     },
+    /// The file's line endings were converted from LF to CRLF — by git's
+    /// `core.autocrlf` on checkout (as on Windows) or an editor — so its
+    /// bytes no longer hash to its name, though with LF line endings they
+    /// do. The fix is to tell git never to convert cassettes, then check
+    /// them out again.
+    #[error(
+        "{}: its line endings were converted to CRLF (by git's `core.autocrlf` on checkout, or an editor): \
+         with LF line endings the bytes hash to its name, as they now hash to {actual}. \
+         Tell git to leave cassettes alone — add `*.json -text` to the store folder's `.gitattributes` \
+         (`Store::open` writes one into a folder it creates) — then check the files out again: \
+         `git rm --cached -r {dir} && git checkout HEAD -- {dir}` (or a fresh clone)",
+        path.display(),
+        dir = path.parent().map_or_else(|| ".".to_owned(), |d| d.display().to_string())
+    )]
+    LineEndingsConverted {
+        /// The file.
+        path: PathBuf,
+        /// The sha256 of the bytes actually found.
+        actual: String,
+    },
     /// The cassette's `trace` does not decode as a trace.
     #[error("{}: the trace does not decode: {message}", path.display())]
     BadTrace {
@@ -317,6 +337,7 @@ impl CassetteError {
             | Self::UnknownFormat { path, .. }
             | Self::UnsupportedVersion { path, .. }
             | Self::HashMismatch { path, .. }
+            | Self::LineEndingsConverted { path, .. }
             | Self::BadTrace { path, .. }
             | Self::KeyMismatch { path, .. }
             | Self::NotCanonical { path }

@@ -120,6 +120,68 @@ struct TypedEnvelope {
     trace: Trace,
 }
 
+/// A cassette read only as far as superseding needs: its format, version,
+/// and its root span's key and input. The other spans are skipped without
+/// being built.
+#[derive(Debug)]
+pub(crate) struct RootOnly {
+    pub format: String,
+    pub version: u64,
+    pub key: String,
+    pub input: Value,
+}
+
+impl<'de> Deserialize<'de> for RootOnly {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            format: String,
+            version: u64,
+            trace: Spans,
+        }
+        #[derive(Deserialize)]
+        struct Spans {
+            spans: FirstSpan,
+        }
+        #[derive(Deserialize)]
+        struct RootSpan {
+            key: String,
+            input: Value,
+        }
+        struct FirstSpan(RootSpan);
+        impl<'de> Deserialize<'de> for FirstSpan {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Visit;
+                impl<'de> serde::de::Visitor<'de> for Visit {
+                    type Value = FirstSpan;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a non-empty array of spans")
+                    }
+                    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                        self,
+                        mut seq: A,
+                    ) -> Result<FirstSpan, A::Error> {
+                        let root: RootSpan = seq
+                            .next_element()?
+                            .ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                        Ok(FirstSpan(root))
+                    }
+                }
+                d.deserialize_seq(Visit)
+            }
+        }
+        let envelope = Envelope::deserialize(d)?;
+        let root = envelope.trace.spans.0;
+        Ok(RootOnly {
+            format: envelope.format,
+            version: envelope.version,
+            key: root.key,
+            input: root.input,
+        })
+    }
+}
+
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
 }
@@ -166,16 +228,42 @@ fn expected_hash(path: &Path) -> Result<&str, CassetteError> {
     })
 }
 
-/// The sha256 of `bytes`, when it is the `expected` one.
+/// The sha256 of `bytes`, when it is the `expected` one. A mismatch whose
+/// bytes hash to `expected` once every CRLF is made LF again is a cassette
+/// whose line endings were converted (git's `core.autocrlf`, an editor):
+/// [`CassetteError::LineEndingsConverted`], which says how to fix it.
 fn checked_hash(path: &Path, bytes: &[u8], expected: &str) -> Result<String, CassetteError> {
     let hash = sha256_hex(bytes);
     if hash != expected {
+        // Canonical JSON escapes a CR in a string as `\r`: a raw CR byte is
+        // never part of a cassette as written.
+        if memchr::memmem::find(bytes, b"\r\n").is_some()
+            && sha256_hex(&crlf_to_lf(bytes)) == expected
+        {
+            return Err(CassetteError::LineEndingsConverted {
+                path: path.to_owned(),
+                actual: hash,
+            });
+        }
         return Err(CassetteError::HashMismatch {
             path: path.to_owned(),
             actual: hash,
         });
     }
     Ok(hash)
+}
+
+/// `bytes` with every `\r\n` made `\n`.
+fn crlf_to_lf(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = memchr::memmem::find(rest, b"\r\n") {
+        out.extend_from_slice(&rest[..at]);
+        out.push(b'\n');
+        rest = &rest[at + 2..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 fn bad_trace(path: &Path, message: String) -> CassetteError {

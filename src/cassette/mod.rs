@@ -27,6 +27,14 @@
 //!   cut off, not JSON, of another format or version, or whose trace is
 //!   malformed or in the wrong folder, is a typed [`CassetteError`] naming
 //!   the file — never a panic, never a silently wrong trace.
+//! - **Content order** (contract 5): lists of cassettes come by canonical
+//!   root input, then hash — never by file times — so they survive a clone.
+//! - **Re-recording replaces** (contract 10): a new recording of a key's
+//!   root input supersedes the old cassette, removed only once the new one
+//!   is durable; see [`Store::write`].
+//! - **Git-safe**: a store folder [`Store::open`] creates gets
+//!   `*.json -text` in a `.gitattributes`; a CRLF-converted cassette is the
+//!   typed [`CassetteError::LineEndingsConverted`], with the fix.
 //! - **Secrets** (contract 9): [`Redaction`] hides JSON paths before
 //!   hashing; [`Store::verify`] flags secret-looking strings.
 
@@ -54,7 +62,8 @@ pub use redaction::{DEFAULT_PLACEHOLDER, Redaction};
 pub use secrets::{SecretFinding, SecretKind, find_secrets, find_secrets_in_text};
 pub use sink::{StoreSink, StoreSinkStats};
 pub use store::{
-    DEFAULT_MAX_FILE_BYTES, DEFAULT_STALE_TEMP_AGE, KeyTraces, Store, StoredTrace, TempCleanup,
+    DEFAULT_MAX_FILE_BYTES, DEFAULT_STALE_TEMP_AGE, KeyTraces, STORE_GITATTRIBUTES, Store,
+    StoredTrace, TempCleanup,
 };
 pub use verify::{FileReport, VerifyReport};
 

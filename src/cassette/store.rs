@@ -1,9 +1,9 @@
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
-use std::io::{self, Read};
+use std::io::{self, Read, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use super::atomic::{ensure_key_dir, is_temp_name, write_atomic};
@@ -13,16 +13,35 @@ use super::key::validate_key;
 use super::redaction::Redaction;
 use super::scan::{irregular_kind, read_sorted, scan};
 use crate::json::canonical::{MAX_JSON_DEPTH, find_too_deep_marker, json_depth};
-use crate::json::sha256_hex;
+use crate::json::{canonical_json, sha256_hex};
 use crate::span::Trace;
 
 /// A folder of cassettes: one file per trace at `<dir>/<key>/<sha256>.json`.
 ///
-/// `Store` is a handle: cloning it is cheap and clones share nothing that
-/// changes, so it can be handed to any number of tasks or threads. Any
+/// `Store` is a handle: cloning it is cheap and clones share only a cache
+/// of what each (immutable, content-addressed) file's root input is, so it
+/// can be handed to any number of tasks or threads. Any
 /// number of processes (or machines, through git) may read and write one
 /// folder at the same time: files are content-addressed and written
 /// atomically, so a reader sees a whole cassette or none.
+///
+/// **Order.** Every list of cassettes a store gives ([`traces`](Store::traces),
+/// and so replay reports, the CLI and snapshots) is in *content order*: by
+/// the canonical JSON of the root span's input, then by the file's hash.
+/// Nothing depends on file modification times, so the order survives a
+/// `git clone`, a copy or a `touch`.
+///
+/// **Re-recording replaces.** A trace written under a key whose folder
+/// already holds a cassette with the same canonical root input (and other
+/// bytes) *supersedes* it: the new file is written and made durable first
+/// (temporary file, flushed to disk, renamed), then the old ones are
+/// removed. Recording an unchanged session again therefore never grows the
+/// folder, and re-recording a changed one leaves one cassette per root
+/// input. See [`write`](Store::write).
+///
+/// **Git.** A folder that [`open`](Store::open) creates gets a
+/// `.gitattributes` holding `*.json -text`, so git never converts a
+/// cassette's line endings (which would change its bytes, and so its hash).
 ///
 /// ```
 /// use tracedeck::cassette::Store;
@@ -49,10 +68,29 @@ use crate::span::Trace;
 /// assert_eq!(stored.trace.spans.len(), 2);
 /// assert_eq!(store.load(&stored.hash).unwrap().trace, stored.trace);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     config: Arc<Config>,
+    /// The root-input digest of every cassette file this store (or a
+    /// clone) has read or written, by file hash. Files are content-addressed,
+    /// so an entry never goes stale.
+    roots: Arc<Mutex<HashMap<String, String>>>,
 }
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Store::open`] writes into a store folder it creates, as
+/// `.gitattributes`: git must never rewrite a cassette's bytes (a CRLF
+/// conversion changes its hash, and the store then refuses it).
+pub const STORE_GITATTRIBUTES: &str = "# tracedeck cassettes are content-addressed: their name is the sha256 of their bytes,\n\
+# so git must never convert their line endings.\n\
+*.json -text\n";
 
 #[derive(Debug, Clone)]
 struct Config {
@@ -108,8 +146,9 @@ impl StoredTrace {
         self.trace.key()
     }
 
-    /// The time that orders cassettes of one key: `recorded_at` if the
-    /// cassette has one, else the file's modification time.
+    /// When the cassette was recorded, for display: `recorded_at` if the
+    /// cassette has one, else the file's modification time. It orders
+    /// nothing: [`Store::traces`] lists in content order.
     pub fn recorded_time(&self) -> Option<SystemTime> {
         self.recorded_at.or(self.modified)
     }
@@ -118,7 +157,7 @@ impl StoredTrace {
 /// The cassettes of one key, as [`Store::traces`] finds them.
 #[derive(Debug, Clone, Default)]
 pub struct KeyTraces {
-    /// Every cassette that loaded, in recorded order (see [`Store::traces`]).
+    /// Every cassette that loaded, in content order (see [`Store::traces`]).
     pub traces: Vec<StoredTrace>,
     /// Every file that did not, one error naming each, in file-name order.
     pub errors: Vec<CassetteError>,
@@ -136,6 +175,8 @@ pub(crate) struct Prepared {
     key: String,
     bytes: Vec<u8>,
     hash: String,
+    /// The sha256 of the root span's canonical input (see [`root_digest`]).
+    root: String,
     recorded_at: Option<SystemTime>,
     /// The redacted trace, when there was redaction (else it is the caller's).
     trace: Option<Trace>,
@@ -149,12 +190,28 @@ impl Store {
     /// [`remove_stale_temp_files`](Store::remove_stale_temp_files)). No
     /// cassette is read until asked.
     ///
+    /// When `open` creates the folder, it also writes a `.gitattributes`
+    /// into it ([`STORE_GITATTRIBUTES`]: `*.json -text`), so that git
+    /// (with `core.autocrlf`, as on Windows) never converts a cassette's
+    /// line endings, which would change its bytes and break its hash. An
+    /// existing folder is left as it is, and an existing `.gitattributes` is
+    /// never overwritten; for a folder that already exists, add the line
+    /// yourself (or to the repository's `.gitattributes`, as
+    /// `<folder>/** -text`). Writing the file is best effort: a failure
+    /// never fails `open`.
+    ///
     /// # Errors
     /// [`CassetteError::Io`] when the folder cannot be created, or exists as a file.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Store, CassetteError> {
         let dir = dir.into();
-        fs::create_dir_all(&dir)
-            .map_err(|e| CassetteError::io(&dir, "create the store folder", e))?;
+        if create_store_dir(&dir)? {
+            // Best effort, and never over an existing file (create_new).
+            let _ = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(dir.join(".gitattributes"))
+                .and_then(|mut f| f.write_all(STORE_GITATTRIBUTES.as_bytes()));
+        }
         let store = Store {
             config: Arc::new(Config {
                 dir,
@@ -164,6 +221,7 @@ impl Store {
                 max_file_bytes: DEFAULT_MAX_FILE_BYTES,
                 stale_temp_age: DEFAULT_STALE_TEMP_AGE,
             }),
+            roots: Arc::default(),
         };
         // Best effort: a store that cannot be cleaned (read-only, say) still opens.
         let _ = store.remove_stale_temp_files();
@@ -238,11 +296,13 @@ impl Store {
     /// Whether to stamp each new cassette with the wall-clock time it was
     /// written, as `recorded_at` (off by default).
     ///
-    /// The stamp orders the traces of a key even after a `git clone` has
-    /// reset every file's modification time. But it makes the bytes — and so
-    /// the file name — of every recording unique: two recordings of the same
-    /// deterministic session are no longer one file (contract 6 holds only
-    /// with it off).
+    /// The stamp is shown (by `tracedeck ls`, say) but orders nothing:
+    /// lists are in content order (see [`traces`](Store::traces)). It makes
+    /// the bytes — and so the file name — of every recording unique, so two
+    /// recordings of the same deterministic session are no longer
+    /// byte-identical (contract 6 holds only with it off); the later one
+    /// still supersedes the earlier, as any re-recording of the same root
+    /// input does (see [`write`](Store::write)).
     pub fn with_recorded_at(self, on: bool) -> Self {
         self.configure(|c| c.stamp_recorded_at = on)
     }
@@ -313,17 +373,17 @@ impl Store {
         Ok(keys.into_iter().collect())
     }
 
-    /// Every cassette of `key`, in recorded order, each loaded and checked
+    /// Every cassette of `key`, in content order, each loaded and checked
     /// as by [`load`](Store::load). Files that fail to load are returned as
     /// errors alongside the good ones. A key with no folder has no traces.
     ///
-    /// **Recorded order**: by [`StoredTrace::recorded_time`] (the cassette's
-    /// `recorded_at` if it has one, else the file's modification time), then
-    /// by hash. Without `recorded_at` the order is the order the files were
-    /// first written on this machine; a fresh checkout resets modification
-    /// times, so the order is then only as good as the checkout's (ties fall
-    /// back to the hash, which is stable everywhere). Subfolders (nested
-    /// keys) are not included.
+    /// **Content order**: by the canonical JSON (see
+    /// [`canonical_json`]) of the root span's input, compared byte by
+    /// byte, then by the file's hash. It depends on the cassettes' bytes
+    /// alone — never on file modification times or `recorded_at` — so the
+    /// same cassettes list in the same order on every machine, after a
+    /// `git clone`, a copy or a `touch`. Subfolders (nested keys) are not
+    /// included.
     ///
     /// Reads never leave the store's tree: a key folder (or a folder on its
     /// way) that is a symbolic link is an error, and an entry named like a
@@ -374,9 +434,11 @@ impl Store {
                 Err(e) => found.errors.push(e),
             }
         }
-        found
-            .traces
-            .sort_by(|a, b| (a.recorded_time(), &a.hash).cmp(&(b.recorded_time(), &b.hash)));
+        found.traces.sort_by_cached_key(|t| {
+            // A loaded trace's input is JSON, so this cannot fail.
+            let input = canonical_json(&t.trace.root().input).unwrap_or_default();
+            (input, t.hash.clone())
+        });
         Ok(found)
     }
 
@@ -435,10 +497,24 @@ impl Store {
     /// file already exists with the same bytes, nothing is written and the
     /// call succeeds. No temporary file outlives the call.
     ///
+    /// **Superseding.** Then every other cassette in the key's folder whose
+    /// root span has the same canonical input is removed: the new recording
+    /// replaces them (contract 10). The order is crash-safe: the new file is
+    /// durable (flushed, renamed, and — with [`with_sync`](Store::with_sync)
+    /// on — its folder flushed) before any old file is removed, so a crash
+    /// leaves the old cassette, the new one, or both, never neither. Only
+    /// files that load as cassettes of this key (name = hash of the bytes,
+    /// known format and version) are ever removed, and never the file just
+    /// written. When several writers (threads or processes) write the same
+    /// root input with different bytes at once, each checks after removing
+    /// that its own file is still there and writes it again if another
+    /// writer removed it, so at least one of them remains.
+    ///
     /// # Errors
     /// [`CassetteError::InvalidTrace`], [`CassetteError::InvalidKey`],
     /// [`CassetteError::Serialize`], or [`CassetteError::Io`] naming the
-    /// path that could not be created or written.
+    /// path that could not be created or written, or the superseded
+    /// cassette that could not be removed (the new one is written then).
     pub fn write(&self, trace: &Trace) -> Result<StoredTrace, CassetteError> {
         let mut prepared = self.prepare(trace)?;
         let path = self.put(&prepared)?;
@@ -501,10 +577,12 @@ impl Store {
             });
         }
         let hash = sha256_hex(&bytes);
+        let root = root_digest(&trace.root().input)?;
         Ok(Prepared {
             key,
             bytes,
             hash,
+            root,
             recorded_at,
             trace: match trace {
                 Cow::Owned(owned) => Some(owned),
@@ -515,13 +593,141 @@ impl Store {
 
     fn put(&self, prepared: &Prepared) -> Result<PathBuf, CassetteError> {
         let dir = ensure_key_dir(self.dir(), &prepared.key)?;
-        write_atomic(
-            &dir,
-            &format!("{}.json", prepared.hash),
-            &prepared.bytes,
-            self.config.sync,
-        )
+        let name = format!("{}.json", prepared.hash);
+        let path = write_atomic(&dir, &name, &prepared.bytes, self.config.sync)?;
+        self.remember_root(&prepared.hash, &prepared.root);
+        let superseded = self.superseded_by(&dir, prepared);
+        if superseded.is_empty() {
+            return Ok(path);
+        }
+        // The new file must be durable before an old one goes: flush the
+        // rename (the folder's entry) to disk too.
+        if self.config.sync {
+            sync_dir(&dir)?;
+        }
+        let mut failed = None;
+        for old in superseded {
+            match fs::remove_file(&old) {
+                Ok(()) => {}
+                // Gone already: another writer superseded it too.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    failed.get_or_insert(CassetteError::io(
+                        &old,
+                        "remove the superseded cassette",
+                        e,
+                    ));
+                }
+            }
+        }
+        // A concurrent writer of the same root input (other bytes) may have
+        // removed ours as superseded by its own, while we removed its: write
+        // ours again, so at least one remains. Nothing is removed after this.
+        if fs::symlink_metadata(&path).is_err() {
+            write_atomic(&dir, &name, &prepared.bytes, self.config.sync)?;
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(path),
+        }
     }
+
+    fn remember_root(&self, hash: &str, root: &str) {
+        self.roots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(hash.to_owned(), root.to_owned());
+    }
+
+    /// The other cassettes in `dir` (the folder of `prepared.key`) whose
+    /// root input is `prepared`'s: regular files named `<hash>.json`, not
+    /// the new one, whose bytes hash to their name and hold a cassette of
+    /// this format, version and key. Files that cannot be read, or are
+    /// anything else, are left alone (`verify` reports them).
+    fn superseded_by(&self, dir: &Path, prepared: &Prepared) -> Vec<PathBuf> {
+        let Ok(entries) = read_sorted(dir) else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        for (path, name) in entries {
+            let Some(hash) = name.strip_suffix(".json").filter(|s| is_full_hash(s)) else {
+                continue;
+            };
+            if hash == prepared.hash {
+                continue;
+            }
+            let known = self
+                .roots
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(hash)
+                .cloned();
+            let root = match known {
+                Some(root) => root,
+                None => match self.read_root(&path, hash, &prepared.key) {
+                    Some(root) => {
+                        self.remember_root(hash, &root);
+                        root
+                    }
+                    None => continue,
+                },
+            };
+            if root == prepared.root {
+                found.push(path);
+            }
+        }
+        found
+    }
+
+    /// The root-input digest of the cassette at `path`, if it is a regular
+    /// file whose bytes hash to `hash` and hold a cassette of this format
+    /// and version whose root key is `key`.
+    fn read_root(&self, path: &Path, hash: &str, key: &str) -> Option<String> {
+        let bytes = read_bounded(path, self.config.max_file_bytes).ok()?;
+        if sha256_hex(&bytes) != hash {
+            return None;
+        }
+        let root: format::RootOnly = serde_json::from_slice(&bytes).ok()?;
+        if root.format != format::FORMAT || root.version != format::VERSION || root.key != key {
+            return None;
+        }
+        root_digest(&root.input).ok()
+    }
+}
+
+/// The sha256 of the canonical JSON of a root span's input: what makes two
+/// recordings of a key "the same root input" (contract 10).
+fn root_digest(input: &serde_json::Value) -> Result<String, CassetteError> {
+    Ok(sha256_hex(&canonical_json(input)?))
+}
+
+/// Creates the store folder `dir` and its parents; `true` when this call
+/// created `dir` itself (so it was new), `false` when it was there already.
+fn create_store_dir(dir: &Path) -> Result<bool, CassetteError> {
+    let error = |e| CassetteError::io(dir, "create the store folder", e);
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(error)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(false),
+        Err(e) => Err(error(e)),
+    }
+}
+
+/// Flushes the folder `dir` itself to disk, so a rename into it survives a
+/// machine crash. Folders cannot be opened for that on Windows, where a
+/// rename is durable once it returns: nothing to do there.
+fn sync_dir(dir: &Path) -> Result<(), CassetteError> {
+    #[cfg(unix)]
+    {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| CassetteError::io(dir, "flush to disk", e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// Reads and checks the cassette at `path`; `folder_key` is the key its

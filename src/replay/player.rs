@@ -195,7 +195,8 @@ impl Player {
     /// A player serving every trace of every key in `store`. Its
     /// [`key`](Player::key) is `*`; a miss names the key of the recording it
     /// is about (the closest one) and lists the keys searched. Keys are taken
-    /// in sorted order, each key's traces in recorded order.
+    /// in sorted order, each key's traces in content order (see
+    /// [`Store::traces`]).
     ///
     /// # Errors
     /// As [`from_store`](Player::from_store), for any key.

@@ -121,7 +121,9 @@ impl std::fmt::Debug for Replayer {
 }
 
 impl Replayer {
-    /// Replays the traces recorded under `key` in `store`.
+    /// Replays the traces recorded under `key` in `store`, in content order
+    /// (see [`Store::traces`]): the report's order never depends on file
+    /// times.
     pub fn new(store: &Store, key: impl Into<String>) -> Self {
         Self::with_source(key.into(), Source::Store(store.clone()))
     }

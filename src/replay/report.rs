@@ -17,7 +17,9 @@ use crate::span::{Trace, format_us};
 pub struct ReplayReport {
     /// The key replayed.
     pub key: String,
-    /// One entry per replayed trace, in recorded order.
+    /// One entry per replayed trace, in the order of the recordings: content
+    /// order for a store (see [`Store::traces`](crate::cassette::Store::traces)),
+    /// never file times.
     pub traces: Vec<TraceReplay>,
     /// Cassette files under the key that could not be loaded, with why.
     pub unreadable: Vec<String>,
@@ -193,7 +195,7 @@ pub struct ReplayReportSnapshot {
     pub key: String,
     /// The counts.
     pub totals: ReplayTotals,
-    /// One entry per trace, in recorded order.
+    /// One entry per trace, in the order of [`ReplayReport::traces`].
     pub traces: Vec<TraceReplaySnapshot>,
     /// Files that could not be loaded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -229,7 +229,8 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Every file and folder under `dir`, relative paths sorted.
+/// Every file and folder under `dir`, relative paths sorted; leaves out
+/// the `.gitattributes` that `Store::open` writes into a folder it creates.
 pub fn tree_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -239,6 +240,9 @@ pub fn tree_under(dir: &Path) -> Vec<PathBuf> {
         };
         for entry in entries {
             let path = entry.unwrap().path();
+            if path.file_name().is_some_and(|n| n == ".gitattributes") {
+                continue;
+            }
             out.push(path.strip_prefix(dir).unwrap().to_path_buf());
             if path.is_dir() && !path.is_symlink() {
                 stack.push(path);
