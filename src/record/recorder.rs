@@ -150,6 +150,10 @@ impl<M: Model> Recorder<M> {
         if self.live_only && !note.replayed {
             span.context().add_sink(&self.sink);
         }
+        if !note.replayed && self.inner.is_live() {
+            // Real time from here: a paused tokio clock would invent it.
+            span.watch_real_clock();
+        }
         if note.key.is_some() || note.model.is_some() {
             span.relabel(note);
         }
@@ -159,6 +163,10 @@ impl<M: Model> Recorder<M> {
 impl<M: Model> Model for Recorder<M> {
     fn info(&self) -> ModelInfo {
         self.inner.info()
+    }
+
+    fn is_live(&self) -> bool {
+        self.inner.is_live()
     }
 
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {

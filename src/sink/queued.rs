@@ -1,6 +1,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::time::Duration;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures::future::BoxFuture;
@@ -11,6 +12,10 @@ use crate::span::Trace;
 
 /// How many finished traces a [`QueuedSink`] holds for its writer by default.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+
+/// How long dropping a sink's last handle waits for its writer to write
+/// what is still queued.
+pub const DROP_WAIT: Duration = Duration::from_secs(10);
 
 /// The most write errors a sink keeps in full between flushes; past it only
 /// a count is kept (each lost trace is still reported, more briefly).
@@ -73,8 +78,16 @@ pub trait TraceWriter: Send + Sync + 'static {
 ///
 /// Clones share one queue and one writer; each [`QueuedSink::new`] starts a
 /// writer thread of its own, so make one sink and clone it. Failed writes go
-/// to whichever clone (or [`Recorder`](crate::Recorder)) flushes next. Flush
-/// before the process exits: traces still queued then are lost.
+/// to whichever clone (or [`Recorder`](crate::Recorder)) flushes next.
+///
+/// Call [`flush`](QueuedSink::flush) before the process exits, to learn
+/// what was lost. A program that forgets loses nothing it can save:
+/// dropping the last clone (with it the last recorder using it) waits, up
+/// to [`DROP_WAIT`], for the writer to write every trace still queued, and
+/// when some could not be written (failed writes nobody flushed, or a
+/// writer still busy after the wait) prints one line on stderr saying how
+/// many traces were lost and why. A sink that is never dropped (leaked, or
+/// in a `static`) cannot do this: flush it.
 pub struct QueuedSink<W: TraceWriter> {
     shared: Arc<Shared<W>>,
 }
@@ -104,6 +117,9 @@ struct Shared<W> {
     /// Accepted traces the writer never finished because it stopped.
     abandoned_reported: AtomicU64,
     outcome: Arc<Outcome>,
+    /// Disconnected once the writer thread has returned.
+    /// (Behind a lock only to make `Shared` `Sync`; used once, in `drop`.)
+    writer_gone: Mutex<Option<Receiver<()>>>,
 }
 
 /// What the writer thread reports back.
@@ -146,16 +162,24 @@ impl<W: TraceWriter> QueuedSink<W> {
         let (done_tx, done_rx) = watch::channel(0u64);
         let outcome = Arc::new(Outcome::default());
         let (tx, rx) = mpsc::sync_channel(capacity);
+        let (gone_tx, gone_rx) = mpsc::channel::<()>();
         let thread = {
             let writer = Arc::clone(&writer);
             let outcome = Arc::clone(&outcome);
             std::thread::Builder::new()
                 .name(thread_name.into())
-                .spawn(move || write_until_closed(&rx, &*writer, &outcome, &done_tx))
+                .spawn(move || {
+                    // Dropped when the thread returns, even by a panic.
+                    let _gone: Sender<()> = gone_tx;
+                    write_until_closed(&rx, &*writer, &outcome, &done_tx);
+                })
         };
         // If no thread can be started, the sink refuses every trace (as closed)
         // rather than accept what nothing would write.
-        let queue = thread.ok().map(|_| tx);
+        let (queue, writer_gone) = match thread {
+            Ok(_) => (Some(tx), Some(gone_rx)),
+            Err(_) => (None, None),
+        };
         QueuedSink {
             shared: Arc::new(Shared {
                 writer,
@@ -167,6 +191,7 @@ impl<W: TraceWriter> QueuedSink<W> {
                 refused: AtomicU64::new(0),
                 abandoned_reported: AtomicU64::new(0),
                 outcome,
+                writer_gone: Mutex::new(writer_gone),
             }),
         }
     }
@@ -231,7 +256,13 @@ impl<W: TraceWriter> QueuedSink<W> {
     }
 
     fn take_failures(&self) -> Vec<SinkError> {
-        let mut failures = lock(&self.shared.outcome.failures);
+        self.shared.take_failures()
+    }
+}
+
+impl<W: TraceWriter> Shared<W> {
+    fn take_failures(&self) -> Vec<SinkError> {
+        let mut failures = lock(&self.outcome.failures);
         let mut errors = std::mem::take(&mut failures.kept);
         let not_kept = std::mem::take(&mut failures.not_kept);
         drop(failures);
@@ -240,12 +271,72 @@ impl<W: TraceWriter> QueuedSink<W> {
                 "(not kept)",
                 format!(
                     "one of {not_kept} further failed writes into {}; details are kept for the first {MAX_KEPT_FAILURES} per flush",
-                    self.shared.writer.destination()
+                    self.writer.destination()
                 ),
             ));
         }
         errors
     }
+}
+
+/// The last handle is gone: close the queue, give the writer up to
+/// [`DROP_WAIT`] to write what is left, and say on stderr what no flush
+/// will ever report.
+impl<W> Drop for Shared<W> {
+    fn drop(&mut self) {
+        let Some(queue) = self.queue.take() else {
+            return;
+        };
+        // The writer drains the queue, then returns.
+        drop(queue);
+        let timed_out = self
+            .writer_gone
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|gone| matches!(gone.recv_timeout(DROP_WAIT), Err(RecvTimeoutError::Timeout)));
+        let accepted = *lock(&self.accepted);
+        let finished = *self.done.borrow();
+        let unfinished = accepted
+            .saturating_sub(finished)
+            .saturating_sub(self.abandoned_reported.load(Ordering::Acquire));
+        let (failed, first) = {
+            let failures = lock(&self.outcome.failures);
+            let count = failures.kept.len() as u64 + failures.not_kept;
+            (count, failures.kept.first().map(ToString::to_string))
+        };
+        if let Some(line) = drop_report(unfinished, timed_out, failed, first.as_deref()) {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// The one stderr line for traces lost when a sink's last handle is
+/// dropped without a flush, or `None` when nothing was lost.
+fn drop_report(unfinished: u64, timed_out: bool, failed: u64, first: Option<&str>) -> Option<String> {
+    let lost = unfinished + failed;
+    if lost == 0 {
+        return None;
+    }
+    let mut why = Vec::new();
+    if unfinished > 0 {
+        why.push(if timed_out {
+            format!(
+                "{unfinished} still unwritten after waiting {} s for the writer",
+                DROP_WAIT.as_secs()
+            )
+        } else {
+            format!("{unfinished} never written (the writer stopped)")
+        });
+    }
+    if failed > 0 {
+        let first = first.map(|e| format!(", first: {e}")).unwrap_or_default();
+        why.push(format!("{failed} failed to write{first}"));
+    }
+    Some(format!(
+        "tracedeck: {lost} trace(s) lost: the sink was dropped without flush(): {}",
+        why.join("; ")
+    ))
 }
 
 impl<W: TraceWriter> Sink for QueuedSink<W> {
