@@ -18,8 +18,8 @@ use tracedeck::providers::{Anthropic, OpenAi, OpenAiResponses};
 use tracedeck::sink::SinkError;
 use tracedeck::testing::{Reply, SseServer};
 use tracedeck::{
-    CassetteModel, FlushReport, Mode, Model, ModelRequest, Recorder, Script, ScriptedModel,
-    StreamPart, Store, with_span,
+    CassetteModel, FlushReport, Mode, Model, ModelRequest, Recorder, Script, ScriptedModel, Store,
+    StreamPart, with_span,
 };
 
 const STREAM: &str = concat!(
@@ -71,11 +71,13 @@ fn cassettes(dir: &Path) -> usize {
 fn assert_paused_clock_loss(report: &FlushReport, key: &str) {
     assert_eq!(report.lost, 1, "{report:?}");
     assert_eq!(report.delivered, 0, "{report:?}");
-    let [SinkError::PausedClock {
-        key: lost_key,
-        tokio_us,
-        ..
-    }] = report.errors.as_slice()
+    let [
+        SinkError::PausedClock {
+            key: lost_key,
+            tokio_us,
+            ..
+        },
+    ] = report.errors.as_slice()
     else {
         panic!("expected one PausedClock loss: {report:?}");
     };
@@ -146,7 +148,11 @@ async fn the_same_live_call_on_the_real_clock_is_recorded() {
     let report = recorder.flush().await;
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.delivered, 1);
-    let traces = Store::open(dir.path()).unwrap().traces("real").unwrap().traces;
+    let traces = Store::open(dir.path())
+        .unwrap()
+        .traces("real")
+        .unwrap()
+        .traces;
     let [stored] = traces.as_slice() else {
         panic!("one cassette: {traces:?}")
     };
@@ -170,7 +176,11 @@ async fn a_scripted_model_on_a_paused_clock_records_exact_virtual_times() {
 
     let report = recorder.flush().await;
     assert!(report.is_clean(), "{report:?}");
-    let traces = Store::open(dir.path()).unwrap().traces("scripted").unwrap().traces;
+    let traces = Store::open(dir.path())
+        .unwrap()
+        .traces("scripted")
+        .unwrap()
+        .traces;
     let call = &traces[0].trace.spans[1];
     assert_eq!(call.timing.opened_us, Some(30_000_000));
     assert_eq!(call.timing.ttft_us, Some(60_000_000));

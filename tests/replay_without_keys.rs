@@ -83,7 +83,11 @@ async fn record(dir: &Path) {
         };
         let server = SseServer::serve(Reply::sse_events(body)).await.unwrap();
         let live: Box<dyn Model> = match api {
-            "chat" => Box::new(OpenAi::new(model_id).api_key("sk-rec").base_url(server.url())),
+            "chat" => Box::new(
+                OpenAi::new(model_id)
+                    .api_key("sk-rec")
+                    .base_url(server.url()),
+            ),
             "responses" => Box::new(
                 OpenAiResponses::new(model_id)
                     .api_key("sk-rec")

@@ -118,5 +118,8 @@ fn when_the_writes_fail_one_line_on_stderr_says_how_many_were_lost_and_why() {
         "{line}"
     );
     assert!(line.contains("16 failed to write, first:"), "{line}");
-    assert!(line.contains(KEY), "the first error names the trace: {line}");
+    assert!(
+        line.contains(KEY),
+        "the first error names the trace: {line}"
+    );
 }

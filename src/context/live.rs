@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::real_clock::{ClockPair, PausedClock};
 use crate::model::{
     CallNote, ModelError, ModelInfo, ModelRequest, ResponseAccumulator, StreamPart,
 };
-use super::real_clock::{ClockPair, PausedClock};
 use crate::sink::{SinkError, SinkHandle};
 use crate::span::{RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace};
 

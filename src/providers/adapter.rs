@@ -289,7 +289,12 @@ mod tests {
         );
         assert!(err.to_string().contains("OPENAI_API_KEY"), "{err}");
         // A key set afterwards lifts it.
-        assert!(keyless.api_key("sk-x").call(&ModelRequest::new("x"), true).is_ok());
+        assert!(
+            keyless
+                .api_key("sk-x")
+                .call(&ModelRequest::new("x"), true)
+                .is_ok()
+        );
         let adapter = OpenAi::from_lookup("m", |name| match name {
             "OPENAI_API_KEY" => Some("sk-x".into()),
             "OPENAI_BASE_URL" => Some("http://127.0.0.1:1/v1".into()),

@@ -47,7 +47,10 @@ impl Drop for Health {
         if lost == 0 {
             return;
         }
-        let errors = self.errors.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let errors = self
+            .errors
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
         let first = errors
             .first()
             .map(|e| format!(", first: {e}"))

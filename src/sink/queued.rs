@@ -1,8 +1,8 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
-use std::time::Duration;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use tokio::sync::watch;
@@ -294,7 +294,9 @@ impl<W> Drop for Shared<W> {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
-            .is_some_and(|gone| matches!(gone.recv_timeout(DROP_WAIT), Err(RecvTimeoutError::Timeout)));
+            .is_some_and(|gone| {
+                matches!(gone.recv_timeout(DROP_WAIT), Err(RecvTimeoutError::Timeout))
+            });
         let accepted = *lock(&self.accepted);
         let finished = *self.done.borrow();
         let unfinished = accepted
@@ -313,7 +315,12 @@ impl<W> Drop for Shared<W> {
 
 /// The one stderr line for traces lost when a sink's last handle is
 /// dropped without a flush, or `None` when nothing was lost.
-fn drop_report(unfinished: u64, timed_out: bool, failed: u64, first: Option<&str>) -> Option<String> {
+fn drop_report(
+    unfinished: u64,
+    timed_out: bool,
+    failed: u64,
+    first: Option<&str>,
+) -> Option<String> {
     let lost = unfinished + failed;
     if lost == 0 {
         return None;
