@@ -198,3 +198,43 @@ fn every_http_adapter_says_it_is_live_and_a_replaying_cassette_does_not() {
         .unwrap();
     assert!(!replaying.is_live());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_live_generate_on_a_paused_clock_is_refused_too_and_still_answers() {
+    let body = serde_json::json!({
+        "id": "c1",
+        "model": "gpt-4o-mini",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hello"},
+            "finish_reason": "stop"
+        }],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 1}
+    });
+    let server = SseServer::serve(Reply::json(200, &body).headers_after(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Recorder::new(
+        OpenAi::new("gpt-4o-mini")
+            .api_key("sk-test")
+            .base_url(server.url()),
+        Store::open(dir.path()).unwrap().sink(),
+    );
+    let answer = with_span("paused-generate", "q", async {
+        recorder
+            .generate(ModelRequest::new("gpt-4o-mini").user("hi"))
+            .await
+    })
+    .await
+    .expect("the call goes through");
+    assert_eq!(answer.text, "Hello");
+
+    let report = recorder.flush().await;
+    assert!(
+        matches!(report.errors.as_slice(), [SinkError::PausedClock { key, tokio_us, .. }]
+            if key == "paused-generate" && *tokio_us >= 60_000_000),
+        "{report:?}"
+    );
+    assert_eq!(cassettes(dir.path()), 0);
+}

@@ -14,8 +14,13 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use std::sync::Arc;
+
+use tracedeck::sink::SinkError;
 use tracedeck::testing::run_paused;
-use tracedeck::{Model, ModelRequest, Recorder, Script, ScriptedModel, Store, with_span};
+use tracedeck::{
+    Model, ModelRequest, Recorder, Script, ScriptedModel, Sink, Store, Trace, with_span,
+};
 
 /// Tells the child which folder to record into (and that it is the child).
 const CHILD_DIR: &str = "TRACEDECK_TEST_DROP_DIR";
@@ -23,10 +28,18 @@ const CHILD_TEST: &str = "dropping_child_records_16_traces_and_exits_without_flu
 const KEY: &str = "forgot/flush";
 const TRACES: usize = 16;
 
+/// Tells the refusing child to run.
+const REFUSING_CHILD: &str = "TRACEDECK_TEST_DROP_REFUSING";
+const REFUSING_TEST: &str = "refusing_child_records_into_a_sink_that_refuses_and_never_flushes";
+
 fn run_child(dir: &Path) -> Output {
+    run(CHILD_TEST, CHILD_DIR, dir.as_os_str())
+}
+
+fn run(test: &str, var: &str, value: &std::ffi::OsStr) -> Output {
     Command::new(std::env::current_exe().unwrap())
-        .args([CHILD_TEST, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_DIR, dir)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(var, value)
         .output()
         .unwrap()
 }
@@ -122,4 +135,53 @@ fn when_the_writes_fail_one_line_on_stderr_says_how_many_were_lost_and_why() {
         line.contains(KEY),
         "the first error names the trace: {line}"
     );
+}
+
+/// A sink that refuses every trace, as a full queue does.
+struct Refusing;
+
+impl Sink for Refusing {
+    fn accept(&self, trace: Arc<Trace>) -> Result<(), SinkError> {
+        Err(SinkError::QueueFull {
+            key: trace.key().to_owned(),
+        })
+    }
+}
+
+/// The child: three traces refused by the sink, and no flush to report
+/// them. Passes trivially unless the parent set [`REFUSING_CHILD`].
+#[test]
+fn refusing_child_records_into_a_sink_that_refuses_and_never_flushes() {
+    if std::env::var_os(REFUSING_CHILD).is_none() {
+        return;
+    }
+    let recorder = Recorder::new(ScriptedModel::new(Script::text("ok")), Refusing);
+    run_paused(async {
+        for turn in 0..3 {
+            with_span("refused", turn, async {
+                recorder.generate(ModelRequest::new("m")).await.unwrap();
+            })
+            .await;
+        }
+    });
+    drop(recorder);
+    println!("child done");
+    std::process::exit(0);
+}
+
+#[test]
+fn traces_the_sink_refused_and_no_flush_reported_are_named_on_stderr() {
+    let output = run(REFUSING_TEST, REFUSING_CHILD, "1".as_ref());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stdout.contains("child done"), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("tracedeck:"))
+        .collect();
+    let [line] = lines.as_slice() else {
+        panic!("expected one line from tracedeck on stderr:\n{stderr}");
+    };
+    assert!(line.contains("3 trace(s) lost"), "{line}");
+    assert!(line.contains("sink queue full: trace `refused`"), "{line}");
 }

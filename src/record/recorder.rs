@@ -27,7 +27,17 @@ use crate::span::{SpanKind, SpanStatus};
 /// (`t0`, taken before the inner model is called), and stamps `opened`,
 /// `first_part` and TTFT (the first *content* part). Parts pass through
 /// unchanged, in order, unbuffered. Recording never fails a call: sink errors
-/// are counted and reported by [`flush`](Recorder::flush).
+/// are counted and reported by [`flush`](Recorder::flush). Losses no flush
+/// reported are printed as one line on stderr when the recorder's last
+/// clone is dropped.
+///
+/// Calls to a [live](Model::is_live) model (the HTTP adapters) are timed
+/// on tokio's clock like any other, and checked against the real clock: a
+/// live call made while tokio's clock is paused would record invented
+/// times, so its trace is refused with
+/// [`SinkError::PausedClock`](crate::sink::SinkError::PausedClock),
+/// reported by `flush()` (the call itself succeeds). Record live calls on
+/// the real clock; replay them on a paused one.
 ///
 /// The recorder starts each call with the inner model's
 /// [`generate_noted`](Model::generate_noted) or
