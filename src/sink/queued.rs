@@ -120,6 +120,8 @@ struct Shared<W> {
     /// Disconnected once the writer thread has returned.
     /// (Behind a lock only to make `Shared` `Sync`; used once, in `drop`.)
     writer_gone: Mutex<Option<Receiver<()>>>,
+    /// How long dropping the last handle waits for the writer.
+    drop_wait: Duration,
 }
 
 /// What the writer thread reports back.
@@ -192,8 +194,20 @@ impl<W: TraceWriter> QueuedSink<W> {
                 abandoned_reported: AtomicU64::new(0),
                 outcome,
                 writer_gone: Mutex::new(writer_gone),
+                drop_wait: DROP_WAIT,
             }),
         }
+    }
+
+    /// Waits `wait` instead of [`DROP_WAIT`] for the writer when the last
+    /// handle is dropped. Only before the sink is first cloned (a sink
+    /// already shared keeps its wait).
+    #[cfg(test)]
+    fn with_drop_wait(mut self, wait: Duration) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.drop_wait = wait;
+        }
+        self
     }
 
     /// The writer traces go through.
@@ -295,7 +309,10 @@ impl<W> Drop for Shared<W> {
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
             .is_some_and(|gone| {
-                matches!(gone.recv_timeout(DROP_WAIT), Err(RecvTimeoutError::Timeout))
+                matches!(
+                    gone.recv_timeout(self.drop_wait),
+                    Err(RecvTimeoutError::Timeout)
+                )
             });
         let accepted = *lock(&self.accepted);
         let finished = *self.done.borrow();
@@ -307,7 +324,13 @@ impl<W> Drop for Shared<W> {
             let count = failures.kept.len() as u64 + failures.not_kept;
             (count, failures.kept.first().map(ToString::to_string))
         };
-        if let Some(line) = drop_report(unfinished, timed_out, failed, first.as_deref()) {
+        let wait = self.drop_wait;
+        if let Some(line) = drop_report(
+            unfinished,
+            timed_out.then_some(wait),
+            failed,
+            first.as_deref(),
+        ) {
             eprintln!("{line}");
         }
     }
@@ -317,7 +340,7 @@ impl<W> Drop for Shared<W> {
 /// dropped without a flush, or `None` when nothing was lost.
 fn drop_report(
     unfinished: u64,
-    timed_out: bool,
+    timed_out: Option<Duration>,
     failed: u64,
     first: Option<&str>,
 ) -> Option<String> {
@@ -327,13 +350,12 @@ fn drop_report(
     }
     let mut why = Vec::new();
     if unfinished > 0 {
-        why.push(if timed_out {
-            format!(
-                "{unfinished} still unwritten after waiting {} s for the writer",
-                DROP_WAIT.as_secs()
-            )
-        } else {
-            format!("{unfinished} never written (the writer stopped)")
+        why.push(match timed_out {
+            Some(wait) => format!(
+                "{unfinished} still unwritten after waiting {} for the writer",
+                humantime::format_duration(wait)
+            ),
+            None => format!("{unfinished} never written (the writer stopped)"),
         });
     }
     if failed > 0 {
@@ -487,6 +509,84 @@ mod tests {
         fn destination(&self) -> String {
             "the test bucket".into()
         }
+    }
+
+    /// A writer stuck on its first trace until `release` is sent to.
+    struct StuckWriter {
+        release: Mutex<Receiver<()>>,
+        written: Arc<AtomicU64>,
+    }
+
+    impl TraceWriter for StuckWriter {
+        fn write(&self, _trace: &Trace) -> Result<(), SinkError> {
+            let _ = lock(&self.release).recv();
+            self.written.fetch_add(1, Ordering::AcqRel);
+            Ok(())
+        }
+
+        fn destination(&self) -> String {
+            "the stuck bucket".into()
+        }
+    }
+
+    #[test]
+    fn dropping_the_last_handle_waits_for_the_writer_a_bounded_time() {
+        // A writer that finishes: the drop waits until all is written.
+        let written = Arc::new(AtomicU64::new(0));
+        let (release, rx) = mpsc::channel();
+        let writer = StuckWriter {
+            release: Mutex::new(rx),
+            written: Arc::clone(&written),
+        };
+        let sink = QueuedSink::new(writer, 8, "test-writer");
+        for key in ["a", "b", "c"] {
+            sink.accept(trace(key)).unwrap();
+        }
+        for _ in 0..3 {
+            release.send(()).unwrap();
+        }
+        let clone = sink.clone();
+        // Not the last handle: nothing to wait for.
+        drop(sink);
+        drop(clone);
+        assert_eq!(
+            written.load(Ordering::Acquire),
+            3,
+            "the last drop waited for every write"
+        );
+
+        // A writer that never finishes: the drop gives up after its wait.
+        let (release, rx) = mpsc::channel::<()>();
+        let writer = StuckWriter {
+            release: Mutex::new(rx),
+            written: Arc::new(AtomicU64::new(0)),
+        };
+        let sink =
+            QueuedSink::new(writer, 8, "test-writer").with_drop_wait(Duration::from_millis(20));
+        sink.accept(trace("stuck")).unwrap();
+        drop(sink);
+        // Only now is the writer let go (it then finds the queue closed).
+        drop(release);
+    }
+
+    #[test]
+    fn the_drop_line_says_how_many_were_lost_and_why() {
+        assert_eq!(drop_report(0, None, 0, None), None);
+        assert_eq!(
+            drop_report(2, Some(Duration::from_secs(10)), 0, None).as_deref(),
+            Some(
+                "tracedeck: 2 trace(s) lost: the sink was dropped without flush(): \
+                 2 still unwritten after waiting 10s for the writer"
+            )
+        );
+        assert_eq!(
+            drop_report(1, None, 3, Some("could not write trace `k`: disk full")).as_deref(),
+            Some(
+                "tracedeck: 4 trace(s) lost: the sink was dropped without flush(): \
+                 1 never written (the writer stopped); 3 failed to write, first: \
+                 could not write trace `k`: disk full"
+            )
+        );
     }
 
     fn trace(key: &str) -> Arc<Trace> {
