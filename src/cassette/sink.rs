@@ -28,7 +28,10 @@ pub type StoreSinkStats = SinkStats;
 ///
 /// Clones share one queue and one writer; each [`Store::sink`] call starts
 /// a writer of its own, so make one sink and clone it. Flush before the
-/// process exits: traces still queued then are lost.
+/// process exits to learn what was lost; a program that forgets still gets
+/// its traces written: dropping the last clone waits (up to
+/// [`DROP_WAIT`](crate::sink::DROP_WAIT)) for the writer, and prints one
+/// line on stderr for any it could not write.
 ///
 /// Measured on a shared 2-core machine, debug build: `accept` of a
 /// two-call trace takes about 1.5 µs at the median and 3 µs at the 99th

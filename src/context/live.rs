@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::real_clock::{ClockPair, PausedClock};
 use crate::model::{
     CallNote, ModelError, ModelInfo, ModelRequest, ResponseAccumulator, StreamPart,
 };
-use crate::sink::SinkHandle;
+use crate::sink::{SinkError, SinkHandle};
 use crate::span::{RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace};
 
 /// A trace that has not finished: its clock origin, id counter, finished
@@ -30,6 +31,9 @@ struct TraceState {
     sealed: bool,
     finished: Vec<Span>,
     sinks: Vec<SinkHandle>,
+    /// A live call of the trace ran on a paused tokio clock: its times are
+    /// invented, so the trace is refused by every sink (counted as lost).
+    paused_clock: Option<PausedClock>,
 }
 
 impl LiveTrace {
@@ -52,17 +56,25 @@ impl LiveTrace {
                 Some((
                     std::mem::take(&mut state.finished),
                     std::mem::take(&mut state.sinks),
+                    state.paused_clock,
                 ))
             } else {
                 None
             }
         };
         // Delivered outside the lock: a slow sink never holds up another span.
-        if let Some((spans, sinks)) = delivery {
+        if let Some((spans, sinks, paused_clock)) = delivery {
             if let Some(trace) = Trace::new(spans) {
                 let trace = Arc::new(trace);
                 for sink in &sinks {
-                    sink.deliver(&trace);
+                    match paused_clock {
+                        None => sink.deliver(&trace),
+                        Some(clock) => sink.refuse(SinkError::PausedClock {
+                            key: trace.key().to_owned(),
+                            tokio_us: clock.tokio_us,
+                            real_us: clock.real_us,
+                        }),
+                    }
                 }
             }
         }
@@ -153,6 +165,9 @@ pub(crate) struct LiveSpan {
     pending_request: Option<ModelRequest>,
     /// When the last part at or after the finish part arrived.
     finished_at: Option<Instant>,
+    /// Both clocks at the start of a live call, to check at its end that
+    /// tokio's clock followed real time.
+    real_clock: Option<ClockPair>,
 }
 
 fn micros(from: Instant, to: Instant) -> u64 {
@@ -218,6 +233,7 @@ impl LiveSpan {
             start: now,
             finished_at: None,
             pending_request: None,
+            real_clock: None,
             span: Some(Span {
                 id,
                 parent,
@@ -281,6 +297,13 @@ impl LiveSpan {
         }
     }
 
+    /// Marks the span as a live call: when it ends, tokio's clock must have
+    /// followed real time since now, or the trace is refused with
+    /// [`SinkError::PausedClock`] (its times would be invented).
+    pub(crate) fn watch_real_clock(&mut self) {
+        self.real_clock = Some(ClockPair::start());
+    }
+
     /// The stream opened at `now`.
     pub(crate) fn opened(&mut self, now: Instant) {
         let offset = micros(self.start, now);
@@ -325,6 +348,10 @@ impl LiveSpan {
         let Some(mut span) = self.span.take() else {
             return;
         };
+        if let Some(paused) = self.real_clock.take().and_then(|c| c.paused_since()) {
+            let mut state = self.trace.lock();
+            state.paused_clock.get_or_insert(paused);
+        }
         span.timing.duration_us = micros(self.start, now);
         span.status = status;
         span.error = error;

@@ -15,6 +15,7 @@
 
 mod in_span;
 mod live;
+mod real_clock;
 mod with_span;
 
 pub use in_span::{InCurrentSpan, InSpan, spawn};

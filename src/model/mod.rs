@@ -59,6 +59,20 @@ pub trait Model: Send + Sync {
     /// response headers arrive); opening can fail before any part arrives.
     fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>>;
 
+    /// Whether a call may go to a live service (the network), so that its
+    /// timing is real time. The HTTP adapters in
+    /// [`providers`](crate::providers) say yes; test doubles and replaying
+    /// models (the default) say no. Wrappers answer for what they wrap.
+    ///
+    /// A [`Recorder`](crate::Recorder) around a live model checks tokio's
+    /// clock against the real clock across each live call: a call made
+    /// while tokio's clock is paused would record invented times, so its
+    /// trace is refused with [`SinkError::PausedClock`](crate::sink::SinkError::PausedClock)
+    /// (reported by `flush()`; the call itself still succeeds).
+    fn is_live(&self) -> bool {
+        false
+    }
+
     /// Starts [`generate`](Model::generate) and says how a
     /// [`Recorder`](crate::Recorder) wrapped around this model should record
     /// the call (see [`CallNote`]). A recorder calls this instead of
@@ -89,6 +103,9 @@ impl<M: Model + ?Sized> Model for Arc<M> {
     fn info(&self) -> ModelInfo {
         (**self).info()
     }
+    fn is_live(&self) -> bool {
+        (**self).is_live()
+    }
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
         (**self).generate(req)
     }
@@ -115,6 +132,9 @@ impl<M: Model + ?Sized> Model for Arc<M> {
 impl<M: Model + ?Sized> Model for Box<M> {
     fn info(&self) -> ModelInfo {
         (**self).info()
+    }
+    fn is_live(&self) -> bool {
+        (**self).is_live()
     }
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
         (**self).generate(req)

@@ -57,6 +57,18 @@ impl<W: WireApi> HttpAdapter<W> {
     /// An adapter for `model` with the key in its API's environment variable
     /// (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`), at the base URL in
     /// `OPENAI_BASE_URL` / `ANTHROPIC_BASE_URL` when that is set.
+    ///
+    /// A missing key is not an error here: replaying cassettes needs no
+    /// credentials, so a [`CassetteModel`](crate::CassetteModel) in `Replay`
+    /// mode in front of this adapter works on a machine with no keys (CI).
+    /// The first call that would go to the network fails instead, with
+    /// [`AdapterError::MissingApiKey`] (as [`ModelError::Config`]) naming the
+    /// variable to set. Setting a key later with [`api_key`](HttpAdapter::api_key)
+    /// lifts that.
+    ///
+    /// # Errors
+    /// [`AdapterError::InvalidBaseUrl`] when the base URL variable is set to
+    /// something that is not an absolute `http`/`https` URL.
     pub fn from_env(model: impl Into<String>) -> Result<Self, AdapterError> {
         Self::from_lookup(model, env_lookup)
     }
@@ -67,13 +79,17 @@ impl<W: WireApi> HttpAdapter<W> {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, AdapterError> {
         let setup = W::SETUP;
-        let key = lookup(setup.key_variable).ok_or(AdapterError::MissingApiKey {
-            adapter: setup.adapter,
-            variable: setup.key_variable,
-        })?;
-        let mut adapter = Self::new(model).api_key(key);
+        let mut adapter = match lookup(setup.key_variable) {
+            Some(key) => Self::new(model).api_key(key),
+            None => {
+                let mut adapter = Self::new(model);
+                adapter.endpoint.missing_key = Some(setup.key_variable);
+                adapter
+            }
+        };
         if let Some(url) = lookup(setup.base_url_variable) {
             adapter = adapter.base_url(url);
+            adapter.endpoint.check_base_url()?;
         }
         Ok(adapter)
     }
@@ -82,6 +98,7 @@ impl<W: WireApi> HttpAdapter<W> {
     /// requests, recordings, errors or `Debug` output).
     pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
         self.endpoint.api_key = Some(key.into());
+        self.endpoint.missing_key = None;
         self
     }
 
@@ -152,6 +169,11 @@ impl<W: WireApi> HttpAdapter<W> {
 impl<W: WireApi> Model for HttpAdapter<W> {
     fn info(&self) -> ModelInfo {
         ModelInfo::new(&self.provider, &self.model)
+    }
+
+    /// Always: every call goes to the network.
+    fn is_live(&self) -> bool {
+        true
     }
 
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
@@ -267,9 +289,25 @@ mod tests {
     }
 
     #[test]
-    fn from_env_needs_the_key_and_takes_the_base_url() {
-        let err = OpenAi::from_lookup("m", |_| None).unwrap_err();
+    fn from_env_defers_a_missing_key_to_the_first_call_and_takes_the_base_url() {
+        // No key: the adapter is built; the first call names the variable.
+        let keyless = OpenAi::from_lookup("m", |_| None).unwrap();
+        let err = keyless.call(&ModelRequest::new("x"), true).err().unwrap();
+        assert_eq!(
+            err,
+            ModelError::from(AdapterError::MissingApiKey {
+                adapter: "OpenAi",
+                variable: "OPENAI_API_KEY"
+            })
+        );
         assert!(err.to_string().contains("OPENAI_API_KEY"), "{err}");
+        // A key set afterwards lifts it.
+        assert!(
+            keyless
+                .api_key("sk-x")
+                .call(&ModelRequest::new("x"), true)
+                .is_ok()
+        );
         let adapter = OpenAi::from_lookup("m", |name| match name {
             "OPENAI_API_KEY" => Some("sk-x".into()),
             "OPENAI_BASE_URL" => Some("http://127.0.0.1:1/v1".into()),
@@ -278,6 +316,12 @@ mod tests {
         .unwrap();
         assert_eq!(adapter.endpoint.base_url, "http://127.0.0.1:1/v1");
         assert!(adapter.endpoint.api_key.is_some());
+        // A base URL variable that is no URL is the one thing it refuses.
+        let err = OpenAi::from_lookup("m", |name| {
+            (name == "OPENAI_BASE_URL").then(|| "ftp://x".to_owned())
+        })
+        .unwrap_err();
+        assert!(matches!(err, AdapterError::InvalidBaseUrl { .. }), "{err}");
     }
 
     #[test]
@@ -289,17 +333,17 @@ mod tests {
 
     #[test]
     fn each_api_reads_its_own_variables_and_names_its_own_adapter() {
-        let err = Anthropic::from_lookup("m", |name| match name {
+        let keyless = Anthropic::from_lookup("m", |name| match name {
             "OPENAI_API_KEY" => Some("sk-x".into()),
             _ => None,
         })
-        .unwrap_err();
+        .unwrap();
         assert_eq!(
-            err,
-            AdapterError::MissingApiKey {
+            keyless.call(&ModelRequest::new("x"), false).err().unwrap(),
+            ModelError::from(AdapterError::MissingApiKey {
                 adapter: "Anthropic",
                 variable: "ANTHROPIC_API_KEY"
-            }
+            })
         );
         let adapter = Anthropic::from_lookup("m", |name| match name {
             "ANTHROPIC_API_KEY" => Some("sk-ant-x".into()),

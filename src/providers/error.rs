@@ -8,10 +8,13 @@ use crate::model::ModelError;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AdapterError {
-    /// `from_env` found no API key in the environment.
+    /// A call would go to the network, but `from_env` found no API key in
+    /// the environment. Raised by the first live call, never when the
+    /// adapter is built: replaying cassettes needs no key.
     #[error(
-        "{adapter}: the environment variable {variable} is not set; set it, or build the \
-         adapter with `.api_key(..)`"
+        "{adapter}: this call needs an API key, but the environment variable {variable} is \
+         not set; set it (or build the adapter with `.api_key(..)`) to make live calls. \
+         Replaying cassettes needs no key: on CI (`CI` set) a `CassetteModel` replays"
     )]
     MissingApiKey {
         /// The adapter, e.g. `OpenAi`.

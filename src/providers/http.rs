@@ -34,6 +34,10 @@ pub(crate) struct Endpoint {
     pub(crate) adapter: &'static str,
     pub(crate) base_url: String,
     pub(crate) api_key: Option<ApiKey>,
+    /// The environment variable `from_env` found no key in: every call
+    /// fails with [`AdapterError::MissingApiKey`] until a key is set. Checked
+    /// per call, not when the adapter is built, so replay needs no key.
+    pub(crate) missing_key: Option<&'static str>,
     pub(crate) auth: AuthScheme,
     /// Extra headers, in the order set; validated when a call is made.
     pub(crate) headers: Vec<(String, String)>,
@@ -67,6 +71,7 @@ impl Endpoint {
             adapter,
             base_url: base_url.to_owned(),
             api_key: None,
+            missing_key: None,
             auth,
             headers: Vec::new(),
             client: default_client(),
@@ -82,6 +87,13 @@ impl Endpoint {
         headers: &[(&'static str, &str)],
         body: &Value,
     ) -> Result<HttpCall, ModelError> {
+        if let Some(variable) = self.missing_key {
+            return Err(AdapterError::MissingApiKey {
+                adapter: self.adapter,
+                variable,
+            }
+            .into());
+        }
         let client = self.client.as_ref().map_err(|e| ModelError::Config {
             message: format!("{}: the HTTP client could not be built: {e}", self.adapter),
         })?;
@@ -126,6 +138,11 @@ impl Endpoint {
                 key: self.api_key.clone(),
             },
         })
+    }
+
+    /// Checks that the base URL is an absolute `http`/`https` URL.
+    pub(crate) fn check_base_url(&self) -> Result<(), AdapterError> {
+        self.url("").map(drop)
     }
 
     fn url(&self, path: &str) -> Result<reqwest::Url, AdapterError> {

@@ -27,7 +27,17 @@ use crate::span::{SpanKind, SpanStatus};
 /// (`t0`, taken before the inner model is called), and stamps `opened`,
 /// `first_part` and TTFT (the first *content* part). Parts pass through
 /// unchanged, in order, unbuffered. Recording never fails a call: sink errors
-/// are counted and reported by [`flush`](Recorder::flush).
+/// are counted and reported by [`flush`](Recorder::flush). Losses no flush
+/// reported are printed as one line on stderr when the recorder's last
+/// clone is dropped.
+///
+/// Calls to a [live](Model::is_live) model (the HTTP adapters) are timed
+/// on tokio's clock like any other, and checked against the real clock: a
+/// live call made while tokio's clock is paused would record invented
+/// times, so its trace is refused with
+/// [`SinkError::PausedClock`](crate::sink::SinkError::PausedClock),
+/// reported by `flush()` (the call itself succeeds). Record live calls on
+/// the real clock; replay them on a paused one.
 ///
 /// The recorder starts each call with the inner model's
 /// [`generate_noted`](Model::generate_noted) or
@@ -150,6 +160,10 @@ impl<M: Model> Recorder<M> {
         if self.live_only && !note.replayed {
             span.context().add_sink(&self.sink);
         }
+        if !note.replayed && self.inner.is_live() {
+            // Real time from here: a paused tokio clock would invent it.
+            span.watch_real_clock();
+        }
         if note.key.is_some() || note.model.is_some() {
             span.relabel(note);
         }
@@ -159,6 +173,10 @@ impl<M: Model> Recorder<M> {
 impl<M: Model> Model for Recorder<M> {
     fn info(&self) -> ModelInfo {
         self.inner.info()
+    }
+
+    fn is_live(&self) -> bool {
+        self.inner.is_live()
     }
 
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {

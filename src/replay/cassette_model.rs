@@ -236,6 +236,16 @@ impl Model for CassetteModel {
         }
     }
 
+    /// Whether calls may go to the live model: never in `Replay`.
+    fn is_live(&self) -> bool {
+        match &self.route {
+            Route::Replay(_) => false,
+            Route::Record(recorder) => recorder.is_live(),
+            Route::Auto(recorder) => recorder.is_live(),
+            Route::Passthrough(live) => live.is_live(),
+        }
+    }
+
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
         match &self.route {
             Route::Replay(player) => player.generate(req),
@@ -267,6 +277,11 @@ struct AutoModel {
 impl Model for AutoModel {
     fn info(&self) -> ModelInfo {
         self.live.info()
+    }
+
+    /// A miss goes to the live model (served calls are noted replayed).
+    fn is_live(&self) -> bool {
+        self.live.is_live()
     }
 
     fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {

@@ -64,6 +64,25 @@ pub enum SinkError {
         /// The panic message.
         message: String,
     },
+    /// A live call in the trace ran while tokio's clock was paused, so the
+    /// times it would record are invented (a paused clock stands still, or
+    /// jumps to its next timer when the runtime is idle). The trace is not
+    /// recorded; the call itself went through.
+    #[error(
+        "trace `{key}` not recorded: a live model call in it ran while tokio's clock was \
+         paused (tokio's clock moved {tokio_us} µs while {real_us} µs really passed), so its \
+         times would be invented. Make live calls on the real clock: drop `start_paused = true` \
+         / `tokio::time::pause()` from the test that records, or use `#[tracedeck::test]`, which \
+         runs calls that go live on the real clock and replays on a paused one"
+    )]
+    PausedClock {
+        /// The trace's key.
+        key: String,
+        /// How far tokio's clock moved across the call, in microseconds.
+        tokio_us: u64,
+        /// How much real time passed across the call, in microseconds.
+        real_us: u64,
+    },
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -127,6 +146,18 @@ impl PartialEq for SinkError {
                     message: mb,
                 },
             ) => ka == kb && ma == mb,
+            (
+                PausedClock {
+                    key: ka,
+                    tokio_us: ta,
+                    real_us: ra,
+                },
+                PausedClock {
+                    key: kb,
+                    tokio_us: tb,
+                    real_us: rb,
+                },
+            ) => ka == kb && ta == tb && ra == rb,
             (Other(a), Other(b)) => a == b,
             _ => false,
         }

@@ -38,6 +38,29 @@ struct Health {
     errors: Mutex<Vec<SinkError>>,
 }
 
+/// The recorder's last handle is gone with losses no flush reported (traces
+/// the sink refused: a full queue, a paused clock, ...): say so on stderr,
+/// once, rather than lose them silently.
+impl Drop for Health {
+    fn drop(&mut self) {
+        let lost = *self.lost.get_mut();
+        if lost == 0 {
+            return;
+        }
+        let errors = self
+            .errors
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let first = errors
+            .first()
+            .map(|e| format!(", first: {e}"))
+            .unwrap_or_default();
+        eprintln!(
+            "tracedeck: {lost} trace(s) lost: the recorder was dropped without flush(), and its sink refused them{first}"
+        );
+    }
+}
+
 impl SinkHandle {
     pub(crate) fn new(sink: Arc<dyn Sink>) -> Self {
         Self {
@@ -66,6 +89,12 @@ impl SinkHandle {
                 message: panic_message(panic.as_ref()),
             }),
         }
+    }
+
+    /// Counts a trace refused before it reached the sink (reported by the
+    /// next flush as lost, with `err`).
+    pub(crate) fn refuse(&self, err: SinkError) {
+        self.lost(err);
     }
 
     fn lost(&self, err: SinkError) {

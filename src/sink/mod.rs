@@ -47,7 +47,7 @@ pub use collector::Collector;
 pub use error::{SinkError, WriteSource};
 pub use handle::FlushReport;
 pub(crate) use handle::{SinkHandle, panic_message};
-pub use queued::{DEFAULT_QUEUE_CAPACITY, QueuedSink, SinkStats, TraceWriter};
+pub use queued::{DEFAULT_QUEUE_CAPACITY, DROP_WAIT, QueuedSink, SinkStats, TraceWriter};
 
 /// Where finished traces go.
 ///

@@ -1,7 +1,8 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use tokio::sync::watch;
@@ -11,6 +12,10 @@ use crate::span::Trace;
 
 /// How many finished traces a [`QueuedSink`] holds for its writer by default.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+
+/// How long dropping a sink's last handle waits for its writer to write
+/// what is still queued.
+pub const DROP_WAIT: Duration = Duration::from_secs(10);
 
 /// The most write errors a sink keeps in full between flushes; past it only
 /// a count is kept (each lost trace is still reported, more briefly).
@@ -73,8 +78,16 @@ pub trait TraceWriter: Send + Sync + 'static {
 ///
 /// Clones share one queue and one writer; each [`QueuedSink::new`] starts a
 /// writer thread of its own, so make one sink and clone it. Failed writes go
-/// to whichever clone (or [`Recorder`](crate::Recorder)) flushes next. Flush
-/// before the process exits: traces still queued then are lost.
+/// to whichever clone (or [`Recorder`](crate::Recorder)) flushes next.
+///
+/// Call [`flush`](QueuedSink::flush) before the process exits, to learn
+/// what was lost. A program that forgets loses nothing it can save:
+/// dropping the last clone (with it the last recorder using it) waits, up
+/// to [`DROP_WAIT`], for the writer to write every trace still queued, and
+/// when some could not be written (failed writes nobody flushed, or a
+/// writer still busy after the wait) prints one line on stderr saying how
+/// many traces were lost and why. A sink that is never dropped (leaked, or
+/// in a `static`) cannot do this: flush it.
 pub struct QueuedSink<W: TraceWriter> {
     shared: Arc<Shared<W>>,
 }
@@ -104,6 +117,11 @@ struct Shared<W> {
     /// Accepted traces the writer never finished because it stopped.
     abandoned_reported: AtomicU64,
     outcome: Arc<Outcome>,
+    /// Disconnected once the writer thread has returned.
+    /// (Behind a lock only to make `Shared` `Sync`; used once, in `drop`.)
+    writer_gone: Mutex<Option<Receiver<()>>>,
+    /// How long dropping the last handle waits for the writer.
+    drop_wait: Duration,
 }
 
 /// What the writer thread reports back.
@@ -146,16 +164,24 @@ impl<W: TraceWriter> QueuedSink<W> {
         let (done_tx, done_rx) = watch::channel(0u64);
         let outcome = Arc::new(Outcome::default());
         let (tx, rx) = mpsc::sync_channel(capacity);
+        let (gone_tx, gone_rx) = mpsc::channel::<()>();
         let thread = {
             let writer = Arc::clone(&writer);
             let outcome = Arc::clone(&outcome);
             std::thread::Builder::new()
                 .name(thread_name.into())
-                .spawn(move || write_until_closed(&rx, &*writer, &outcome, &done_tx))
+                .spawn(move || {
+                    // Dropped when the thread returns, even by a panic.
+                    let _gone: Sender<()> = gone_tx;
+                    write_until_closed(&rx, &*writer, &outcome, &done_tx);
+                })
         };
         // If no thread can be started, the sink refuses every trace (as closed)
         // rather than accept what nothing would write.
-        let queue = thread.ok().map(|_| tx);
+        let (queue, writer_gone) = match thread {
+            Ok(_) => (Some(tx), Some(gone_rx)),
+            Err(_) => (None, None),
+        };
         QueuedSink {
             shared: Arc::new(Shared {
                 writer,
@@ -167,8 +193,21 @@ impl<W: TraceWriter> QueuedSink<W> {
                 refused: AtomicU64::new(0),
                 abandoned_reported: AtomicU64::new(0),
                 outcome,
+                writer_gone: Mutex::new(writer_gone),
+                drop_wait: DROP_WAIT,
             }),
         }
+    }
+
+    /// Waits `wait` instead of [`DROP_WAIT`] for the writer when the last
+    /// handle is dropped. Only before the sink is first cloned (a sink
+    /// already shared keeps its wait).
+    #[cfg(test)]
+    fn with_drop_wait(mut self, wait: Duration) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.drop_wait = wait;
+        }
+        self
     }
 
     /// The writer traces go through.
@@ -231,7 +270,13 @@ impl<W: TraceWriter> QueuedSink<W> {
     }
 
     fn take_failures(&self) -> Vec<SinkError> {
-        let mut failures = lock(&self.shared.outcome.failures);
+        self.shared.take_failures()
+    }
+}
+
+impl<W: TraceWriter> Shared<W> {
+    fn take_failures(&self) -> Vec<SinkError> {
+        let mut failures = lock(&self.outcome.failures);
         let mut errors = std::mem::take(&mut failures.kept);
         let not_kept = std::mem::take(&mut failures.not_kept);
         drop(failures);
@@ -240,12 +285,87 @@ impl<W: TraceWriter> QueuedSink<W> {
                 "(not kept)",
                 format!(
                     "one of {not_kept} further failed writes into {}; details are kept for the first {MAX_KEPT_FAILURES} per flush",
-                    self.shared.writer.destination()
+                    self.writer.destination()
                 ),
             ));
         }
         errors
     }
+}
+
+/// The last handle is gone: close the queue, give the writer up to
+/// [`DROP_WAIT`] to write what is left, and say on stderr what no flush
+/// will ever report.
+impl<W> Drop for Shared<W> {
+    fn drop(&mut self) {
+        let Some(queue) = self.queue.take() else {
+            return;
+        };
+        // The writer drains the queue, then returns.
+        drop(queue);
+        let timed_out = self
+            .writer_gone
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|gone| {
+                matches!(
+                    gone.recv_timeout(self.drop_wait),
+                    Err(RecvTimeoutError::Timeout)
+                )
+            });
+        let accepted = *lock(&self.accepted);
+        let finished = *self.done.borrow();
+        let unfinished = accepted
+            .saturating_sub(finished)
+            .saturating_sub(self.abandoned_reported.load(Ordering::Acquire));
+        let (failed, first) = {
+            let failures = lock(&self.outcome.failures);
+            let count = failures.kept.len() as u64 + failures.not_kept;
+            (count, failures.kept.first().map(ToString::to_string))
+        };
+        let wait = self.drop_wait;
+        if let Some(line) = drop_report(
+            unfinished,
+            timed_out.then_some(wait),
+            failed,
+            first.as_deref(),
+        ) {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// The one stderr line for traces lost when a sink's last handle is
+/// dropped without a flush, or `None` when nothing was lost.
+fn drop_report(
+    unfinished: u64,
+    timed_out: Option<Duration>,
+    failed: u64,
+    first: Option<&str>,
+) -> Option<String> {
+    let lost = unfinished + failed;
+    if lost == 0 {
+        return None;
+    }
+    let mut why = Vec::new();
+    if unfinished > 0 {
+        why.push(match timed_out {
+            Some(wait) => format!(
+                "{unfinished} still unwritten after waiting {} for the writer",
+                humantime::format_duration(wait)
+            ),
+            None => format!("{unfinished} never written (the writer stopped)"),
+        });
+    }
+    if failed > 0 {
+        let first = first.map(|e| format!(", first: {e}")).unwrap_or_default();
+        why.push(format!("{failed} failed to write{first}"));
+    }
+    Some(format!(
+        "tracedeck: {lost} trace(s) lost: the sink was dropped without flush(): {}",
+        why.join("; ")
+    ))
 }
 
 impl<W: TraceWriter> Sink for QueuedSink<W> {
@@ -389,6 +509,84 @@ mod tests {
         fn destination(&self) -> String {
             "the test bucket".into()
         }
+    }
+
+    /// A writer stuck on its first trace until `release` is sent to.
+    struct StuckWriter {
+        release: Mutex<Receiver<()>>,
+        written: Arc<AtomicU64>,
+    }
+
+    impl TraceWriter for StuckWriter {
+        fn write(&self, _trace: &Trace) -> Result<(), SinkError> {
+            let _ = lock(&self.release).recv();
+            self.written.fetch_add(1, Ordering::AcqRel);
+            Ok(())
+        }
+
+        fn destination(&self) -> String {
+            "the stuck bucket".into()
+        }
+    }
+
+    #[test]
+    fn dropping_the_last_handle_waits_for_the_writer_a_bounded_time() {
+        // A writer that finishes: the drop waits until all is written.
+        let written = Arc::new(AtomicU64::new(0));
+        let (release, rx) = mpsc::channel();
+        let writer = StuckWriter {
+            release: Mutex::new(rx),
+            written: Arc::clone(&written),
+        };
+        let sink = QueuedSink::new(writer, 8, "test-writer");
+        for key in ["a", "b", "c"] {
+            sink.accept(trace(key)).unwrap();
+        }
+        for _ in 0..3 {
+            release.send(()).unwrap();
+        }
+        let clone = sink.clone();
+        // Not the last handle: nothing to wait for.
+        drop(sink);
+        drop(clone);
+        assert_eq!(
+            written.load(Ordering::Acquire),
+            3,
+            "the last drop waited for every write"
+        );
+
+        // A writer that never finishes: the drop gives up after its wait.
+        let (release, rx) = mpsc::channel::<()>();
+        let writer = StuckWriter {
+            release: Mutex::new(rx),
+            written: Arc::new(AtomicU64::new(0)),
+        };
+        let sink =
+            QueuedSink::new(writer, 8, "test-writer").with_drop_wait(Duration::from_millis(20));
+        sink.accept(trace("stuck")).unwrap();
+        drop(sink);
+        // Only now is the writer let go (it then finds the queue closed).
+        drop(release);
+    }
+
+    #[test]
+    fn the_drop_line_says_how_many_were_lost_and_why() {
+        assert_eq!(drop_report(0, None, 0, None), None);
+        assert_eq!(
+            drop_report(2, Some(Duration::from_secs(10)), 0, None).as_deref(),
+            Some(
+                "tracedeck: 2 trace(s) lost: the sink was dropped without flush(): \
+                 2 still unwritten after waiting 10s for the writer"
+            )
+        );
+        assert_eq!(
+            drop_report(1, None, 3, Some("could not write trace `k`: disk full")).as_deref(),
+            Some(
+                "tracedeck: 4 trace(s) lost: the sink was dropped without flush(): \
+                 1 never written (the writer stopped); 3 failed to write, first: \
+                 could not write trace `k`: disk full"
+            )
+        );
     }
 
     fn trace(key: &str) -> Arc<Trace> {

@@ -42,7 +42,7 @@ pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 /// use tracedeck::providers::OpenAi;
 /// use tracedeck::{Model, ModelRequest};
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// // OPENAI_API_KEY from the environment:
+/// // OPENAI_API_KEY from the environment (needed once a call goes live):
 /// let openai = OpenAi::from_env("gpt-4o-mini")?;
 /// let answer = openai.generate(ModelRequest::new("gpt-4o-mini").user("Hi!")).await?;
 ///
