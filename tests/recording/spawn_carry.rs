@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::join_all;
-use tracedeck::{Collector, InSpan, Model, ModelRequest, Recorder, Script, ScriptedModel, Trace, with_span};
 use tracedeck::span::SpanKind;
+use tracedeck::{
+    Collector, InSpan, Model, ModelRequest, Recorder, Script, ScriptedModel, Trace, with_span,
+};
 
 const TURNS: usize = 500;
 

@@ -1,7 +1,8 @@
 //! Issue 3, point 7 (contract 9): a redacted path's value appears in no
 //! file, and the playback hash of a redacted request is stable across runs.
 
-mod common;
+use crate::common;
+use crate::common::TempStore;
 
 use std::fs;
 use std::path::Path;
@@ -12,9 +13,9 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tracedeck::cassette::{Redaction, SecretKind, Store};
 use tracedeck::json::{canonical_json, sha256_hex};
+use tracedeck::span::SpanKind;
 use tracedeck::testing::run_paused;
 use tracedeck::{Model, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, with_span};
-use tracedeck::span::SpanKind;
 
 const API_KEY: &str = "sk-proj-Zx81Qw7Lm2Np4Rt6Vb9Kc3Hd";
 const EMAIL: &str = "ada.lovelace@example.com";
@@ -217,8 +218,7 @@ fn a_redacted_response_is_hidden_in_its_parts_and_replays_unchanged() {
 
 #[test]
 fn verify_flags_what_redaction_would_have_hidden() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     record(&store, API_KEY, EMAIL);
     let report = store.verify();
     assert!(!report.is_clean());

@@ -41,15 +41,15 @@ use std::path::{Path, PathBuf};
 use futures::StreamExt;
 use proptest::prelude::*;
 use serde_json::Value;
+use tracedeck::model::{FinishKind, ModelInfo, ResponseAccumulator};
 use tracedeck::providers::anthropic::MessagesStreamDecoder;
 use tracedeck::providers::openai_chat::ChatStreamDecoder;
 use tracedeck::providers::openai_responses::ResponsesStreamDecoder;
 use tracedeck::providers::sse::{SseDecoder, SseFrame};
 use tracedeck::providers::{Anthropic, BodyDecoder, OpenAi, OpenAiResponses, ProtocolDecoder};
+use tracedeck::span::SpanStatus;
 use tracedeck::testing::{Reply, SseServer};
 use tracedeck::{Collector, Model, ModelError, ModelRequest, Recorder, StreamPart, with_span};
-use tracedeck::model::{FinishKind, ModelInfo, ResponseAccumulator};
-use tracedeck::span::SpanStatus;
 
 #[derive(Debug, Clone)]
 struct Transcript {
@@ -246,7 +246,11 @@ fn assert_error(t: &Transcript, error: Option<&ModelError>) {
 /// raw string is the provider's or, when it sent none, `""` of kind `Other`.
 /// A stream that failed has a `Finish` (its last part) only if the provider
 /// sent a finish reason before the error.
-fn assert_finish(t: &Transcript, decoded: &Decoded, reason: Option<&tracedeck::model::FinishReason>) {
+fn assert_finish(
+    t: &Transcript,
+    decoded: &Decoded,
+    reason: Option<&tracedeck::model::FinishReason>,
+) {
     let label = t.label();
     let finishes = decoded
         .parts

@@ -6,7 +6,7 @@
 //! Real time over loopback (about 1.5 s), as the example runs.
 
 #[allow(dead_code)]
-#[path = "../examples/quickstart.rs"]
+#[path = "../../examples/quickstart.rs"]
 mod quickstart;
 
 use std::collections::BTreeSet;

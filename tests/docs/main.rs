@@ -1,0 +1,6 @@
+//! Docs: the README and the quickstart example stay true.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod quickstart;
+mod readme;

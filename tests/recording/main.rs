@@ -1,0 +1,11 @@
+//! Recording: attribution, finalization, passthrough, timing, recorded requests, sink failures and spawned-task context.
+
+mod attribution;
+#[path = "../common/mod.rs"]
+mod common;
+mod finalization;
+mod passthrough;
+mod recorded_request;
+mod sink_failures;
+mod spawn_carry;
+mod timing;
