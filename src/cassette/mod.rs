@@ -42,11 +42,11 @@ mod store;
 mod stream_redaction;
 mod verify;
 
-pub use crate::json::{MAX_JSON_DEPTH, drop_json, json_depth};
 /// Re-exported from [`crate::json`], where the canonical form lives.
 #[doc(no_inline)]
 pub use crate::json::{canonical_json, sha256_hex};
 pub use crate::sink::DEFAULT_QUEUE_CAPACITY;
+pub use crate::json::{MAX_JSON_DEPTH, drop_json, json_depth};
 pub use error::{CassetteError, KeyProblem};
 pub use format::{FORMAT, VERSION};
 pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, validate_key};

@@ -9,9 +9,9 @@ use tokio::time::Instant;
 
 use super::live::{LiveSpan, SpanStart};
 use super::{CURRENT, current_span};
-use crate::json::canonical::to_span_json;
 use crate::model::ModelError;
 use crate::sink::SinkHandle;
+use crate::json::canonical::to_span_json;
 use crate::span::{SpanKind, SpanStatus};
 
 /// Runs `fut` inside a new `task` span keyed `key`, recording `input` and

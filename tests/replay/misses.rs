@@ -4,12 +4,9 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use tracedeck::replay::PlaybackOptions;
 use tracedeck::replay::{CassetteModel, Replayer, TraceOutcome};
-use tracedeck::{
-    Collector, Mode, Model, ModelError, ModelRequest, Player, Recorder, Script, ScriptedModel,
-    Store, Trace, with_span,
-};
+use tracedeck::{Collector, Mode, Model, ModelError, ModelRequest, Player, Recorder, Script, ScriptedModel, Store, Trace, with_span};
+use tracedeck::replay::PlaybackOptions;
 
 use crate::common::{Question, live_model, session};
 

@@ -227,8 +227,8 @@ async fn ask_twice(request_id: String, model: std::sync::Arc<dyn Model>) -> Resu
 #[tokio::test(start_paused = true)]
 async fn one_set_of_playback_options_serves_the_player_the_replayer_and_the_cassette_model() {
     use tracedeck::replay::TraceOutcome;
-    use tracedeck::replay::{PlaybackOptions, Replayer};
     use tracedeck::{CassetteModel, Mode};
+    use tracedeck::replay::{PlaybackOptions, Replayer};
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();

@@ -9,12 +9,9 @@ use std::sync::Arc;
 use futures::StreamExt;
 use proptest::prelude::*;
 use tracedeck::json::canonical_json;
-use tracedeck::model::ModelInfo;
 use tracedeck::testing::{run_paused, strategies};
-use tracedeck::{
-    Collector, Model, ModelError, ModelRequest, Player, Recorder, Script, ScriptedModel, Store,
-    StreamPart, Trace, replay, with_span,
-};
+use tracedeck::{Collector, Model, ModelError, ModelRequest, Player, Recorder, Script, ScriptedModel, Store, StreamPart, Trace, replay, with_span};
+use tracedeck::model::ModelInfo;
 
 use crate::common::{Question, live_model, session};
 

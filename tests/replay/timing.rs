@@ -6,13 +6,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::time::Instant;
+use tracedeck::testing::run_paused;
+use tracedeck::{Collector, Model, ModelError, ModelRequest, Player, Recorder, Script, ScriptedModel, StreamPart, Trace, with_span};
 use tracedeck::model::{FinishReason, Role};
 use tracedeck::replay::Speed;
-use tracedeck::testing::run_paused;
-use tracedeck::{
-    Collector, Model, ModelError, ModelRequest, Player, Recorder, Script, ScriptedModel,
-    StreamPart, Trace, with_span,
-};
 
 use crate::common::ms;
 
@@ -141,10 +138,7 @@ async fn recorded_errors_come_back_at_their_instant() {
 #[tokio::test(start_paused = true)]
 async fn a_recording_its_consumer_dropped_ends_with_a_miss_after_its_parts() {
     let trace = record(script(), 3).await;
-    assert_eq!(
-        trace.spans[1].status,
-        tracedeck::span::SpanStatus::Cancelled
-    );
+    assert_eq!(trace.spans[1].status, tracedeck::span::SpanStatus::Cancelled);
     let player = Player::from_traces("t", [trace]);
     let (_, seen) = consume(&player, req("s")).await;
     assert_eq!(seen.len(), 4);
