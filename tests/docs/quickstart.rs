@@ -7,7 +7,7 @@
 
 #[allow(dead_code)]
 #[path = "../../examples/quickstart.rs"]
-mod quickstart;
+mod example;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -15,7 +15,7 @@ use std::path::Path;
 use tracedeck::cassette::Store;
 
 fn files(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir.join(quickstart::KEY))
+    std::fs::read_dir(dir.join(example::KEY))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect()
@@ -35,7 +35,7 @@ fn records_once_then_replays_without_recording_again() {
     let dir = tmp.path().join("quickstart");
 
     let mut first_out = Vec::new();
-    let first = quickstart::run(&dir, quickstart::Source::Simulator, &mut first_out).unwrap();
+    let first = example::run(&dir, example::Source::Simulator, &mut first_out).unwrap();
     let first_text = String::from_utf8(first_out).unwrap();
     assert_eq!(first.recorded, 8, "{first_text}");
     assert!(first.report.is_unchanged(), "{first_text}");
@@ -73,7 +73,7 @@ fn records_once_then_replays_without_recording_again() {
     );
 
     let mut second_out = Vec::new();
-    let second = quickstart::run(&dir, quickstart::Source::Simulator, &mut second_out).unwrap();
+    let second = example::run(&dir, example::Source::Simulator, &mut second_out).unwrap();
     let second_text = String::from_utf8(second_out).unwrap();
     assert_eq!(second.recorded, 0, "{second_text}");
     assert!(
