@@ -6,8 +6,7 @@
 //! identical file names ("an identical existing file is success") and on
 //! creating the same key folders.
 
-use crate::common;
-use crate::common::TempStore;
+use crate::common::{self, TempStore};
 
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};

@@ -3,8 +3,7 @@
 //! error naming the file; a key with one bad file still returns its good
 //! traces beside the error; no input makes loading panic.
 
-use crate::common;
-use crate::common::TempStore;
+use crate::common::{self, TempStore};
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -4,8 +4,7 @@
 //! limit loads back. Every test runs on the default test thread (2 MiB of
 //! stack), so none of these depths may recurse as deep as it nests.
 
-use crate::common;
-use crate::common::TempStore;
+use crate::common::{self, TempStore};
 
 use std::sync::Arc;
 

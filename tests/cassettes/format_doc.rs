@@ -2,7 +2,6 @@
 //! written: its example is a real recording, byte for byte, and a reader
 //! that follows only the document can check and read a cassette.
 
-use crate::common::TempStore;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -12,6 +11,8 @@ use tracedeck::cassette::Store;
 use tracedeck::model::FinishReason;
 use tracedeck::testing::run_paused;
 use tracedeck::{Model, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, with_span};
+
+use crate::common::TempStore;
 
 const DOC: &str = include_str!("../../docs/cassette-format.md");
 

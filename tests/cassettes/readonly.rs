@@ -7,8 +7,7 @@
 //! the store's folder is replaced by a file, the cassette's own name is a
 //! folder. Permission bits are tried as well where they take effect.
 
-use crate::common;
-use crate::common::TempStore;
+use crate::common::{self, TempStore};
 
 use std::fs;
 use std::path::Path;

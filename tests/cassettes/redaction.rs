@@ -1,8 +1,7 @@
 //! Issue 3, point 7 (contract 9): a redacted path's value appears in no
 //! file, and the playback hash of a redacted request is stable across runs.
 
-use crate::common;
-use crate::common::TempStore;
+use crate::common::{self, TempStore};
 
 use std::fs;
 use std::path::Path;

@@ -2,8 +2,7 @@
 //! is named by the sha256 of its bytes. Also: lookup by hash, listing keys,
 //! recorded order.
 
-use crate::common;
-use crate::common::TempStore;
+use crate::common::{self, TempStore};
 
 use std::fs;
 use std::time::{Duration, SystemTime};

@@ -2,8 +2,7 @@
 //! `QueueFull`), it needs no tokio runtime, it outlives runtimes, and a
 //! clean flush means every accepted trace is on disk.
 
-use crate::common;
-use crate::common::TempStore;
+use crate::common::{self, TempStore};
 
 use std::sync::Arc;
 

@@ -3,8 +3,7 @@
 //! and `verify` agree about all of it.
 #![cfg(unix)]
 
-use crate::common;
-use crate::common::TempStore;
+use crate::common::{self, TempStore};
 
 use std::path::Path;
 use std::process::Command;

@@ -3,8 +3,7 @@
 //! diffs — works for any values in it, times at the end of the clock
 //! included, without panicking.
 
-use crate::common;
-use crate::common::TempStore;
+use crate::common::{self, TempStore};
 
 use proptest::prelude::*;
 use serde_json::json;
