@@ -77,7 +77,7 @@
 //! | [`json`] | JSON Pointers with `*`, the canonical JSON text cassettes are hashed from, structural diffs |
 //! | [`cassette`] | the content-addressed [`Store`] of traces, its background [`StoreSink`](cassette::StoreSink), [`Redaction`](cassette::Redaction), [`CassetteError`](cassette::CassetteError), verify reports |
 //! | [`replay`](mod@replay) | the [`Player`], [`Mode`]s, [`CassetteModel`], the [`replay()`] engine ([`Replayer`](replay::Replayer) for options), its [`ReplayReport`] and [`TraceOutcome`](replay::TraceOutcome)s, [`ReplayError`](replay::ReplayError), [`PlaybackOptions`](replay::PlaybackOptions) |
-//! | [`providers`] | the HTTP adapters [`OpenAi`], [`OpenAiResponses`], [`Anthropic`], their [`ApiKey`](providers::ApiKey) and errors |
+//! | [`providers`] | the HTTP adapters [`OpenAi`], [`OpenAiResponses`], [`Anthropic`], their [`ApiKey`](providers::ApiKey) and errors (feature `http`, on by default); the SSE reader and per-API stream decoders (always) |
 //! | [`testing`] | [`ScriptedModel`], [`Script`]; `testing::run_paused` and the loopback `SseServer` / `OpenAiSimulator` (feature `testing`); proptest strategies (feature `proptest`) |
 //!
 //! ## Contracts
@@ -153,6 +153,8 @@ pub mod testing;
 pub use cassette::Store;
 pub use context::{InSpan, spawn, with_span};
 pub use model::{Model, ModelError, ModelRequest, ModelResponse, StreamPart};
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use providers::{Anthropic, OpenAi, OpenAiResponses};
 pub use record::Recorder;
 pub use replay::{CassetteModel, Mode, Player, ReplayReport, replay};

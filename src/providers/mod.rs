@@ -71,23 +71,41 @@
 //! How the figures differ from what the providers send raw, as checked
 //! against 53 real stream bodies, is in `docs/providers.md`.
 
+#[cfg(feature = "http")]
 mod adapter;
 pub mod anthropic;
+#[cfg(feature = "http")]
 mod body_stream;
 mod decoder;
+#[cfg(feature = "http")]
 mod error;
+#[cfg(feature = "http")]
 mod http;
 pub mod openai_chat;
 pub mod openai_responses;
+#[cfg(feature = "http")]
 mod secret;
 mod shared;
 pub mod sse;
+#[cfg(feature = "http")]
 mod wire_api;
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use adapter::HttpAdapter;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use anthropic::Anthropic;
 pub use decoder::{BodyDecoder, ProtocolDecoder};
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use error::AdapterError;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use openai_chat::OpenAi;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use openai_responses::OpenAiResponses;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use secret::ApiKey;

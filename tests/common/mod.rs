@@ -266,3 +266,32 @@ pub fn assert_only_cassettes(dir: &Path) {
         );
     }
 }
+
+/// A [`Store`](tracedeck::cassette::Store) in a fresh temporary folder, removed
+/// when the fixture drops. Derefs to the store; `path()` is the folder.
+pub struct TempStore {
+    store: tracedeck::cassette::Store,
+    dir: tempfile::TempDir,
+}
+
+impl TempStore {
+    /// Opens a store directly in a new temporary folder.
+    pub fn new() -> TempStore {
+        let dir = tempfile::tempdir().unwrap();
+        let store = tracedeck::cassette::Store::open(dir.path()).unwrap();
+        TempStore { store, dir }
+    }
+
+    /// The temporary folder the store lives in.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl std::ops::Deref for TempStore {
+    type Target = tracedeck::cassette::Store;
+
+    fn deref(&self) -> &Self::Target {
+        &self.store
+    }
+}

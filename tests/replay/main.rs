@@ -9,3 +9,4 @@ mod player;
 mod report;
 mod roundtrip;
 mod timing;
+mod without_keys;

@@ -3,23 +3,34 @@
 
 mod block;
 mod mapping;
+#[cfg(feature = "http")]
 mod request;
+#[cfg(feature = "http")]
 mod response;
 mod stream;
 
 pub use stream::MessagesStreamDecoder;
 
+#[cfg(feature = "http")]
 use std::borrow::Cow;
 
+#[cfg(feature = "http")]
 use serde_json::Value;
 
+#[cfg(feature = "http")]
 use request::messages_body;
+#[cfg(feature = "http")]
 use response::messages_response_parts;
 
+#[cfg(feature = "http")]
 use super::adapter::HttpAdapter;
+#[cfg(feature = "http")]
 use super::error::AdapterError;
+#[cfg(feature = "http")]
 use super::http::AuthScheme;
+#[cfg(feature = "http")]
 use super::wire_api::{AdapterSetup, WireApi};
+#[cfg(feature = "http")]
 use crate::model::{ModelError, ModelRequest, StreamPart};
 
 /// The default base URL.
@@ -31,6 +42,8 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 /// The `max_tokens` sent when a request sets none (the API requires one).
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 /// A [`Model`](crate::Model) served by the Anthropic Messages API: an
 /// [`HttpAdapter`] over [`MessagesApi`], built with the setters all adapters
 /// share plus [`version`](Anthropic::version) and
@@ -52,6 +65,8 @@ pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 /// ```
 pub type Anthropic = HttpAdapter<MessagesApi>;
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 /// The Messages wire format: the API an [`Anthropic`] adapter speaks. It
 /// holds the settings this API adds: the `anthropic-version` header and the
 /// `max_tokens` sent when a request sets none.
@@ -61,6 +76,7 @@ pub struct MessagesApi {
     default_max_tokens: u32,
 }
 
+#[cfg(feature = "http")]
 impl Default for MessagesApi {
     fn default() -> Self {
         Self {
@@ -70,6 +86,7 @@ impl Default for MessagesApi {
     }
 }
 
+#[cfg(feature = "http")]
 impl WireApi for MessagesApi {
     const SETUP: AdapterSetup = AdapterSetup {
         adapter: "Anthropic",
@@ -103,6 +120,8 @@ impl WireApi for MessagesApi {
     }
 }
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl Anthropic {
     /// Sends `version` as the `anthropic-version` header (default
     /// [`ANTHROPIC_VERSION`]). Beta features go in a `.header("anthropic-beta", ..)`.

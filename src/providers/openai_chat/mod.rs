@@ -4,28 +4,41 @@
 //! [`OpenAi::base_url`].
 
 mod mapping;
+#[cfg(feature = "http")]
 mod request;
+#[cfg(feature = "http")]
 mod response;
 mod stream;
 
 pub use stream::ChatStreamDecoder;
 
+#[cfg(feature = "http")]
 use std::borrow::Cow;
 
+#[cfg(feature = "http")]
 use serde_json::Value;
 
+#[cfg(feature = "http")]
 use request::{MaxTokensField, chat_body};
+#[cfg(feature = "http")]
 use response::chat_response_parts;
 
+#[cfg(feature = "http")]
 use super::adapter::HttpAdapter;
+#[cfg(feature = "http")]
 use super::error::AdapterError;
+#[cfg(feature = "http")]
 use super::http::AuthScheme;
+#[cfg(feature = "http")]
 use super::wire_api::{AdapterSetup, WireApi};
+#[cfg(feature = "http")]
 use crate::model::{ModelError, ModelRequest, StreamPart};
 
 /// The default base URL.
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 /// A [`Model`](crate::Model) served by the OpenAI Chat Completions API or
 /// any server that speaks it: an [`HttpAdapter`] over [`ChatCompletionsApi`],
 /// built with the setters all adapters share plus
@@ -54,6 +67,8 @@ pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 /// ```
 pub type OpenAi = HttpAdapter<ChatCompletionsApi>;
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 /// The Chat Completions wire format: the API an [`OpenAi`] adapter speaks.
 /// It holds the one setting this API adds, which field carries the token
 /// limit ([`OpenAi::legacy_max_tokens`]).
@@ -62,6 +77,7 @@ pub struct ChatCompletionsApi {
     max_tokens_field: MaxTokensField,
 }
 
+#[cfg(feature = "http")]
 impl WireApi for ChatCompletionsApi {
     const SETUP: AdapterSetup = AdapterSetup {
         adapter: "OpenAi",
@@ -91,6 +107,8 @@ impl WireApi for ChatCompletionsApi {
     }
 }
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl OpenAi {
     /// Names the provider in [`ModelInfo`](crate::model::ModelInfo), recordings and
     /// errors (default `openai`), e.g. `ollama` for a local server.

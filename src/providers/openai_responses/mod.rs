@@ -1,26 +1,39 @@
 //! The OpenAI Responses API (`POST {base}/responses`).
 
 mod mapping;
+#[cfg(feature = "http")]
 mod request;
+#[cfg(feature = "http")]
 mod response;
 mod stream;
 mod tool_item;
 
 pub use stream::ResponsesStreamDecoder;
 
+#[cfg(feature = "http")]
 use std::borrow::Cow;
 
+#[cfg(feature = "http")]
 use serde_json::Value;
 
+#[cfg(feature = "http")]
 use request::responses_body;
+#[cfg(feature = "http")]
 use response::responses_response_parts;
 
+#[cfg(feature = "http")]
 use super::adapter::HttpAdapter;
+#[cfg(feature = "http")]
 use super::error::AdapterError;
+#[cfg(feature = "http")]
 use super::openai_chat::ChatCompletionsApi;
+#[cfg(feature = "http")]
 use super::wire_api::{AdapterSetup, WireApi};
+#[cfg(feature = "http")]
 use crate::model::{ModelError, ModelRequest, StreamPart};
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 /// A [`Model`](crate::Model) served by the OpenAI Responses API at
 /// [`OPENAI_BASE_URL`](super::openai_chat::OPENAI_BASE_URL): an
 /// [`HttpAdapter`] over [`ResponsesApi`], built with the setters all
@@ -48,12 +61,15 @@ use crate::model::{ModelError, ModelRequest, StreamPart};
 /// ```
 pub type OpenAiResponses = HttpAdapter<ResponsesApi>;
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 /// The Responses API wire format: the API an [`OpenAiResponses`] adapter
 /// speaks. It adds no settings of its own.
 #[derive(Debug, Clone, Copy, Default)]
 #[non_exhaustive]
 pub struct ResponsesApi;
 
+#[cfg(feature = "http")]
 impl WireApi for ResponsesApi {
     /// Reached like Chat Completions: same host, key and variables.
     const SETUP: AdapterSetup = AdapterSetup {

@@ -7,9 +7,12 @@
 //! A new protocol (e.g. Gemini) should find what it needs here before
 //! writing its own.
 
+#[cfg(feature = "http")]
 pub(crate) mod message_rules;
+#[cfg(feature = "http")]
 pub(crate) mod openai_request;
 pub(crate) mod openai_usage;
+#[cfg(feature = "http")]
 pub(crate) mod request_body;
 pub(crate) mod tool_call_ids;
 pub(crate) mod wire;

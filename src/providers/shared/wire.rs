@@ -52,6 +52,7 @@ pub(crate) fn object_at<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 /// A list field, or the decode error saying the response lacks it.
+#[cfg(feature = "http")]
 pub(crate) fn list_at<'a>(
     provider: &str,
     body: &'a Value,

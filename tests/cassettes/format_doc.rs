@@ -12,7 +12,9 @@ use tracedeck::model::FinishReason;
 use tracedeck::testing::run_paused;
 use tracedeck::{Model, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, with_span};
 
-const DOC: &str = include_str!("../docs/cassette-format.md");
+use crate::common::TempStore;
+
+const DOC: &str = include_str!("../../docs/cassette-format.md");
 
 /// Records the session the document's example shows.
 fn record_example(store: &Store) {
@@ -47,8 +49,7 @@ fn the_documented_example_is_a_real_recording() {
         .and_then(|rest| rest.split("`)").next())
         .expect("the document names the example's file");
 
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     record_example(&store);
     let stored = &store.traces("capital").unwrap().traces[0];
     assert_eq!(std::fs::read_to_string(&stored.path).unwrap(), example);
@@ -57,12 +58,11 @@ fn the_documented_example_is_a_real_recording() {
 
 #[test]
 fn a_reader_following_the_document_can_check_and_read_a_cassette() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     record_example(&store);
 
     // Find the file: <store>/<key>/<sha256>.json.
-    let folder = tmp.path().join("capital");
+    let folder = store.path().join("capital");
     let entry = std::fs::read_dir(&folder).unwrap().next().unwrap().unwrap();
     let name = entry.file_name().into_string().unwrap();
     let bytes = std::fs::read(entry.path()).unwrap();

@@ -19,11 +19,11 @@ use tracedeck::providers::{AdapterError, Anthropic, OpenAi, OpenAiResponses};
 use tracedeck::testing::{Reply, SseServer};
 use tracedeck::{CassetteModel, Mode, Model, ModelError, ModelRequest, StreamPart};
 
-const README: &str = include_str!("../README.md");
+const README: &str = include_str!("../../README.md");
 
 /// Tells the child process where the cassettes are (and that it is the child).
 const CHILD_DIR: &str = "TRACEDECK_TEST_KEYLESS_DIR";
-const CHILD_TEST: &str = "keyless_child_replays_the_readme_ci_recipe";
+const CHILD_TEST: &str = "without_keys::keyless_child_replays_the_readme_ci_recipe";
 
 const CHAT: &str = concat!(
     "data: {\"id\":\"c1\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",

@@ -3,12 +3,11 @@
 //! diffs — works for any values in it, times at the end of the clock
 //! included, without panicking.
 
-mod common;
+use crate::common::{self, TempStore};
 
 use proptest::prelude::*;
 use serde_json::json;
 use tracedeck::Trace;
-use tracedeck::cassette::Store;
 use tracedeck::replay::{LlmTiming, SpanTreeDiff};
 use tracedeck::span::SnapshotSpan;
 use tracedeck::span::TraceStats;
@@ -40,8 +39,7 @@ fn look_at_everything(trace: &Trace) {
 
 #[test]
 fn times_at_the_end_of_the_clock_are_shown_not_overflowed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let mut trace = common::simple_trace("late", json!("input"));
     trace.spans[0].timing.start_us = u64::MAX - 5;
     trace.spans[0].timing.duration_us = 10;
@@ -61,8 +59,7 @@ proptest! {
     /// written and loaded back, can be looked at every way.
     #[test]
     fn every_view_of_any_stored_trace_works(trace in common::trace()) {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).unwrap();
+        let store = TempStore::new();
         let stored = store.write(&trace).unwrap();
         look_at_everything(&store.load(&stored.hash).unwrap().trace);
     }

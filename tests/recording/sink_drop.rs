@@ -24,13 +24,14 @@ use tracedeck::{
 
 /// Tells the child which folder to record into (and that it is the child).
 const CHILD_DIR: &str = "TRACEDECK_TEST_DROP_DIR";
-const CHILD_TEST: &str = "dropping_child_records_16_traces_and_exits_without_flush";
+const CHILD_TEST: &str = "sink_drop::dropping_child_records_16_traces_and_exits_without_flush";
 const KEY: &str = "forgot/flush";
 const TRACES: usize = 16;
 
 /// Tells the refusing child to run.
 const REFUSING_CHILD: &str = "TRACEDECK_TEST_DROP_REFUSING";
-const REFUSING_TEST: &str = "refusing_child_records_into_a_sink_that_refuses_and_never_flushes";
+const REFUSING_TEST: &str =
+    "sink_drop::refusing_child_records_into_a_sink_that_refuses_and_never_flushes";
 
 fn run_child(dir: &Path) -> Output {
     run(CHILD_TEST, CHILD_DIR, dir.as_os_str())

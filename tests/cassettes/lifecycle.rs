@@ -10,7 +10,7 @@
 //! 3. A new store folder gets `*.json -text` in a `.gitattributes`, and a
 //!    CRLF-converted cassette is named as such, with the fix.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -461,7 +461,7 @@ fn processes_racing_on_one_root_input_leave_at_least_one_cassette() {
         .map(|index| {
             std::process::Command::new(&exe)
                 .args([
-                    "child_process_rewriter",
+                    "lifecycle::child_process_rewriter",
                     "--exact",
                     "--ignored",
                     "--test-threads=1",

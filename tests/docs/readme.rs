@@ -1,10 +1,10 @@
 //! The README stays true: its setup commands come first, and it carries the
 //! cassette format specification exactly as `docs/cassette-format.md` (which
-//! `tests/cassette_format_doc.rs` checks against real recordings) states it.
+//! `tests/cassettes/format_doc.rs` checks against real recordings) states it.
 //! Its Rust code blocks are compiled as doctests (`ReadmeDoctests` in `lib.rs`).
 
-const README: &str = include_str!("../README.md");
-const FORMAT: &str = include_str!("../docs/cassette-format.md");
+const README: &str = include_str!("../../README.md");
+const FORMAT: &str = include_str!("../../docs/cassette-format.md");
 
 #[test]
 fn the_two_setup_commands_come_first() {

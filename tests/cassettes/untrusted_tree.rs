@@ -3,7 +3,7 @@
 //! and `verify` agree about all of it.
 #![cfg(unix)]
 
-mod common;
+use crate::common::{self, TempStore};
 
 use std::path::Path;
 use std::process::Command;
@@ -77,8 +77,7 @@ fn a_symlinked_cassette_file_is_reported_not_loaded() {
 
 #[test]
 fn a_link_to_proc_pagemap_is_refused_without_reading() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     std::fs::create_dir(store.dir().join("k")).unwrap();
     let name = format!("{}.json", "ab".repeat(32));
     std::os::unix::fs::symlink("/proc/self/pagemap", store.dir().join("k").join(&name)).unwrap();
@@ -148,8 +147,7 @@ fn files_over_the_size_cap_are_a_typed_error_on_read_and_on_write() {
 
 #[test]
 fn a_fifo_or_a_folder_named_like_a_cassette_is_reported_never_opened() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     store
         .write(&common::simple_trace("k", json!("good")))
         .unwrap();

@@ -6,11 +6,10 @@
 //! cassette format changes, regenerate the folder with:
 //!
 //! ```sh
-//! cargo test --test example_cassettes -- --ignored regenerate
+//! cargo test --test cassettes -- --ignored example_cassettes::regenerate
 //! ```
 
-#[path = "support/example_session.rs"]
-mod example_session;
+use crate::example_session;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -67,7 +66,7 @@ fn committed_example_cassettes_are_what_the_session_records() {
     assert_eq!(
         names(&committed),
         names(&fresh),
-        "cassettes/examples is out of date: run `cargo test --test example_cassettes -- --ignored regenerate`"
+        "cassettes/examples is out of date: run `cargo test --test cassettes -- --ignored example_cassettes::regenerate`"
     );
     for (name, bytes) in &fresh {
         assert!(

@@ -7,7 +7,7 @@
 //! cassette_concurrency.rs does), killed with SIGKILL (`Child::kill`) as
 //! soon as one of its temporary files is seen on disk.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -40,7 +40,7 @@ fn kill_a_writer_mid_write(dir: &Path) {
     let before = temp_files(dir);
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
-            "child_writes_until_killed",
+            "crash_cleanup::child_writes_until_killed",
             "--exact",
             "--ignored",
             "--test-threads=1",

@@ -6,8 +6,8 @@
 //! Real time over loopback (about 1.5 s), as the example runs.
 
 #[allow(dead_code)]
-#[path = "../examples/quickstart.rs"]
-mod quickstart;
+#[path = "../../examples/quickstart.rs"]
+mod example;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -16,7 +16,7 @@ use tracedeck::Mode;
 use tracedeck::cassette::Store;
 
 fn files(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir.join(quickstart::KEY))
+    std::fs::read_dir(dir.join(example::KEY))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect()
@@ -36,13 +36,7 @@ fn records_once_then_replays_without_recording_again() {
     let dir = tmp.path().join("quickstart");
 
     let mut first_out = Vec::new();
-    let first = quickstart::run(
-        &dir,
-        quickstart::Source::Simulator,
-        Mode::Auto,
-        &mut first_out,
-    )
-    .unwrap();
+    let first = example::run(&dir, example::Source::Simulator, Mode::Auto, &mut first_out).unwrap();
     let first_text = String::from_utf8(first_out).unwrap();
     assert_eq!(first.recorded, 8, "{first_text}");
     assert!(first.report.is_unchanged(), "{first_text}");
@@ -80,9 +74,9 @@ fn records_once_then_replays_without_recording_again() {
     );
 
     let mut second_out = Vec::new();
-    let second = quickstart::run(
+    let second = example::run(
         &dir,
-        quickstart::Source::Simulator,
+        example::Source::Simulator,
         Mode::Auto,
         &mut second_out,
     )

@@ -7,7 +7,7 @@
 //! the store's folder is replaced by a file, the cassette's own name is a
 //! folder. Permission bits are tried as well where they take effect.
 
-mod common;
+use crate::common::{self, TempStore};
 
 use std::fs;
 use std::path::Path;
@@ -65,9 +65,8 @@ fn assert_all_lost(report: &FlushReport, n: u64, key: &str, path: &Path) {
 
 #[test]
 fn a_key_folder_that_is_a_file_loses_every_trace_and_says_where() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
-    let blocker = tmp.path().join("chat");
+    let store = TempStore::new();
+    let blocker = store.path().join("chat");
     fs::write(&blocker, "not a folder").unwrap();
 
     let report = record_sessions(&store, "chat", 5);
@@ -82,7 +81,7 @@ fn a_key_folder_that_is_a_file_loses_every_trace_and_says_where() {
     // Nested keys below it too.
     let report = record_sessions(&store, "chat/deeper", 2);
     assert_all_lost(&report, 2, "chat/deeper", &blocker);
-    assert_eq!(common::files_under(tmp.path()), [Path::new("chat")]);
+    assert_eq!(common::files_under(store.path()), [Path::new("chat")]);
 }
 
 #[test]
@@ -111,20 +110,19 @@ fn a_store_folder_replaced_by_a_file_loses_every_trace() {
 
 #[test]
 fn a_failed_rename_leaves_no_temporary_file() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let trace = common::simple_trace("chat", json!("blocked"));
     let (hash, _) = store.encode(&trace).unwrap();
     // The cassette's own name is taken by a (non-empty) folder: the rename fails.
-    let squatter = tmp.path().join("chat").join(format!("{hash}.json"));
+    let squatter = store.path().join("chat").join(format!("{hash}.json"));
     fs::create_dir_all(squatter.join("inside")).unwrap();
 
     let err = store.write(&trace).unwrap_err();
     assert_eq!(err.path(), Some(squatter.as_path()), "{err}");
     // Only the squatting folder's content remains: no temporary file.
-    assert!(common::files_under(tmp.path()).is_empty());
+    assert!(common::files_under(store.path()).is_empty());
     assert_eq!(
-        common::tree_under(tmp.path()),
+        common::tree_under(store.path()),
         [
             Path::new("chat").to_path_buf(),
             Path::new("chat").join(format!("{hash}.json")),

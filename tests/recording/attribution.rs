@@ -416,7 +416,7 @@ async fn a_call_in_flight_when_the_root_ends_holds_the_trace_until_it_ends() {
 /// A call made after its span's trace was delivered starts a trace of its own
 /// and never changes the delivered one. (A span kept as a `SpanContext` does
 /// not hold its trace open; only a carried future does, see
-/// tests/spawn_carry.rs.)
+/// tests/recording/spawn_carry.rs.)
 #[tokio::test(start_paused = true)]
 async fn a_call_after_the_trace_was_delivered_is_a_root_of_its_own() {
     let traces = Collector::new();

@@ -1,7 +1,7 @@
 //! Issue 3, point 4: hostile keys are refused with `InvalidKey` by every
 //! entry point, and nothing is ever created outside the store's folder.
 
-mod common;
+use crate::common;
 
 use std::path::Component;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! limit loads back. Every test runs on the default test thread (2 MiB of
 //! stack), so none of these depths may recurse as deep as it nests.
 
-mod common;
+use crate::common::{self, TempStore};
 
 use std::sync::Arc;
 
@@ -42,8 +42,7 @@ impl Serialize for Nested {
 #[test]
 fn a_value_exactly_at_the_limit_round_trips_and_one_level_more_is_refused() {
     assert_eq!(json_depth(&deep_value(10_000)), 10_000);
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let mut trace = common::simple_trace("edge", deep_value(MAX_JSON_DEPTH));
     trace.spans[0].output = Some(deep_value(MAX_JSON_DEPTH));
     let stored = store.write(&trace).unwrap();
@@ -60,8 +59,7 @@ fn a_value_exactly_at_the_limit_round_trips_and_one_level_more_is_refused() {
 
 #[test]
 fn store_write_round_trips_within_the_limit_and_refuses_deeper_with_a_typed_error() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     for depth in DEPTHS {
         let mut trace = common::simple_trace("deep", deep_value(depth));
         match store.write(&trace) {
@@ -135,8 +133,7 @@ fn with_span_deep_inputs_round_trip_or_are_counted_as_lost_through_a_store_sink(
 
 #[test]
 fn a_deep_task_output_is_counted_as_lost_not_fatal() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let model = Recorder::new(ScriptedModel::new(Script::text("ok")), store.sink());
     let report = tracedeck::testing::run_paused(async {
         with_span("deep-out", "in", async {
@@ -155,8 +152,7 @@ fn a_deep_task_output_is_counted_as_lost_not_fatal() {
 
 #[test]
 fn a_deep_trace_sent_straight_to_a_store_sink_is_refused_and_counted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let sink = store.sink();
     for depth in DEPTHS {
         sink.accept(Arc::new(common::simple_trace("raw", deep_value(depth))))
@@ -170,8 +166,7 @@ fn a_deep_trace_sent_straight_to_a_store_sink_is_refused_and_counted() {
 #[test]
 fn a_deep_model_request_is_counted_as_lost_not_fatal() {
     for depth in DEPTHS {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).unwrap();
+        let store = TempStore::new();
         let model = Recorder::new(ScriptedModel::new(Script::text("ok")), store.sink());
         let req = ModelRequest::new("m")
             .user("hi")

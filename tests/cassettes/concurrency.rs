@@ -6,7 +6,7 @@
 //! identical file names ("an identical existing file is success") and on
 //! creating the same key folders.
 
-mod common;
+use crate::common::{self, TempStore};
 
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
@@ -65,8 +65,7 @@ fn assert_complete(store: &Store) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_tasks_write_1000_traces_into_one_folder() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let tasks: Vec<_> = (0..8)
         .map(|writer| {
             let store = store.clone();
@@ -91,8 +90,7 @@ async fn eight_tasks_write_1000_traces_into_one_folder() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_tasks_queue_1000_traces_through_one_sink() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     // Room for every trace: this test is about concurrent accepts and
     // writes, not about a full queue (see cassette_sink.rs for that).
     let sink = store.sink_with_capacity(TOTAL + 8 * SHARED);
@@ -134,7 +132,7 @@ fn four_processes_write_1000_traces_into_one_folder() {
         .map(|index| {
             Command::new(&exe)
                 .args([
-                    "child_process_writer",
+                    "concurrency::child_process_writer",
                     "--exact",
                     "--ignored",
                     "--test-threads=1",

@@ -2,7 +2,7 @@
 //! `QueueFull`), it needs no tokio runtime, it outlives runtimes, and a
 //! clean flush means every accepted trace is on disk.
 
-mod common;
+use crate::common::{self, TempStore};
 
 use std::sync::Arc;
 
@@ -14,8 +14,7 @@ use tracedeck::{Recorder, Sink, Trace};
 
 #[test]
 fn a_full_queue_refuses_at_once_and_is_counted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let sink = store.sink_with_capacity(1);
     assert_eq!(sink.capacity(), 1);
     // Each trace carries 1 MB, so writing one takes the writer many
@@ -62,14 +61,13 @@ fn a_full_queue_refuses_at_once_and_is_counted() {
         let on_disk = stored.traces.iter().any(|s| s.trace == **trace);
         assert_eq!(on_disk, outcome.is_ok());
     }
-    common::assert_only_cassettes(tmp.path());
+    common::assert_only_cassettes(store.path());
 }
 
 #[test]
 fn accept_and_flush_need_no_tokio_runtime() {
     assert!(tokio::runtime::Handle::try_current().is_err());
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let sink = store.sink();
     assert_eq!(sink.capacity(), DEFAULT_QUEUE_CAPACITY);
     for i in 0..20 {
@@ -93,8 +91,7 @@ fn accept_and_flush_need_no_tokio_runtime() {
 
 #[test]
 fn one_sink_serves_recorders_across_runtimes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let sink = Arc::new(store.sink());
     // Each run_paused builds and drops its own runtime, like proptest cases do.
     for round in 0..3 {
@@ -111,9 +108,8 @@ fn one_sink_serves_recorders_across_runtimes() {
 
 #[test]
 fn each_failure_is_reported_once_with_its_path() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
-    let blocker = tmp.path().join("blocked");
+    let store = TempStore::new();
+    let blocker = store.path().join("blocked");
     std::fs::write(&blocker, "a file where the key folder goes").unwrap();
     let sink = store.sink();
     for i in 0..3 {
@@ -156,8 +152,7 @@ fn a_malformed_trace_is_refused_at_accept() {
 
 #[tokio::test(start_paused = true)]
 async fn flush_waits_for_every_trace_accepted_before_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let sink = store.sink();
     for i in 0..200 {
         sink.accept(Arc::new(common::simple_trace("many", json!(i))))
@@ -172,8 +167,7 @@ async fn flush_waits_for_every_trace_accepted_before_it() {
 #[test]
 fn recorders_on_clones_of_one_sink_store_a_shared_trace_once() {
     use tracedeck::{Model, ModelRequest, with_span};
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let sink = store.sink();
     let first = Recorder::new(common::echo_model(), sink.clone()).key("first");
     let second = Recorder::new(common::echo_model(), sink.clone()).key("second");

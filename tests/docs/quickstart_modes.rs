@@ -7,7 +7,7 @@
 //! Real time over loopback (about 1.5 s a recording), as the example runs.
 
 #[allow(dead_code)]
-#[path = "../examples/quickstart.rs"]
+#[path = "../../examples/quickstart.rs"]
 mod quickstart;
 
 use std::collections::BTreeMap;

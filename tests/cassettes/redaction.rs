@@ -1,7 +1,7 @@
 //! Issue 3, point 7 (contract 9): a redacted path's value appears in no
 //! file, and the playback hash of a redacted request is stable across runs.
 
-mod common;
+use crate::common::{self, TempStore};
 
 use std::fs;
 use std::path::Path;
@@ -217,8 +217,7 @@ fn a_redacted_response_is_hidden_in_its_parts_and_replays_unchanged() {
 
 #[test]
 fn verify_flags_what_redaction_would_have_hidden() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     record(&store, API_KEY, EMAIL);
     let report = store.verify();
     assert!(!report.is_clean());

@@ -3,7 +3,7 @@
 //! error status and an error event that both echo the key back — no
 //! recorded byte contains `SECRET`, and neither does any adapter's `Debug`.
 
-mod common;
+use crate::common;
 
 use futures::StreamExt;
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! error naming the file; a key with one bad file still returns its good
 //! traces beside the error; no input makes loading panic.
 
-mod common;
+use crate::common::{self, TempStore};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -321,9 +321,8 @@ proptest! {
     /// never panic and never load.
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512), json_like in "[{}\\[\\]\":,0-9a-z ]{0,64}") {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).unwrap();
-        fs::create_dir(tmp.path().join("k")).unwrap();
+        let store = TempStore::new();
+        fs::create_dir(store.path().join("k")).unwrap();
         for bytes in [bytes, json_like.into_bytes()] {
             let path = plant_hashed(&store, &bytes);
             let err = store.load(&sha256_hex(&bytes)).unwrap_err();
@@ -345,8 +344,7 @@ proptest! {
         change in 0u8..3,
         byte in 1u8..=255,
     ) {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).unwrap();
+        let store = TempStore::new();
         let stored = store.write(&trace).unwrap();
         let mut bytes = fs::read(&stored.path).unwrap();
         let i = at.index(bytes.len());

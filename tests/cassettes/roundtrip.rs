@@ -2,7 +2,7 @@
 //! is named by the sha256 of its bytes. Also: lookup by hash, listing keys,
 //! recorded order.
 
-mod common;
+use crate::common::{self, TempStore};
 
 use std::fs;
 use std::time::{Duration, SystemTime};
@@ -24,8 +24,7 @@ proptest! {
 
     #[test]
     fn an_arbitrary_trace_round_trips(trace in common::trace()) {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = Store::open(tmp.path()).unwrap();
+        let store = TempStore::new();
 
         let stored = store.write(&trace).unwrap();
         let bytes = fs::read(&stored.path).unwrap();
@@ -34,7 +33,7 @@ proptest! {
             stored.path.file_name().unwrap().to_str().unwrap(),
             format!("{}.json", sha256_hex(&bytes))
         );
-        let mut expected_dir = tmp.path().to_path_buf();
+        let mut expected_dir = store.path().to_path_buf();
         expected_dir.extend(trace.key().split('/'));
         prop_assert_eq!(stored.path.parent().unwrap(), expected_dir.as_path());
         prop_assert_eq!(&stored.trace, &trace);
@@ -56,14 +55,13 @@ proptest! {
         // Writing it again is the same file, untouched.
         let again = store.write(&trace).unwrap();
         prop_assert_eq!(again.hash, stored.hash);
-        prop_assert_eq!(common::files_under(tmp.path()).len(), 1);
+        prop_assert_eq!(common::files_under(store.path()).len(), 1);
     }
 }
 
 #[test]
 fn the_file_is_the_documented_envelope() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let trace = common::simple_trace("capital", json!("France"));
     let stored = store.write(&trace).unwrap();
     let text = fs::read_to_string(&stored.path).unwrap();
@@ -87,8 +85,7 @@ fn the_file_is_the_documented_envelope() {
 
 #[test]
 fn a_task_returning_unit_keeps_its_null_output() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let mut trace = common::simple_trace("unit", json!(null));
     trace.spans[0].output = Some(serde_json::Value::Null);
     let stored = store.write(&trace).unwrap();
@@ -100,8 +97,7 @@ fn a_task_returning_unit_keeps_its_null_output() {
 
 #[test]
 fn a_recorded_session_round_trips_through_the_sink() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let collector = Collector::new();
     run_paused(async {
         common::record_session(collector.clone(), "chat-turn", "hello").await;
@@ -122,8 +118,7 @@ fn a_recorded_session_round_trips_through_the_sink() {
 
 #[test]
 fn load_finds_a_cassette_by_hash_or_unique_prefix() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let stored: Vec<_> = (0..40)
         .map(|i| store.write(&common::simple_trace("a/b", json!(i))).unwrap())
         .collect();
@@ -176,14 +171,13 @@ fn load_finds_a_cassette_by_hash_or_unique_prefix() {
 
 #[test]
 fn keys_lists_every_key_folder_sorted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     for key in ["b", "a/x", "a", "a/x/deep", "Z", "a-b"] {
         store.write(&common::simple_trace(key, json!(key))).unwrap();
     }
     // A folder without cassettes and a stray file are not keys.
-    fs::create_dir_all(tmp.path().join("empty/inner")).unwrap();
-    fs::write(tmp.path().join("README.md"), "notes").unwrap();
+    fs::create_dir_all(store.path().join("empty/inner")).unwrap();
+    fs::write(store.path().join("README.md"), "notes").unwrap();
     assert_eq!(
         store.keys().unwrap(),
         ["Z", "a", "a-b", "a/x", "a/x/deep", "b"]
@@ -278,8 +272,7 @@ fn recorded_at_is_opt_in_and_orders_nothing() {
 
 #[test]
 fn malformed_traces_are_refused_before_anything_is_written() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::open(tmp.path()).unwrap();
+    let store = TempStore::new();
     let empty = Trace { spans: Vec::new() };
     let mut orphan = common::simple_trace("k", json!(1));
     let mut child = orphan.spans[0].clone();
@@ -296,5 +289,5 @@ fn malformed_traces_are_refused_before_anything_is_written() {
             "{trace:?}"
         );
     }
-    assert!(common::tree_under(tmp.path()).is_empty());
+    assert!(common::tree_under(store.path()).is_empty());
 }

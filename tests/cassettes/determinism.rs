@@ -2,7 +2,7 @@
 //! twice under a paused clock gives byte-identical cassettes with the same
 //! hash.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

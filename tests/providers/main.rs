@@ -1,0 +1,10 @@
+//! Providers: the HTTP adapters' wire format, conformance corpus, secrets, time to first token and the loopback SSE server.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod conformance;
+mod depth;
+mod secrets;
+mod sse_server;
+mod ttft;
+mod wire;
