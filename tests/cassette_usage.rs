@@ -58,7 +58,11 @@ fn a_player_notes_the_cassettes_it_serves_and_the_rest_are_unused() {
     record(&store, &["capital", "weather"]);
     let ledger = store.usage();
     assert!(ledger.used().unwrap().is_empty(), "nothing replayed yet");
-    assert_eq!(ledger.unused().unwrap().len(), 3, "every cassette is unused");
+    assert_eq!(
+        ledger.unused().unwrap().len(),
+        3,
+        "every cassette is unused"
+    );
 
     let player = Player::from_store(&store, "capital").unwrap();
     tracedeck::testing::run_paused(async {
@@ -70,16 +74,17 @@ fn a_player_notes_the_cassettes_it_serves_and_the_rest_are_unused() {
 
     let spain: Vec<CassetteFile> = files_of(&store, "capital")
         .into_iter()
-        .filter(|c| {
-            store.load(&c.hash).unwrap().trace.root().input == serde_json::json!("Spain")
-        })
+        .filter(|c| store.load(&c.hash).unwrap().trace.root().input == serde_json::json!("Spain"))
         .collect();
     assert_eq!(ledger.used().unwrap(), entries(&spain));
     let mut expected_unused: Vec<CassetteFile> = store.usage().cassettes().unwrap();
     expected_unused.retain(|c| !spain.contains(c));
     assert_eq!(ledger.unused().unwrap(), expected_unused);
     assert_eq!(
-        expected_unused.iter().filter(|c| c.key == "weather").count(),
+        expected_unused
+            .iter()
+            .filter(|c| c.key == "weather")
+            .count(),
         1
     );
     // One line, in one file of this process.
@@ -194,7 +199,10 @@ fn four_processes_replaying_different_keys_all_land_in_the_ledger() {
             "a replaying process failed: {stdout}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(stdout.contains("1 passed"), "the child did not run: {stdout}");
+        assert!(
+            stdout.contains("1 passed"),
+            "the child did not run: {stdout}"
+        );
     }
     let ledger = store.usage();
     let used = ledger.used().unwrap();
@@ -206,10 +214,7 @@ fn four_processes_replaying_different_keys_all_land_in_the_ledger() {
     // Each child replays its key's first trace: for capital, one of two.
     assert_eq!(used.len(), KEYS.len(), "{used:?}");
     assert!(replayed.is_subset(&used), "{used:?}");
-    assert_eq!(
-        used.iter().filter(|e| e.starts_with("capital/")).count(),
-        1
-    );
+    assert_eq!(used.iter().filter(|e| e.starts_with("capital/")).count(), 1);
     assert_eq!(ledger.unused().unwrap().len(), 1, "the other capital trace");
     let logs = std::fs::read_dir(ledger.folder())
         .unwrap()
@@ -238,7 +243,10 @@ fn child_process_replayer() {
     let player = Player::from_store(&store, &key).unwrap();
     let input = if key == "capital" { "France" } else { "one" };
     tracedeck::testing::run_paused(async {
-        player.generate(ask(&format!("{key}: {input}"))).await.unwrap();
+        player
+            .generate(ask(&format!("{key}: {input}")))
+            .await
+            .unwrap();
     });
     assert_eq!(UsageLedger::write_failures(), 0);
 }

@@ -13,7 +13,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// callers then fall back to file times.
 pub fn commit_times(dir: &Path) -> HashMap<PathBuf, SystemTime> {
     let output = Command::new("git")
-        .args(["-c", "core.quotePath=false", "log", "--format=%x00%ct", "--name-only", "--relative", "--", "."])
+        .args([
+            "-c",
+            "core.quotePath=false",
+            "log",
+            "--format=%x00%ct",
+            "--name-only",
+            "--relative",
+            "--",
+            ".",
+        ])
         .current_dir(dir)
         .stdin(Stdio::null())
         .stderr(Stdio::null())

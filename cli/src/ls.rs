@@ -126,11 +126,7 @@ pub fn run(dir: &Path, args: &LsArgs, out: &mut dyn Write) -> Result<Outcome, Cl
         Some(header) if single_source => header,
         _ => "NEWEST",
     };
-    let mut rows = vec![
-        ["KEY", "TRACES", "SIZE", header]
-            .map(String::from)
-            .to_vec(),
-    ];
+    let mut rows = vec![["KEY", "TRACES", "SIZE", header].map(String::from).to_vec()];
     for entry in &entries {
         let mut traces = entry.traces.to_string();
         if !entry.unreadable.is_empty() {

@@ -472,8 +472,9 @@ fn a_folder_holding_stores_points_at_them() {
 fn a_key_typo_gets_did_you_mean() {
     let show = examples(&["show", "chat-trun"], 2);
     assert!(
-        show.stderr
-            .contains("no key or trace hash `chat-trun` in `cassettes/examples`; did you mean `chat-turn`?"),
+        show.stderr.contains(
+            "no key or trace hash `chat-trun` in `cassettes/examples`; did you mean `chat-turn`?"
+        ),
         "{}",
         show.stderr
     );
@@ -505,7 +506,11 @@ fn diff_can_ignore_timing_only_differences() {
     let dir = dir.to_str().unwrap();
     let plain = tracedeck(&["--dir", dir, "diff", TRIAGE_SAM, &slower.hash]);
     assert_eq!(plain.code, 1, "{}", plain.stdout);
-    assert!(plain.stdout.contains("span trees: same spans"), "{}", plain.stdout);
+    assert!(
+        plain.stdout.contains("span trees: same spans"),
+        "{}",
+        plain.stdout
+    );
     assert!(
         plain
             .stdout
@@ -513,7 +518,14 @@ fn diff_can_ignore_timing_only_differences() {
         "{}",
         plain.stdout
     );
-    let ignored = tracedeck(&["--dir", dir, "diff", TRIAGE_SAM, &slower.hash, "--ignore-timing"]);
+    let ignored = tracedeck(&[
+        "--dir",
+        dir,
+        "diff",
+        TRIAGE_SAM,
+        &slower.hash,
+        "--ignore-timing",
+    ]);
     assert_eq!(ignored.code, 0, "{}", ignored.stdout);
     assert!(
         ignored
@@ -523,20 +535,42 @@ fn diff_can_ignore_timing_only_differences() {
         ignored.stdout
     );
     let json = json(
-        &tracedeck(&["--dir", dir, "diff", TRIAGE_SAM, &slower.hash, "--ignore-timing", "--json"])
-            .stdout,
+        &tracedeck(&[
+            "--dir",
+            dir,
+            "diff",
+            TRIAGE_SAM,
+            &slower.hash,
+            "--ignore-timing",
+            "--json",
+        ])
+        .stdout,
     );
     assert_eq!(json["same"], true);
     assert_eq!(json["timing_ignored"], true);
     // A content change still fails with timing ignored.
-    let other = tracedeck(&["--dir", dir, "diff", TRIAGE_SAM, TRIAGE_ADA, "--ignore-timing"]);
+    let other = tracedeck(&[
+        "--dir",
+        dir,
+        "diff",
+        TRIAGE_SAM,
+        TRIAGE_ADA,
+        "--ignore-timing",
+    ]);
     assert_eq!(other.code, 1, "{}", other.stdout);
 }
 
 /// Runs git in `dir` with a fixed identity and commit time.
 fn git(dir: &Path, args: &[&str]) {
     let status = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .current_dir(dir)
         .env("GIT_AUTHOR_DATE", "2001-02-03T04:05:06Z")
@@ -546,7 +580,11 @@ fn git(dir: &Path, args: &[&str]) {
         .env_remove("GIT_INDEX_FILE")
         .output()
         .expect("run git");
-    assert!(status.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
 }
 
 #[test]
@@ -559,7 +597,11 @@ fn ls_shows_the_commit_time_of_tracked_cassettes_and_labels_file_times() {
     assert!(header.ends_with("MODIFIED"), "{}", untracked.stdout);
     let listed = json(&tracedeck(&["ls", dir.to_str().unwrap(), "--json"]).stdout);
     assert!(
-        listed.as_array().unwrap().iter().all(|k| k["newest_source"] == "modified"),
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["newest_source"] == "modified"),
         "{listed}"
     );
 
@@ -570,9 +612,17 @@ fn ls_shows_the_commit_time_of_tracked_cassettes_and_labels_file_times() {
     let committed = tracedeck(&["ls", dir.to_str().unwrap()]);
     assert_eq!(committed.code, 0, "{}", committed.stderr);
     let mut lines = committed.stdout.lines();
-    assert!(lines.next().unwrap().ends_with("COMMITTED"), "{}", committed.stdout);
+    assert!(
+        lines.next().unwrap().ends_with("COMMITTED"),
+        "{}",
+        committed.stdout
+    );
     for line in lines.take(3) {
-        assert!(line.ends_with("  2001-02-03T04:05:06Z"), "{}", committed.stdout);
+        assert!(
+            line.ends_with("  2001-02-03T04:05:06Z"),
+            "{}",
+            committed.stdout
+        );
     }
 
     // A new, uncommitted recording: that key shows its file time, and every
@@ -582,7 +632,11 @@ fn ls_shows_the_commit_time_of_tracked_cassettes_and_labels_file_times() {
     trace.spans[0].input = serde_json::json!({"customer": "Lin", "body": "new"});
     store.write(&trace).unwrap();
     let mixed = tracedeck(&["ls", dir.to_str().unwrap()]);
-    assert!(mixed.stdout.lines().next().unwrap().ends_with("NEWEST"), "{}", mixed.stdout);
+    assert!(
+        mixed.stdout.lines().next().unwrap().ends_with("NEWEST"),
+        "{}",
+        mixed.stdout
+    );
     let row = |key: &str| {
         mixed
             .stdout
@@ -591,8 +645,16 @@ fn ls_shows_the_commit_time_of_tracked_cassettes_and_labels_file_times() {
             .unwrap()
             .to_owned()
     };
-    assert!(row("chat-turn ").ends_with("2001-02-03T04:05:06Z (commit)"), "{}", mixed.stdout);
-    assert!(row("support/triage ").ends_with("Z (modified)"), "{}", mixed.stdout);
+    assert!(
+        row("chat-turn ").ends_with("2001-02-03T04:05:06Z (commit)"),
+        "{}",
+        mixed.stdout
+    );
+    assert!(
+        row("support/triage ").ends_with("Z (modified)"),
+        "{}",
+        mixed.stdout
+    );
 }
 
 /// Copies the folder tree `from` to `to`.
@@ -627,7 +689,11 @@ fn prune_lists_deletes_and_resets_unused_cassettes() {
     );
     let refused = tracedeck(&["prune", dir_arg, "--yes"]);
     assert_eq!(refused.code, 2, "{}", refused.stdout);
-    assert!(refused.stderr.contains("before `tracedeck prune --yes`"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("before `tracedeck prune --yes`"),
+        "{}",
+        refused.stderr
+    );
     assert_eq!(store.usage().cassettes().unwrap().len(), 6);
 
     // Replays of support/triage noted both its cassettes.
@@ -640,7 +706,10 @@ fn prune_lists_deletes_and_resets_unused_cassettes() {
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     let mut lines = listed.stdout.lines();
     let first = lines.next().unwrap();
-    assert!(first.starts_with("2 of 6 cassettes used since 20"), "{first}");
+    assert!(
+        first.starts_with("2 of 6 cassettes used since 20"),
+        "{first}"
+    );
     assert_eq!(lines.next(), Some("4 cassettes unused:"));
     let unused: Vec<&str> = lines.clone().take(4).collect();
     assert!(
@@ -650,24 +719,47 @@ fn prune_lists_deletes_and_resets_unused_cassettes() {
         "{}",
         listed.stdout
     );
-    assert_eq!(store.usage().cassettes().unwrap().len(), 6, "listing deletes nothing");
+    assert_eq!(
+        store.usage().cassettes().unwrap().len(),
+        6,
+        "listing deletes nothing"
+    );
 
     let deleted = tracedeck(&["prune", dir_arg, "--yes"]);
     assert_eq!(deleted.code, 0, "{}", deleted.stderr);
-    assert!(deleted.stdout.contains("deleted 4 unused cassettes\n"), "{}", deleted.stdout);
+    assert!(
+        deleted.stdout.contains("deleted 4 unused cassettes\n"),
+        "{}",
+        deleted.stdout
+    );
     assert_eq!(store.keys().unwrap(), ["support/triage"]);
-    assert!(!dir.join("summarize").exists(), "an emptied key folder goes too");
+    assert!(
+        !dir.join("summarize").exists(),
+        "an emptied key folder goes too"
+    );
     let ls = json(&tracedeck(&["ls", dir_arg, "--json"]).stdout);
     assert_eq!(ls.as_array().unwrap().len(), 1);
     let again = tracedeck(&["prune", dir_arg]);
-    assert!(again.stdout.ends_with("no unused cassettes\n"), "{}", again.stdout);
+    assert!(
+        again.stdout.ends_with("no unused cassettes\n"),
+        "{}",
+        again.stdout
+    );
 
     let reset = tracedeck(&["prune", dir_arg, "--reset"]);
     assert_eq!(reset.code, 0, "{}", reset.stderr);
-    assert!(reset.stdout.starts_with("usage ledger reset in "), "{}", reset.stdout);
+    assert!(
+        reset.stdout.starts_with("usage ledger reset in "),
+        "{}",
+        reset.stdout
+    );
     assert!(store.usage().used().unwrap().is_empty());
     let after = tracedeck(&["prune", dir_arg]);
-    assert!(after.stdout.starts_with("0 of 2 cassettes used since 20"), "{}", after.stdout);
+    assert!(
+        after.stdout.starts_with("0 of 2 cassettes used since 20"),
+        "{}",
+        after.stdout
+    );
     // The ledger is no cassette: verify stays clean beside it.
     assert_eq!(tracedeck(&["verify", dir_arg]).code, 0);
 }
@@ -702,7 +794,10 @@ fn verify_fix_removes_stale_temporary_files_and_says_so() {
     let run = tracedeck(&["verify", "--fix", "--json", dir_arg]);
     let report = json(&run.stdout);
     assert_eq!(report["fixed"]["removed"], serde_json::json!([]));
-    assert_eq!(report["fixed"]["kept"], serde_json::json!([fresh.display().to_string()]));
+    assert_eq!(
+        report["fixed"]["kept"],
+        serde_json::json!([fresh.display().to_string()])
+    );
     assert!(fresh.exists());
 }
 

@@ -180,7 +180,8 @@ impl UsageLedger {
             Err(e) => return Err(CassetteError::io(&folder, "read the usage ledger", e)),
         };
         for entry in entries {
-            let entry = entry.map_err(|e| CassetteError::io(&folder, "read the usage ledger", e))?;
+            let entry =
+                entry.map_err(|e| CassetteError::io(&folder, "read the usage ledger", e))?;
             let path = entry.path();
             let is_log = entry.file_name().to_string_lossy().ends_with(LOG_SUFFIX);
             if !is_log || !entry.file_type().is_ok_and(|t| t.is_file()) {
@@ -231,8 +232,7 @@ impl UsageLedger {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(CassetteError::io(&folder, "read the usage ledger", e)),
         }
-        create_ledger(&folder)
-            .map_err(|e| CassetteError::io(&folder, "create the usage ledger", e))
+        create_ledger(&folder).map_err(|e| CassetteError::io(&folder, "create the usage ledger", e))
     }
 
     /// Every cassette file of the store (`<key>/<sha256>.json`, regular
@@ -285,13 +285,13 @@ fn create_ledger(folder: &Path) -> io::Result<()> {
         let ignore = root.join(".gitignore");
         if !ignore.exists() {
             // Local bookkeeping: never committed.
-            fs::write(&ignore, "# tracedeck's usage ledger: local, never committed\n*\n")?;
+            fs::write(
+                &ignore,
+                "# tracedeck's usage ledger: local, never committed\n*\n",
+            )?;
         }
     }
-    let started = format!(
-        "{}\n",
-        humantime::format_rfc3339_seconds(SystemTime::now())
-    );
+    let started = format!("{}\n", humantime::format_rfc3339_seconds(SystemTime::now()));
     match fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -542,12 +542,10 @@ impl From<StoredTrace> for Recording {
     /// It is noted in the usage ledger of the store its file lies in.
     fn from(stored: StoredTrace) -> Self {
         let cassette =
-            UsageLedger::for_cassette(&stored.path, stored.trace.key()).map(|ledger| {
-                LedgerEntry {
-                    ledger,
-                    hash: stored.hash.clone(),
-                    noted: AtomicBool::new(false),
-                }
+            UsageLedger::for_cassette(&stored.path, stored.trace.key()).map(|ledger| LedgerEntry {
+                ledger,
+                hash: stored.hash.clone(),
+                noted: AtomicBool::new(false),
             });
         Self {
             origin: format!("{}/{}.json", stored.trace.key(), stored.hash),
