@@ -29,6 +29,9 @@
 //!   the file — never a panic, never a silently wrong trace.
 //! - **Secrets** (contract 9): [`Redaction`] hides JSON paths before
 //!   hashing; [`Store::verify`] flags secret-looking strings.
+//! - **Usage** (contract 10): replays note the cassettes they serve in a
+//!   [`UsageLedger`] kept in `<dir>/.tracedeck/` (a folder every scan of the
+//!   store skips), so the cassettes no run used can be listed and pruned.
 
 mod atomic;
 mod error;
