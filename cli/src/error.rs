@@ -25,9 +25,12 @@ pub enum CliError {
     },
     /// Nothing in the store has that key or hash.
     #[error(
-        "no key or trace hash `{target}` in `{}`{}; `tracedeck ls` lists the keys",
+        "no key or trace hash `{target}` in `{}`{}",
         dir.display(),
-        did_you_mean.as_ref().map(|key| format!("; did you mean `{key}`?")).unwrap_or_default()
+        match did_you_mean {
+            Some(key) => format!(": did you mean `{key}`? (`tracedeck ls` lists the keys)"),
+            None => "; `tracedeck ls` lists the keys".to_owned(),
+        }
     )]
     NotFound {
         /// What was looked for.
@@ -39,10 +42,11 @@ pub enum CliError {
     },
     /// The folder is not one store but holds several (or one, a level down).
     #[error(
-        "`{}` holds {}: {}; pass one with --dir, e.g. `tracedeck --dir {} ...`",
+        "`{}` holds {}: {}; pass {} with --dir, e.g. `tracedeck --dir {} ...`",
         dir.display(),
         if stores.len() == 1 { "1 store".to_owned() } else { format!("{} stores", stores.len()) },
         stores.iter().map(|s| s.display().to_string()).collect::<Vec<_>>().join(", "),
+        if stores.len() == 1 { "it" } else { "one" },
         stores.first().map(|s| s.display().to_string()).unwrap_or_default()
     )]
     SeveralStores {

@@ -427,7 +427,7 @@ fn a_folder_holding_stores_points_at_them() {
             run.stderr
         );
         assert!(run.stderr.contains("cassettes/examples"), "{}", run.stderr);
-        assert!(run.stderr.contains("pass one with --dir"), "{}", run.stderr);
+        assert!(run.stderr.contains(" with --dir"), "{}", run.stderr);
     }
 
     // Two stores side by side: every command names both, and none acts.
@@ -473,7 +473,7 @@ fn a_key_typo_gets_did_you_mean() {
     let show = examples(&["show", "chat-trun"], 2);
     assert!(
         show.stderr.contains(
-            "no key or trace hash `chat-trun` in `cassettes/examples`; did you mean `chat-turn`?"
+            "no key or trace hash `chat-trun` in `cassettes/examples`: did you mean `chat-turn`? (`tracedeck ls` lists the keys)"
         ),
         "{}",
         show.stderr
@@ -486,6 +486,7 @@ fn a_key_typo_gets_did_you_mean() {
     );
     let far = examples(&["show", "billing"], 2);
     assert!(!far.stderr.contains("did you mean"), "{}", far.stderr);
+    assert!(far.stderr.contains("; `tracedeck ls` lists the keys"), "{}", far.stderr);
 }
 
 #[test]
