@@ -252,3 +252,23 @@ fn child_process_replayer() {
     });
     assert_eq!(UsageLedger::write_failures(), 0);
 }
+
+#[test]
+fn cassettes_recorded_after_the_ledger_started_count_as_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path()).unwrap();
+    // Recording alone starts no ledger.
+    record(&store, &["capital"]);
+    assert!(!tmp.path().join(LEDGER_ROOT).exists());
+
+    // Once started, what a run records is in use: prune never takes a
+    // cassette the run that ran just before it wrote.
+    store.usage().reset().unwrap();
+    record(&store, &["weather"]);
+    let ledger = store.usage();
+    assert_eq!(
+        ledger.used().unwrap(),
+        entries(&files_of(&store, "weather"))
+    );
+    assert_eq!(ledger.unused().unwrap(), files_of(&store, "capital"));
+}

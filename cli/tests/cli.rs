@@ -486,7 +486,11 @@ fn a_key_typo_gets_did_you_mean() {
     );
     let far = examples(&["show", "billing"], 2);
     assert!(!far.stderr.contains("did you mean"), "{}", far.stderr);
-    assert!(far.stderr.contains("; `tracedeck ls` lists the keys"), "{}", far.stderr);
+    assert!(
+        far.stderr.contains("; `tracedeck ls` lists the keys"),
+        "{}",
+        far.stderr
+    );
 }
 
 #[test]

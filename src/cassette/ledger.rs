@@ -165,6 +165,35 @@ impl UsageLedger {
         }
     }
 
+    /// Notes that a recording just wrote the cassette at `path` under
+    /// `key`, so a run that records (Auto or Record mode) never leaves its
+    /// new cassettes looking unused. Only when the ledger exists (a replay
+    /// or `tracedeck prune --reset` started it): recording alone never
+    /// creates one. Nothing is remembered in memory, so a long recording
+    /// session does not grow; best effort, as [`note`](UsageLedger::note).
+    pub(crate) fn note_written(&self, key: &str, path: &Path) {
+        let folder = self.folder();
+        if !folder.is_dir() {
+            return;
+        }
+        let Some(hash) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+        else {
+            return;
+        };
+        let entry = format!("{key}/{hash}");
+        let mut writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
+        let log = writers.entry(folder.clone()).or_default();
+        if log.written.contains(&entry) {
+            return;
+        }
+        if append(&folder, &mut log.file, &entry).is_err() {
+            WRITE_FAILURES.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Every cassette noted as used since the last reset, as `<key>/<hash>`,
     /// by any process. Empty when the ledger was never written.
     ///
