@@ -13,8 +13,8 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "tracedeck", version, propagate_version = true)]
 #[command(
-    after_help = "Exit status: 0 on success; 1 when `verify` finds a problem or `diff` \
-    finds a difference; 2 on an error.\n\nExamples:\n  tracedeck ls\n  tracedeck show chat-turn\n  \
+    after_help = "Exit status: 0 on success; 1 when `verify` finds a problem, `diff` a \
+    difference or `prune` a file it cannot delete; 2 on an error.\n\nExamples:\n  tracedeck ls\n  tracedeck show chat-turn\n  \
     tracedeck verify\n  tracedeck timeline 3f2a9c -o turn.svg\n  tracedeck prune --yes"
 )]
 pub struct Cli {

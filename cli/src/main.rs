@@ -10,9 +10,10 @@
 //! tracedeck prune [--yes|--reset]   cassettes no replay used since the ledger was reset
 //! ```
 //!
-//! Exit status: 0 on success; 1 when `verify` finds a problem or `diff`
-//! finds a difference; 2 on an error (bad arguments, missing folder or
-//! trace, unreadable file).
+//! Exit status: 0 on success; 1 when `verify` finds a problem, `diff`
+//! finds a difference or `prune --yes` cannot delete a file; 2 on an error
+//! (bad arguments, missing folder or trace, unreadable file, a folder that
+//! holds several stores).
 
 mod args;
 mod cassettes;
