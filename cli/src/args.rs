@@ -13,12 +13,13 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "tracedeck", version, propagate_version = true)]
 #[command(
-    after_help = "Exit status: 0 on success; 1 when `verify` finds a problem or `diff` \
-    finds a difference; 2 on an error.\n\nExamples:\n  tracedeck ls\n  tracedeck show chat-turn\n  \
-    tracedeck verify\n  tracedeck timeline 3f2a9c -o turn.svg"
+    after_help = "Exit status: 0 on success; 1 when `verify` finds a problem, `diff` a \
+    difference or `prune` a file it cannot delete; 2 on an error.\n\nExamples:\n  tracedeck ls\n  tracedeck show chat-turn\n  \
+    tracedeck verify\n  tracedeck timeline 3f2a9c -o turn.svg\n  tracedeck prune --yes"
 )]
 pub struct Cli {
-    /// The cassette folder.
+    /// The cassette folder (one store). Every command takes it; `ls`,
+    /// `verify` and `prune` also take it as their argument.
     #[arg(
         long,
         global = true,
@@ -53,6 +54,9 @@ pub enum Command {
     /// Draw one trace as a waterfall (SVG): a bar per span, a tick per
     /// streamed part, time to first token marked.
     Timeline(TimelineArgs),
+    /// List the cassettes no replay used since the usage ledger was reset
+    /// (`--yes` deletes them, `--reset` starts the ledger again).
+    Prune(PruneArgs),
 }
 
 /// `tracedeck ls`.
@@ -90,6 +94,11 @@ pub struct VerifyArgs {
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
+    /// First remove the temporary files crashed writers left behind (older
+    /// than 10 minutes), saying which, then verify.
+    #[arg(long)]
+    pub fix: bool,
+
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -121,6 +130,11 @@ pub struct DiffArgs {
     /// Print the differences as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Treat traces whose only differences are timing (part offsets, TTFT,
+    /// durations) as the same: exit 0 and say so.
+    #[arg(long)]
+    pub ignore_timing: bool,
 }
 
 /// `tracedeck timeline`.
@@ -133,4 +147,21 @@ pub struct TimelineArgs {
     /// Where to write the SVG; standard output when not given.
     #[arg(short, long, value_name = "FILE.svg")]
     pub output: Option<PathBuf>,
+}
+
+/// `tracedeck prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// The cassette folder (overrides --dir).
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Delete the unused cassettes instead of only listing them.
+    #[arg(long, conflicts_with = "reset")]
+    pub yes: bool,
+
+    /// Clear the usage ledger: every cassette counts as unused until a
+    /// replay uses it again.
+    #[arg(long)]
+    pub reset: bool,
 }

@@ -11,9 +11,24 @@ use crate::text::short_hash;
 
 /// Opens the store in `dir`, which must already exist: reading commands
 /// never create a folder (a typo in `--dir` is an error, not an empty store).
+///
+/// A folder that holds stores instead of being one (as a repository's
+/// `cassettes/` holding `cassettes/examples/` and `cassettes/quickstart/`)
+/// is [`CliError::SeveralStores`], naming them.
 pub fn open(dir: &Path) -> Result<Store, CliError> {
     match std::fs::metadata(dir) {
-        Ok(meta) if meta.is_dir() => Ok(Store::open(dir)?),
+        Ok(meta) if meta.is_dir() => {
+            let store = Store::open(dir)?;
+            let stores = stores_inside(&store);
+            if stores.is_empty() {
+                Ok(store)
+            } else {
+                Err(CliError::SeveralStores {
+                    dir: dir.to_owned(),
+                    stores,
+                })
+            }
+        }
         Ok(_) => Err(CliError::NotAFolder {
             dir: dir.to_owned(),
         }),
@@ -53,10 +68,94 @@ pub fn resolve(store: &Store, target: &str) -> Result<Vec<StoredTrace>, CliError
             Err(e) => return Err(e.into()),
         }
     }
+    let did_you_mean = if validate_key(target).is_ok() {
+        closest_key(target, &store.keys().unwrap_or_default())
+    } else {
+        None
+    };
     Err(CliError::NotFound {
         target: target.to_owned(),
         dir: store.dir().to_owned(),
+        did_you_mean,
     })
+}
+
+/// The key of `keys` closest to `typed` by edit distance, if close enough
+/// to be a typo: at most 2 edits, or a third of the key's length.
+pub fn closest_key(typed: &str, keys: &[String]) -> Option<String> {
+    let limit = (typed.chars().count() / 3).max(2);
+    keys.iter()
+        .map(|key| (edit_distance(typed, key), key))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, key)| key.clone())
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Folders inside the store's folder that are stores of their own: a key
+/// folder `<prefix>/<k>` whose cassettes hold traces of key `<k>` says
+/// `<prefix>` is a store. One cassette per key folder is read (its root
+/// key only), so this stays cheap on big stores.
+pub fn stores_inside(store: &Store) -> Vec<PathBuf> {
+    let Ok(keys) = store.keys() else {
+        return Vec::new();
+    };
+    let mut stores = BTreeSet::new();
+    for key in keys {
+        let Ok(folder) = store.key_dir(&key) else {
+            continue;
+        };
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        let Some(trace_key) = files
+            .iter()
+            .find_map(|path| root_key(path, store.max_file_bytes()))
+        else {
+            continue;
+        };
+        if let Some(prefix) = key
+            .strip_suffix(trace_key.as_str())
+            .and_then(|prefix| prefix.strip_suffix('/'))
+            .filter(|prefix| !prefix.is_empty())
+        {
+            stores.insert(store.dir().join(prefix));
+        }
+    }
+    stores.into_iter().collect()
+}
+
+/// The root span's key of the cassette at `path`, if it reads as one.
+fn root_key(path: &Path, max_bytes: u64) -> Option<String> {
+    if std::fs::metadata(path).ok()?.len() > max_bytes {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    Some(value.pointer("/trace/spans/0/key")?.as_str()?.to_owned())
 }
 
 /// The one trace `target` names; a key must have exactly one.

@@ -22,6 +22,9 @@ struct JsonDiff<'a> {
     same: bool,
     spans: &'a SpanTreeDiff,
     timing: &'a [LlmTiming],
+    /// Whether timing differences were ignored (`--ignore-timing`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    timing_ignored: bool,
 }
 
 /// Runs `diff` on the store in `dir`.
@@ -31,7 +34,8 @@ pub fn run(dir: &Path, args: &DiffArgs, out: &mut dyn Write) -> Result<Outcome, 
     let new = resolve_one(&store, &args.new)?;
     let spans = SpanTreeDiff::between(&old.trace, &new.trace);
     let timing = LlmTiming::between(&old.trace, &new.trace);
-    let same = spans.is_empty() && timing.iter().all(LlmTiming::is_unchanged);
+    let same_timing = timing.iter().all(LlmTiming::is_unchanged);
+    let same = spans.is_empty() && (same_timing || args.ignore_timing);
     let outcome = if same {
         Outcome::Clean
     } else {
@@ -45,6 +49,7 @@ pub fn run(dir: &Path, args: &DiffArgs, out: &mut dyn Write) -> Result<Outcome, 
             same,
             spans: &spans,
             timing: &timing,
+            timing_ignored: args.ignore_timing,
         };
         serde_json::to_writer_pretty(&mut *out, &json)?;
         writeln!(out)?;
@@ -110,10 +115,13 @@ pub fn run(dir: &Path, args: &DiffArgs, out: &mut dyn Write) -> Result<Outcome, 
     writeln!(
         out,
         "{}",
-        if same {
-            "the traces are the same"
-        } else {
-            "the traces differ"
+        match (same, same_timing) {
+            (true, true) => "the traces are the same",
+            (true, false) => "the traces are the same apart from timing (ignored: --ignore-timing)",
+            (false, _) if spans.is_empty() => {
+                "the traces differ only in timing (`--ignore-timing` ignores that)"
+            }
+            (false, _) => "the traces differ",
         }
     )?;
     Ok(outcome)

@@ -24,12 +24,48 @@ pub enum CliError {
         dir: PathBuf,
     },
     /// Nothing in the store has that key or hash.
-    #[error("no key or trace hash `{target}` in `{}`; `tracedeck ls` lists the keys", dir.display())]
+    #[error(
+        "no key or trace hash `{target}` in `{}`{}",
+        dir.display(),
+        match did_you_mean {
+            Some(key) => format!(": did you mean `{key}`? (`tracedeck ls` lists the keys)"),
+            None => "; `tracedeck ls` lists the keys".to_owned(),
+        }
+    )]
     NotFound {
         /// What was looked for.
         target: String,
         /// The store's folder.
         dir: PathBuf,
+        /// The store's key closest to `target`, when one is close.
+        did_you_mean: Option<String>,
+    },
+    /// The folder is not one store but holds several (or one, a level down).
+    #[error(
+        "`{}` holds {}: {}; pass {} with --dir, e.g. `tracedeck --dir {} ...`",
+        dir.display(),
+        if stores.len() == 1 { "1 store".to_owned() } else { format!("{} stores", stores.len()) },
+        stores.iter().map(|s| s.display().to_string()).collect::<Vec<_>>().join(", "),
+        if stores.len() == 1 { "it" } else { "one" },
+        stores.first().map(|s| s.display().to_string()).unwrap_or_default()
+    )]
+    SeveralStores {
+        /// The folder given.
+        dir: PathBuf,
+        /// The stores inside it, in path order.
+        stores: Vec<PathBuf>,
+    },
+    /// `prune --yes` with an empty ledger would delete every cassette.
+    #[error(
+        "no replay has been noted in `{}` since {since}, so every cassette looks unused; \
+         run your tests (they note what they replay) before `tracedeck prune --yes`",
+        dir.display()
+    )]
+    EmptyLedger {
+        /// The store's folder.
+        dir: PathBuf,
+        /// When the ledger was started, in words.
+        since: String,
     },
     /// A key whose every cassette failed to load.
     #[error(

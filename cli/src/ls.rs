@@ -1,5 +1,11 @@
 //! `tracedeck ls`: the keys of a cassette folder, with their trace counts,
 //! sizes and newest recording.
+//!
+//! Cassettes hold no wall-clock time (contract 6: the same session recorded
+//! twice gives the same bytes), and a checkout sets every file's time to the
+//! checkout's. So the time shown is, per cassette, the first known of: its
+//! `recorded_at` (when the store stamps one), the last git commit of the
+//! file, or else its modification time — and the column says which.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,6 +17,7 @@ use crate::Outcome;
 use crate::args::LsArgs;
 use crate::cassettes::{hint_nested_stores, nested_stores, open, warn};
 use crate::error::CliError;
+use crate::git::commit_times;
 use crate::text::{Align, count, human_size, table, timestamp};
 
 /// One key of the listing.
@@ -19,11 +26,47 @@ struct KeyEntry {
     key: String,
     traces: usize,
     bytes: u64,
-    /// RFC 3339, UTC: the newest `recorded_at`, else the newest file time.
+    /// RFC 3339, UTC: the newest time of the key's cassettes (see the module docs).
     #[serde(skip_serializing_if = "Option::is_none")]
     newest: Option<String>,
+    /// Where `newest` comes from: `recorded` (the cassette's `recorded_at`),
+    /// `commit` (git) or `modified` (the file's modification time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    newest_source: Option<TimeSource>,
     /// Files of the key that could not be loaded.
     unreadable: Vec<String>,
+}
+
+/// Where a cassette's time comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum TimeSource {
+    /// The cassette's own `recorded_at`.
+    Recorded,
+    /// The last git commit of the file.
+    Commit,
+    /// The file's modification time (a checkout's, perhaps).
+    Modified,
+}
+
+impl TimeSource {
+    /// The column header when every time shown comes from here.
+    fn header(self) -> &'static str {
+        match self {
+            Self::Recorded => "RECORDED",
+            Self::Commit => "COMMITTED",
+            Self::Modified => "MODIFIED",
+        }
+    }
+
+    /// The mark after a time in a column of mixed sources.
+    fn mark(self) -> &'static str {
+        match self {
+            Self::Recorded => "recorded",
+            Self::Commit => "commit",
+            Self::Modified => "modified",
+        }
+    }
 }
 
 /// Runs `ls` on the store in `dir`.
@@ -31,6 +74,7 @@ pub fn run(dir: &Path, args: &LsArgs, out: &mut dyn Write) -> Result<Outcome, Cl
     let store = open(dir)?;
     let mut entries = Vec::new();
     let mut nested = std::collections::BTreeSet::new();
+    let commits = commit_times(store.dir());
     for key in store.keys()? {
         let found = store.traces(&key)?;
         nested.extend(nested_stores(store.dir(), &found.errors));
@@ -40,12 +84,25 @@ pub fn run(dir: &Path, args: &LsArgs, out: &mut dyn Write) -> Result<Outcome, Cl
             .filter_map(|t| std::fs::metadata(&t.path).ok())
             .map(|m| m.len())
             .sum();
-        let newest: Option<SystemTime> =
-            found.traces.iter().filter_map(|t| t.recorded_time()).max();
+        let newest: Option<(SystemTime, TimeSource)> = found
+            .traces
+            .iter()
+            .filter_map(|t| {
+                if let Some(at) = t.recorded_at {
+                    Some((at, TimeSource::Recorded))
+                } else if let Some(at) = commits.get(&t.path) {
+                    Some((*at, TimeSource::Commit))
+                } else {
+                    t.modified.map(|at| (at, TimeSource::Modified))
+                }
+            })
+            .max_by_key(|(at, _)| *at);
+        let newest = newest.and_then(|(at, source)| Some((timestamp(at)?, source)));
         entries.push(KeyEntry {
             traces: found.traces.len(),
             bytes,
-            newest: newest.and_then(timestamp),
+            newest_source: newest.as_ref().map(|(_, source)| *source),
+            newest: newest.map(|(at, _)| at),
             unreadable: found.errors.iter().map(ToString::to_string).collect(),
             key,
         });
@@ -60,11 +117,16 @@ pub fn run(dir: &Path, args: &LsArgs, out: &mut dyn Write) -> Result<Outcome, Cl
         writeln!(out, "no cassettes in {}", store.dir().display())?;
         return Ok(Outcome::Clean);
     }
-    let mut rows = vec![
-        ["KEY", "TRACES", "SIZE", "NEWEST"]
-            .map(String::from)
-            .to_vec(),
-    ];
+    let sources: std::collections::BTreeSet<&'static str> = entries
+        .iter()
+        .filter_map(|e| e.newest_source.map(TimeSource::header))
+        .collect();
+    let single_source = sources.len() <= 1;
+    let header = match sources.iter().next() {
+        Some(header) if single_source => header,
+        _ => "NEWEST",
+    };
+    let mut rows = vec![["KEY", "TRACES", "SIZE", header].map(String::from).to_vec()];
     for entry in &entries {
         let mut traces = entry.traces.to_string();
         if !entry.unreadable.is_empty() {
@@ -74,7 +136,11 @@ pub fn run(dir: &Path, args: &LsArgs, out: &mut dyn Write) -> Result<Outcome, Cl
             entry.key.clone(),
             traces,
             human_size(entry.bytes),
-            entry.newest.clone().unwrap_or_else(|| "-".to_owned()),
+            match (&entry.newest, entry.newest_source) {
+                (Some(at), Some(source)) if !single_source => format!("{at} ({})", source.mark()),
+                (Some(at), _) => at.clone(),
+                (None, _) => "-".to_owned(),
+            },
         ]);
     }
     write!(

@@ -7,17 +7,21 @@
 //! tracedeck stats chat-turn         p50 / p95 / max of TTFT and duration, tokens, per model
 //! tracedeck diff 3f2a9c 81bd04      span-tree diff of two traces
 //! tracedeck timeline 3f2a9c -o t.svg  a waterfall picture of one trace
+//! tracedeck prune [--yes|--reset]   cassettes no replay used since the ledger was reset
 //! ```
 //!
-//! Exit status: 0 on success; 1 when `verify` finds a problem or `diff`
-//! finds a difference; 2 on an error (bad arguments, missing folder or
-//! trace, unreadable file).
+//! Exit status: 0 on success; 1 when `verify` finds a problem, `diff`
+//! finds a difference or `prune --yes` cannot delete a file; 2 on an error
+//! (bad arguments, missing folder or trace, unreadable file, a folder that
+//! holds several stores).
 
 mod args;
 mod cassettes;
 mod diff;
 mod error;
+mod git;
 mod ls;
+mod prune;
 mod show;
 mod stats;
 mod text;
@@ -70,5 +74,6 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
         Command::Stats(args) => stats::run(&cli.dir, args, out),
         Command::Diff(args) => diff::run(&cli.dir, args, out),
         Command::Timeline(args) => timeline::run(&cli.dir, args, out),
+        Command::Prune(args) => prune::run(args.dir.as_deref().unwrap_or(&cli.dir), args, out),
     }
 }

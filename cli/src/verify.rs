@@ -2,7 +2,7 @@
 //! for secret-looking strings; exit 1 on any problem, naming the file.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -15,6 +15,9 @@ use crate::text::count;
 /// The report as `--json` prints it.
 #[derive(Debug, Serialize)]
 struct JsonReport {
+    /// What `--fix` did, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fixed: Option<JsonFixed>,
     dir: String,
     clean: bool,
     checked: usize,
@@ -22,6 +25,13 @@ struct JsonReport {
     /// Problems that are not about one file (a folder that could not be read).
     errors: Vec<String>,
     files: Vec<JsonFile>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonFixed {
+    removed: Vec<String>,
+    kept: Vec<String>,
+    errors: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -38,7 +48,25 @@ struct JsonFile {
 
 /// Runs `verify` on the store in `dir`.
 pub fn run(dir: &Path, args: &VerifyArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    // Opening a store removes stale temporary files silently: note them first
+    // so `--fix` can say what it removed.
+    let before = if args.fix {
+        temp_files(dir)
+    } else {
+        Vec::new()
+    };
     let store = open(dir)?;
+    let fixed = if args.fix {
+        let mut cleanup = store.remove_stale_temp_files()?;
+        let gone = before
+            .into_iter()
+            .filter(|p| !p.exists() && !cleanup.removed.contains(p));
+        cleanup.removed.extend(gone.collect::<Vec<_>>());
+        cleanup.removed.sort();
+        Some(cleanup)
+    } else {
+        None
+    };
     let report = store.verify();
     let outcome = if report.is_clean() {
         Outcome::Clean
@@ -49,6 +77,11 @@ pub fn run(dir: &Path, args: &VerifyArgs, out: &mut dyn Write) -> Result<Outcome
 
     if args.json {
         let json = JsonReport {
+            fixed: fixed.as_ref().map(|c| JsonFixed {
+                removed: c.removed.iter().map(|p| p.display().to_string()).collect(),
+                kept: c.kept.iter().map(|p| p.display().to_string()).collect(),
+                errors: c.errors.iter().map(ToString::to_string).collect(),
+            }),
             dir: store.dir().display().to_string(),
             clean: report.is_clean(),
             checked: report.checked(),
@@ -72,6 +105,26 @@ pub fn run(dir: &Path, args: &VerifyArgs, out: &mut dyn Write) -> Result<Outcome
         return Ok(outcome);
     }
 
+    if let Some(cleanup) = &fixed {
+        for path in &cleanup.removed {
+            writeln!(out, "removed {}", path.display())?;
+        }
+        for path in &cleanup.kept {
+            writeln!(
+                out,
+                "kept    {} (written less than 10 minutes ago: perhaps by a live writer)",
+                path.display()
+            )?;
+        }
+        for error in &cleanup.errors {
+            writeln!(out, "FAIL {error}")?;
+        }
+        writeln!(
+            out,
+            "--fix: {} removed",
+            count(cleanup.removed.len(), "temporary file")
+        )?;
+    }
     for error in &report.errors {
         writeln!(out, "FAIL {error}")?;
     }
@@ -110,4 +163,29 @@ pub fn run(dir: &Path, args: &VerifyArgs, out: &mut dyn Write) -> Result<Outcome
         )?;
     }
     Ok(outcome)
+}
+
+/// The temporary files writers leave while writing (`.tmp-*.partial`)
+/// anywhere under `dir`, without following links; the usage ledger's
+/// folder is skipped.
+fn temp_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() && name != tracedeck::cassette::LEDGER_ROOT {
+                folders.push(entry.path());
+            } else if kind.is_file() && name.starts_with(".tmp-") && name.ends_with(".partial") {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
 }

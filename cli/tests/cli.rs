@@ -75,6 +75,9 @@ fn copy_of_examples() -> (tempfile::TempDir, PathBuf) {
         for entry in std::fs::read_dir(from).unwrap() {
             let entry = entry.unwrap();
             let target = to.join(entry.file_name());
+            if entry.file_name() == tracedeck::cassette::LEDGER_ROOT {
+                continue; // the usage ledger of test runs in the repository
+            }
             if entry.file_type().unwrap().is_dir() {
                 copy(&entry.path(), &target);
             } else {
@@ -412,29 +415,402 @@ fn errors_say_what_to_do_and_exit_2() {
 fn a_folder_holding_stores_points_at_them() {
     // `cassettes/` holds the example store (and the quickstart's, once run):
     // its files sit one folder too deep for it to be a store itself.
-    let ls = tracedeck(&["--dir", "cassettes", "ls"]);
-    assert_eq!(ls.code, 0);
+    for run in [
+        tracedeck(&["--dir", "cassettes", "ls"]),
+        tracedeck(&["verify", "cassettes"]),
+        tracedeck(&["show", "chat-turn"]),
+    ] {
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.starts_with("error: `cassettes` holds "),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("cassettes/examples"), "{}", run.stderr);
+        assert!(run.stderr.contains(" with --dir"), "{}", run.stderr);
+    }
+
+    // Two stores side by side: every command names both, and none acts.
+    let (tmp, examples) = copy_of_examples();
+    let parent = tmp.path().join("stores");
+    std::fs::create_dir_all(&parent).unwrap();
+    let first = parent.join("examples");
+    let second = parent.join("quickstart");
+    std::fs::rename(&examples, &first).unwrap();
+    copy_tree(&first, &second);
+    let parent = parent.to_str().unwrap();
+    let expected = format!(
+        "error: `{parent}` holds 2 stores: {}, {}; pass one with --dir, e.g. `tracedeck --dir {} ...`\n",
+        first.display(),
+        second.display(),
+        first.display()
+    );
+    let commands: [&[&str]; 7] = [
+        &["ls"],
+        &["show", "chat-turn"],
+        &["verify"],
+        &["stats"],
+        &["diff", TRIAGE_SAM, TRIAGE_ADA],
+        &["timeline", WEATHER],
+        &["prune", "--yes"],
+    ];
+    for args in commands {
+        let mut all = vec!["--dir", parent];
+        all.extend_from_slice(args);
+        let run = tracedeck(&all);
+        assert_eq!(run.code, 2, "{all:?}: {}", run.stderr);
+        assert_eq!(run.stderr, expected, "{all:?}");
+    }
+    assert_eq!(
+        std::fs::read_dir(second.join("chat-turn")).unwrap().count(),
+        3,
+        "prune deleted nothing"
+    );
+}
+
+#[test]
+fn a_key_typo_gets_did_you_mean() {
+    let show = examples(&["show", "chat-trun"], 2);
     assert!(
-        ls.stderr.contains(
-            "hint: `cassettes/examples` looks like a cassette folder of its own: try `tracedeck ls cassettes/examples`"
+        show.stderr.contains(
+            "no key or trace hash `chat-trun` in `cassettes/examples`: did you mean `chat-turn`? (`tracedeck ls` lists the keys)"
         ),
         "{}",
-        ls.stderr
+        show.stderr
     );
-    let verify = tracedeck(&["verify", "cassettes"]);
-    assert_eq!(verify.code, 1);
+    let stats = examples(&["stats", "support/triag"], 2);
     assert!(
-        verify
-            .stderr
-            .contains("try `tracedeck verify cassettes/examples`")
+        stats.stderr.contains("did you mean `support/triage`?"),
+        "{}",
+        stats.stderr
     );
+    let far = examples(&["show", "billing"], 2);
+    assert!(!far.stderr.contains("did you mean"), "{}", far.stderr);
+    assert!(
+        far.stderr.contains("; `tracedeck ls` lists the keys"),
+        "{}",
+        far.stderr
+    );
+}
+
+#[test]
+fn diff_can_ignore_timing_only_differences() {
+    let (_tmp, dir) = copy_of_examples();
+    let store = Store::open(&dir).unwrap();
+    let mut trace = store.load(TRIAGE_SAM).unwrap().trace;
+    for span in &mut trace.spans {
+        span.timing.duration_us += 250_000;
+        if let Some(ttft) = span.timing.ttft_us.as_mut() {
+            *ttft += 100_000;
+        }
+        for part in &mut span.parts {
+            part.offset_us += 100_000;
+        }
+    }
+    let slower = store.write(&trace).unwrap();
+    let dir = dir.to_str().unwrap();
+    let plain = tracedeck(&["--dir", dir, "diff", TRIAGE_SAM, &slower.hash]);
+    assert_eq!(plain.code, 1, "{}", plain.stdout);
+    assert!(
+        plain.stdout.contains("span trees: same spans"),
+        "{}",
+        plain.stdout
+    );
+    assert!(
+        plain
+            .stdout
+            .ends_with("the traces differ only in timing (`--ignore-timing` ignores that)\n"),
+        "{}",
+        plain.stdout
+    );
+    let ignored = tracedeck(&[
+        "--dir",
+        dir,
+        "diff",
+        TRIAGE_SAM,
+        &slower.hash,
+        "--ignore-timing",
+    ]);
+    assert_eq!(ignored.code, 0, "{}", ignored.stdout);
+    assert!(
+        ignored
+            .stdout
+            .ends_with("the traces are the same apart from timing (ignored: --ignore-timing)\n"),
+        "{}",
+        ignored.stdout
+    );
+    let json = json(
+        &tracedeck(&[
+            "--dir",
+            dir,
+            "diff",
+            TRIAGE_SAM,
+            &slower.hash,
+            "--ignore-timing",
+            "--json",
+        ])
+        .stdout,
+    );
+    assert_eq!(json["same"], true);
+    assert_eq!(json["timing_ignored"], true);
+    // A content change still fails with timing ignored.
+    let other = tracedeck(&[
+        "--dir",
+        dir,
+        "diff",
+        TRIAGE_SAM,
+        TRIAGE_ADA,
+        "--ignore-timing",
+    ]);
+    assert_eq!(other.code, 1, "{}", other.stdout);
+}
+
+/// Runs git in `dir` with a fixed identity and commit time.
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_DATE", "2001-02-03T04:05:06Z")
+        .env("GIT_COMMITTER_DATE", "2001-02-03T04:05:06Z")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .output()
+        .expect("run git");
+    assert!(
+        status.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
+
+#[test]
+fn ls_shows_the_commit_time_of_tracked_cassettes_and_labels_file_times() {
+    // Untracked: the file times, labelled as modification times.
+    let (tmp, dir) = copy_of_examples();
+    let untracked = tracedeck(&["ls", dir.to_str().unwrap()]);
+    assert_eq!(untracked.code, 0, "{}", untracked.stderr);
+    let header = untracked.stdout.lines().next().unwrap();
+    assert!(header.ends_with("MODIFIED"), "{}", untracked.stdout);
+    let listed = json(&tracedeck(&["ls", dir.to_str().unwrap(), "--json"]).stdout);
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["newest_source"] == "modified"),
+        "{listed}"
+    );
+
+    // Committed (in 2001, though the files were just written): the commit time.
+    git(tmp.path(), &["init", "-q"]);
+    git(tmp.path(), &["add", "."]);
+    git(tmp.path(), &["commit", "-q", "-m", "cassettes"]);
+    let committed = tracedeck(&["ls", dir.to_str().unwrap()]);
+    assert_eq!(committed.code, 0, "{}", committed.stderr);
+    let mut lines = committed.stdout.lines();
+    assert!(
+        lines.next().unwrap().ends_with("COMMITTED"),
+        "{}",
+        committed.stdout
+    );
+    for line in lines.take(3) {
+        assert!(
+            line.ends_with("  2001-02-03T04:05:06Z"),
+            "{}",
+            committed.stdout
+        );
+    }
+
+    // A new, uncommitted recording: that key shows its file time, and every
+    // row says where its time comes from.
+    let store = Store::open(&dir).unwrap();
+    let mut trace = store.load(TRIAGE_SAM).unwrap().trace;
+    trace.spans[0].input = serde_json::json!({"customer": "Lin", "body": "new"});
+    store.write(&trace).unwrap();
+    let mixed = tracedeck(&["ls", dir.to_str().unwrap()]);
+    assert!(
+        mixed.stdout.lines().next().unwrap().ends_with("NEWEST"),
+        "{}",
+        mixed.stdout
+    );
+    let row = |key: &str| {
+        mixed
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        row("chat-turn ").ends_with("2001-02-03T04:05:06Z (commit)"),
+        "{}",
+        mixed.stdout
+    );
+    assert!(
+        row("support/triage ").ends_with("Z (modified)"),
+        "{}",
+        mixed.stdout
+    );
+}
+
+/// Copies the folder tree `from` to `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn prune_lists_deletes_and_resets_unused_cassettes() {
+    let (_tmp, dir) = copy_of_examples();
+    let dir_arg = dir.to_str().unwrap();
+    let store = Store::open(&dir).unwrap();
+
+    // Nothing noted yet: all unused, and --yes refuses to delete everything.
+    let fresh = tracedeck(&["prune", dir_arg]);
+    assert_eq!(fresh.code, 0, "{}", fresh.stderr);
+    assert!(
+        fresh.stdout.starts_with(&format!(
+            "0 of 6 cassettes used since ever (no replay has noted anything yet) in {dir_arg}\n6 cassettes unused:\n"
+        )),
+        "{}",
+        fresh.stdout
+    );
+    let refused = tracedeck(&["prune", dir_arg, "--yes"]);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("before `tracedeck prune --yes`"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(store.usage().cassettes().unwrap().len(), 6);
+
+    // Replays of support/triage noted both its cassettes.
+    store.usage().reset().unwrap();
+    let triage = store.traces("support/triage").unwrap().traces;
+    for stored in &triage {
+        assert!(store.usage().note("support/triage", &stored.hash));
+    }
+    let listed = tracedeck(&["--dir", dir_arg, "prune"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let mut lines = listed.stdout.lines();
+    let first = lines.next().unwrap();
+    assert!(
+        first.starts_with("2 of 6 cassettes used since 20"),
+        "{first}"
+    );
+    assert_eq!(lines.next(), Some("4 cassettes unused:"));
+    let unused: Vec<&str> = lines.clone().take(4).collect();
+    assert!(
+        unused
+            .iter()
+            .all(|l| l.starts_with(&format!("  {dir_arg}/")) && !l.contains("support")),
+        "{}",
+        listed.stdout
+    );
+    assert_eq!(
+        store.usage().cassettes().unwrap().len(),
+        6,
+        "listing deletes nothing"
+    );
+
+    let deleted = tracedeck(&["prune", dir_arg, "--yes"]);
+    assert_eq!(deleted.code, 0, "{}", deleted.stderr);
+    assert!(
+        deleted.stdout.contains("deleted 4 unused cassettes\n"),
+        "{}",
+        deleted.stdout
+    );
+    assert_eq!(store.keys().unwrap(), ["support/triage"]);
+    assert!(
+        !dir.join("summarize").exists(),
+        "an emptied key folder goes too"
+    );
+    let ls = json(&tracedeck(&["ls", dir_arg, "--json"]).stdout);
+    assert_eq!(ls.as_array().unwrap().len(), 1);
+    let again = tracedeck(&["prune", dir_arg]);
+    assert!(
+        again.stdout.ends_with("no unused cassettes\n"),
+        "{}",
+        again.stdout
+    );
+
+    let reset = tracedeck(&["prune", dir_arg, "--reset"]);
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    assert!(
+        reset.stdout.starts_with("usage ledger reset in "),
+        "{}",
+        reset.stdout
+    );
+    assert!(store.usage().used().unwrap().is_empty());
+    let after = tracedeck(&["prune", dir_arg]);
+    assert!(
+        after.stdout.starts_with("0 of 2 cassettes used since 20"),
+        "{}",
+        after.stdout
+    );
+    // The ledger is no cassette: verify stays clean beside it.
+    assert_eq!(tracedeck(&["verify", dir_arg]).code, 0);
+}
+
+#[test]
+fn verify_fix_removes_stale_temporary_files_and_says_so() {
+    let (_tmp, dir) = copy_of_examples();
+    let stale = dir.join("chat-turn").join(".tmp-crashed.partial");
+    std::fs::write(&stale, b"{\"half\":").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+        .unwrap();
+    let dir_arg = dir.to_str().unwrap();
+    let run = tracedeck(&["verify", "--fix", dir_arg]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with(&format!(
+            "removed {}\n--fix: 1 temporary file removed\n6 cassettes checked",
+            stale.display()
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(!stale.exists());
+
+    // A fresh one may be a live writer's: kept, and said so.
+    let fresh = dir.join("summarize").join(".tmp-live.partial");
+    std::fs::write(&fresh, b"{").unwrap();
+    let run = tracedeck(&["verify", "--fix", "--json", dir_arg]);
+    let report = json(&run.stdout);
+    assert_eq!(report["fixed"]["removed"], serde_json::json!([]));
+    assert_eq!(
+        report["fixed"]["kept"],
+        serde_json::json!([fresh.display().to_string()])
+    );
+    assert!(fresh.exists());
 }
 
 #[test]
 fn every_command_and_flag_has_help() {
     let top = tracedeck(&["--help"]);
     assert_eq!(top.code, 0);
-    for command in ["ls", "show", "verify", "stats", "diff", "timeline"] {
+    for command in ["ls", "show", "verify", "stats", "diff", "timeline", "prune"] {
         assert!(
             top.stdout.contains(&format!("  {command} ")),
             "{command} listed"

@@ -37,11 +37,15 @@
 //!   typed [`CassetteError::LineEndingsConverted`], with the fix.
 //! - **Secrets** (contract 9): [`Redaction`] hides JSON paths before
 //!   hashing; [`Store::verify`] flags secret-looking strings.
+//! - **Usage** (contract 10): replays note the cassettes they serve in a
+//!   [`UsageLedger`] kept in `<dir>/.tracedeck/` (a folder every scan of the
+//!   store skips), so the cassettes no run used can be listed and pruned.
 
 mod atomic;
 mod error;
 mod format;
 mod key;
+mod ledger;
 mod redaction;
 mod scan;
 mod secrets;
@@ -58,6 +62,7 @@ pub use crate::sink::DEFAULT_QUEUE_CAPACITY;
 pub use error::{CassetteError, KeyProblem};
 pub use format::{FORMAT, VERSION};
 pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, validate_key};
+pub use ledger::{CassetteFile, LEDGER_ROOT, UsageLedger};
 pub use redaction::{DEFAULT_PLACEHOLDER, Redaction};
 pub use secrets::{SecretFinding, SecretKind, find_secrets, find_secrets_in_text};
 pub use sink::{StoreSink, StoreSinkStats};

@@ -82,6 +82,10 @@ pub(crate) fn scan(root: &Path) -> Result<(Vec<FoundFile>, Vec<CassetteError>), 
             let cassette_named = name
                 .strip_suffix(".json")
                 .is_some_and(super::format::is_full_hash);
+            // tracedeck's own bookkeeping (the usage ledger) is no part of the store.
+            if file_type.is_dir() && folder.is_empty() && name == super::ledger::LEDGER_ROOT {
+                continue;
+            }
             if file_type.is_dir() && !cassette_named {
                 let valid = folder_is_key && is_valid_segment(&name);
                 let child = if folder.is_empty() {

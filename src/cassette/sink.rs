@@ -52,7 +52,8 @@ impl TraceWriter for StoreWriter {
     fn write(&self, trace: &Trace) -> Result<(), SinkError> {
         self.store
             .write_quietly(trace)
-            .map(drop)
+            // A cassette this run recorded is in use (see `UsageLedger`).
+            .map(|path| self.store.usage().note_written(trace.key(), &path))
             .map_err(|e| SinkError::write_failed(trace.key(), e))
     }
 

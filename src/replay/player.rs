@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::future::{self, BoxFuture};
@@ -10,7 +11,7 @@ use super::playback::Playback;
 use super::request_matcher::RequestMatcher;
 use super::tree_diff::span_paths;
 use super::{PlaybackOptions, ReplayError, Speed};
-use crate::cassette::{Redaction, Store, StoredTrace};
+use crate::cassette::{Redaction, Store, StoredTrace, UsageLedger};
 use crate::model::{
     CallNote, Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream,
 };
@@ -35,6 +36,13 @@ use crate::span::{Span, SpanId, Trace};
 /// the pace for runs on the real clock. All of these are
 /// [`PlaybackOptions`], set with [`with_options`](Player::with_options) or
 /// the methods of the same names here.
+///
+/// A player over cassettes read from a [`Store`] (by
+/// [`from_store`](Player::from_store), [`from_whole_store`](Player::from_whole_store)
+/// or [`from_files`](Player::from_files)) notes each cassette the first time
+/// it serves a call from it in the store's
+/// [`UsageLedger`], so `tracedeck prune` can find the cassettes no test uses
+/// (best effort: a ledger that cannot be written never fails a call).
 ///
 /// Clones share what has been served, so one `Player` can serve many
 /// concurrent tasks; wrap it in a [`Recorder`](crate::Recorder) to record the
@@ -97,6 +105,39 @@ pub(crate) struct AbsentKey {
 pub(crate) struct Recording {
     pub(crate) origin: String,
     pub(crate) trace: Trace,
+    /// The store file it was read from, noted in the store's usage ledger
+    /// the first time it serves; `None` for traces not read from a store.
+    pub(crate) cassette: Option<LedgerEntry>,
+}
+
+/// A cassette file as the usage ledger notes it.
+pub(crate) struct LedgerEntry {
+    ledger: UsageLedger,
+    hash: String,
+    /// Whether this recording has already been noted (or tried to be).
+    noted: AtomicBool,
+}
+
+impl Recording {
+    /// A trace not read from a store, named `origin` in messages.
+    pub(crate) fn unstored(origin: String, trace: Trace) -> Self {
+        Self {
+            origin,
+            trace,
+            cassette: None,
+        }
+    }
+
+    /// Notes in the store's usage ledger that this recording served (once
+    /// per recording; the ledger also writes each cassette once per
+    /// process). Never fails: the ledger counts its own failures.
+    pub(crate) fn note_used(&self) {
+        if let Some(entry) = &self.cassette {
+            if !entry.noted.swap(true, Ordering::Relaxed) {
+                entry.ledger.note(self.trace.key(), &entry.hash);
+            }
+        }
+    }
 }
 
 /// Every recorded `llm` span, with its playback hash.
@@ -146,10 +187,7 @@ impl Player {
         let recordings = traces
             .into_iter()
             .enumerate()
-            .map(|(i, trace)| Recording {
-                origin: format!("trace {i}"),
-                trace,
-            })
+            .map(|(i, trace)| Recording::unstored(format!("trace {i}"), trace))
             .collect();
         Self::from_recordings(key.into(), recordings, Redaction::default())
     }
@@ -484,6 +522,7 @@ impl Player {
         match chosen {
             Some(i) => {
                 let call = &catalog.calls[i];
+                self.traces[call.trace].note_used();
                 let key = if self.whole_store {
                     Arc::from(self.traces[call.trace].trace.key())
                 } else {
@@ -525,10 +564,18 @@ impl Player {
 impl From<StoredTrace> for Recording {
     /// Named `<key>/<hash>.json`: where the file is inside the store, the
     /// same on every machine.
+    /// It is noted in the usage ledger of the store its file lies in.
     fn from(stored: StoredTrace) -> Self {
+        let cassette =
+            UsageLedger::for_cassette(&stored.path, stored.trace.key()).map(|ledger| LedgerEntry {
+                ledger,
+                hash: stored.hash.clone(),
+                noted: AtomicBool::new(false),
+            });
         Self {
             origin: format!("{}/{}.json", stored.trace.key(), stored.hash),
             trace: stored.trace,
+            cassette,
         }
     }
 }

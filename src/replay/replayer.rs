@@ -266,10 +266,7 @@ impl Replayer {
                 traces
                     .iter()
                     .enumerate()
-                    .map(|(i, trace)| Recording {
-                        origin: format!("trace {i}"),
-                        trace: trace.clone(),
-                    })
+                    .map(|(i, trace)| Recording::unstored(format!("trace {i}"), trace.clone()))
                     .collect(),
                 Vec::new(),
                 Redaction::default(),
@@ -294,6 +291,9 @@ impl Replayer {
         Fut: Future<Output = O>,
     {
         let recording = &player.recordings()[i];
+        // Replayed, so used, even when no call of it is served (a trace with
+        // no model call, or a live replay of its input).
+        recording.note_used();
         let recorded = &recording.trace;
         let collector = Collector::new();
         // One sink object for the recorder and the root span, so the trace is

@@ -25,6 +25,9 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).unwrap() {
             let path = entry.unwrap().path();
+            if path.ends_with(tracedeck::cassette::LEDGER_ROOT) {
+                continue; // the usage ledger: no cassette
+            }
             if path.is_dir() {
                 stack.push(path);
             } else {
