@@ -18,3 +18,4 @@ mod redaction;
 mod roundtrip;
 mod sink;
 mod untrusted_tree;
+mod usage;

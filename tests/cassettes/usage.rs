@@ -180,7 +180,7 @@ fn four_processes_replaying_different_keys_all_land_in_the_ledger() {
         .map(|key| {
             Command::new(&exe)
                 .args([
-                    "child_process_replayer",
+                    "usage::child_process_replayer",
                     "--exact",
                     "--ignored",
                     "--test-threads=1",
