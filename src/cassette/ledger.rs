@@ -56,8 +56,14 @@ struct ProcessLog {
 }
 
 /// The record of which cassettes of a store served replays since the
-/// ledger was last [reset](UsageLedger::reset). See the [module docs](self)
-/// for where and how it is kept.
+/// ledger was last [reset](UsageLedger::reset), from [`Store::usage`](crate::cassette::Store::usage).
+///
+/// It lives in `<store>/.tracedeck/used/` (skipped by the store's scans,
+/// ignored by git through its own `.gitignore`). Each process appends to a
+/// file of its own, one `<key>/<sha256>` line per cassette it used, once, so
+/// parallel test processes never interleave or lock; readers take the union.
+/// Writing is best effort: a replay never fails because the ledger could not
+/// be written ([`UsageLedger::write_failures`] counts it).
 ///
 /// A [`Player`](crate::Player) made from a store (or from its files) and
 /// [`replay`](crate::replay::replay) note every cassette they serve;

@@ -109,7 +109,7 @@ impl StoreSink {
     ///
     /// The same as [`Sink::flush`]; a [`Recorder`](crate::Recorder)'s own
     /// [`flush`](crate::Recorder::flush) calls it and folds the result into
-    /// its [`FlushReport`](crate::FlushReport).
+    /// its [`FlushReport`](crate::sink::FlushReport).
     pub async fn flush(&self) -> Vec<SinkError> {
         self.queued.flush().await
     }

@@ -75,7 +75,7 @@ impl Serialize for Sorted<'_> {
 /// serde_json reads at most 128 levels, and a cassette wraps each span's
 /// values in 4 more (`{"trace": {"spans": [{"input": ...`), so a limit of 100
 /// keeps every cassette readable with room to spare. Deeper values are
-/// refused when written ([`CassetteError::TooDeep`]), and
+/// refused when written ([`CassetteError::TooDeep`](crate::cassette::CassetteError::TooDeep)), and
 /// [`with_span`](crate::with_span) stops serializing an input or output at
 /// this depth: nothing deeper is ever built, hashed, written or dropped by
 /// tracedeck, so no depth can exhaust a thread's stack.

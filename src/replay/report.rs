@@ -57,7 +57,7 @@ pub enum TraceOutcome {
     Changed,
     /// The function panicked or returned an error the recording did not
     /// have, or the recorded input did not decode as its input type, or
-    /// (when [strict](crate::PlaybackOptions::fail_on_unused_calls)) it left
+    /// (when [strict](crate::replay::PlaybackOptions::fail_on_unused_calls)) it left
     /// recorded calls unused.
     Failed {
         /// What went wrong. Serialized (in snapshots) as a string when it

@@ -241,7 +241,7 @@ impl<W: TraceWriter> QueuedSink<W> {
     ///
     /// The same as [`Sink::flush`]; a [`Recorder`](crate::Recorder)'s own
     /// [`flush`](crate::Recorder::flush) calls it and folds the result into
-    /// its [`FlushReport`](crate::FlushReport).
+    /// its [`FlushReport`](crate::sink::FlushReport).
     pub async fn flush(&self) -> Vec<SinkError> {
         let s = &self.shared;
         let target = *lock(&s.accepted);

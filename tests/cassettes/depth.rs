@@ -92,7 +92,7 @@ fn store_write_round_trips_within_the_limit_and_refuses_deeper_with_a_typed_erro
 
 /// Records a `with_span` whose input is `Nested(depth)` and which makes one
 /// model call, into a store sink; returns the flush report and the store.
-fn record_deep_turn(depth: usize) -> (tracedeck::FlushReport, Store, tempfile::TempDir) {
+fn record_deep_turn(depth: usize) -> (tracedeck::sink::FlushReport, Store, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path()).unwrap();
     let model = Recorder::new(ScriptedModel::new(Script::text("ok")), store.sink());

@@ -13,10 +13,11 @@ use std::fs;
 use std::path::Path;
 
 use serde_json::json;
+use tracedeck::Recorder;
 use tracedeck::cassette::{CassetteError, Store};
 use tracedeck::record::SinkError;
+use tracedeck::sink::FlushReport;
 use tracedeck::testing::run_paused;
-use tracedeck::{FlushReport, Recorder};
 
 /// Records `n` sessions keyed `key` through a sink on `store`; every call
 /// must succeed. Returns the recorder's flush report.

@@ -5,9 +5,7 @@
 //!
 //! Real time over loopback (about 1.5 s), as the example runs.
 
-#[allow(dead_code)]
-#[path = "../../examples/quickstart.rs"]
-mod example;
+use crate::example;
 
 use std::collections::BTreeSet;
 use std::path::Path;

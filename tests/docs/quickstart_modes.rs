@@ -6,9 +6,7 @@
 //!
 //! Real time over loopback (about 1.5 s a recording), as the example runs.
 
-#[allow(dead_code)]
-#[path = "../../examples/quickstart.rs"]
-mod quickstart;
+use crate::example as quickstart;
 
 use std::collections::BTreeMap;
 use std::path::Path;

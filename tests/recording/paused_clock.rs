@@ -15,11 +15,12 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tracedeck::providers::{Anthropic, OpenAi, OpenAiResponses};
+use tracedeck::sink::FlushReport;
 use tracedeck::sink::SinkError;
 use tracedeck::testing::{Reply, SseServer};
 use tracedeck::{
-    CassetteModel, FlushReport, Mode, Model, ModelRequest, Recorder, Script, ScriptedModel, Store,
-    StreamPart, with_span,
+    CassetteModel, Mode, Model, ModelRequest, Recorder, Script, ScriptedModel, Store, StreamPart,
+    with_span,
 };
 
 const STREAM: &str = concat!(

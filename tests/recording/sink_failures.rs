@@ -9,11 +9,12 @@ use futures::future::BoxFuture;
 use proptest::prelude::*;
 use tokio::time::Instant;
 use tracedeck::record::SinkError;
+use tracedeck::sink::FlushReport;
 use tracedeck::span::SpanStatus;
 use tracedeck::testing::{run_paused, strategies};
 use tracedeck::{
-    Collector, FlushReport, Model, ModelError, ModelRequest, ModelResponse, Recorder, Script,
-    ScriptedModel, Sink, StreamPart, Trace, with_span,
+    Collector, Model, ModelError, ModelRequest, ModelResponse, Recorder, Script, ScriptedModel,
+    Sink, StreamPart, Trace, with_span,
 };
 
 const SINK_PANIC: &str = "sink exploded";
