@@ -259,13 +259,7 @@ fn replay(c: &mut Criterion) -> Lengths {
     group.throughput(Throughput::Elements((TRACES * PARTS) as u64));
     group.bench_function(BenchmarkId::from_parameter("as_recorded"), |b| {
         b.iter_custom(|iters| {
-            timed_replays(
-                &rt,
-                &real,
-                &requests,
-                (Speed::as_recorded(), false),
-                iters,
-            )
+            timed_replays(&rt, &real, &requests, (Speed::as_recorded(), false), iters)
         })
     });
     group.bench_function(BenchmarkId::from_parameter("timer_floor"), |b| {

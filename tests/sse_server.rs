@@ -136,7 +136,8 @@ async fn raw_get(addr: std::net::SocketAddr) -> (String, Vec<u8>) {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     let head = String::from_utf8(raw[..split].to_vec()).unwrap();
     assert!(
-        head.to_ascii_lowercase().contains("transfer-encoding: chunked"),
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
         "{head}"
     );
     let mut rest = &raw[split..];

@@ -436,7 +436,11 @@ mod typed_span_json_tests {
     /// A JSON value nested `depth` levels deep (`0` is a scalar).
     fn nested(depth: usize) -> Value {
         (0..depth).fold(json!(1), |inner, i| {
-            if i % 2 == 0 { json!([inner]) } else { json!({ "k": inner }) }
+            if i % 2 == 0 {
+                json!([inner])
+            } else {
+                json!({ "k": inner })
+            }
         })
     }
 
@@ -470,7 +474,9 @@ mod typed_span_json_tests {
     #[test]
     fn typed_requests_and_responses_serialize_as_the_measuring_path_does() {
         let mut markers = 0;
-        for depth in [0, 1, 3, 50, 83, 84, 85, 90, 94, 95, 96, 97, 98, 99, 100, 101, 150] {
+        for depth in [
+            0, 1, 3, 50, 83, 84, 85, 90, 94, 95, 96, 97, 98, 99, 100, 101, 150,
+        ] {
             for req in requests(depth) {
                 let exact = to_span_json(&req).unwrap();
                 markers += usize::from(find_too_deep_marker(&exact).is_some());
@@ -484,7 +490,11 @@ mod typed_span_json_tests {
             });
             let exact = to_span_json(&response).unwrap();
             markers += usize::from(find_too_deep_marker(&exact).is_some());
-            assert_eq!(response_to_span_json(&response).unwrap(), exact, "depth {depth}");
+            assert_eq!(
+                response_to_span_json(&response).unwrap(),
+                exact,
+                "depth {depth}"
+            );
         }
         assert!(markers > 0, "some cases are past the limit");
     }

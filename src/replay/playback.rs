@@ -291,7 +291,10 @@ mod tests {
         let traces = Collector::new();
         let model = Recorder::new(ScriptedModel::new(script), traces.clone());
         with_span("t", 0, async {
-            let mut parts = model.stream(ModelRequest::new("m").user("s")).await.unwrap();
+            let mut parts = model
+                .stream(ModelRequest::new("m").user("s"))
+                .await
+                .unwrap();
             while parts.next().await.is_some() {}
         })
         .await;
@@ -309,7 +312,10 @@ mod tests {
     /// and the parts served.
     async fn timers_to_replay(player: &Player) -> (usize, usize) {
         let before = TIMERS_ARMED.with(|n| n.get());
-        let mut parts = player.stream(ModelRequest::new("m").user("s")).await.unwrap();
+        let mut parts = player
+            .stream(ModelRequest::new("m").user("s"))
+            .await
+            .unwrap();
         let mut served = 0;
         while let Some(part) = parts.next().await {
             part.unwrap();

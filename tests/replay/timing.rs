@@ -339,13 +339,24 @@ async fn a_thousand_parts_at_ten_offsets_arrive_at_their_rounded_up_deadlines() 
         i += 1;
     }
     assert_eq!(i, 1_000);
-    assert_eq!(t0.elapsed(), ms(41), "ended at the recorded end, rounded up");
+    assert_eq!(
+        t0.elapsed(),
+        ms(41),
+        "ended at the recorded end, rounded up"
+    );
     let ticks: Vec<(u64, usize)> = at_each_tick
         .into_iter()
         .map(|(t, n)| (t.as_millis() as u64, n))
         .collect();
     assert_eq!(
         ticks,
-        [(2, 100), (3, 300), (8, 300), (12, 100), (13, 100), (41, 100)]
+        [
+            (2, 100),
+            (3, 300),
+            (8, 300),
+            (12, 100),
+            (13, 100),
+            (41, 100)
+        ]
     );
 }
