@@ -395,7 +395,7 @@ fn response(reply: Reply) -> Response<ReplyBody> {
                 Some((delay, bytes)) => {
                     // A chunk with no delay is due when the previous one was
                     // sent (or the headers): already past, no timer needed.
-                    // hyper writes frames that are ready at once together.
+                    // It stays a frame of its own, as scripted.
                     let at = at + delay;
                     if !delay.is_zero() {
                         sleep_until(at).await;
