@@ -7,13 +7,21 @@
 //! stamped and kept, the output summarized, the trace built and handed to a
 //! sink) and the sink drops the trace.
 //!
-//! Target: at 1,000 parts, at most 5% over the bare model and under 1 µs per part.
+//! A third measurement, `ideal`, wraps the same model in the ideal recorder
+//! (`common::ideal_recorder`): one clock read per call, and per part one
+//! clock read, one clone and one push, no span and no JSON. The recorder's
+//! ratio to it is its fixed cost per call made visible (at 10 parts) and its
+//! cost per part beyond the contract's minimum (at 1,000).
+//!
+//! Targets: at 1,000 parts, at most 5% over the bare model and under 1 µs per
+//! part; at most 1.5× the ideal recorder at 10 parts and 1.1× at 1,000.
 
 mod common;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use tracedeck::{Collector, Model, Recorder};
 
+use common::ideal_recorder::IdealRecorder;
 use common::memory_model::MemoryModel;
 use common::report::{Report, human};
 use common::{Discard, chat_request, current_thread_runtime, drain, time_calls};
@@ -28,10 +36,14 @@ fn streams(c: &mut Criterion) {
     for len in LENGTHS {
         let bare = MemoryModel::streaming(len);
         let recorded = Recorder::new(bare.clone(), Discard);
+        let ideal = IdealRecorder(bare.clone());
         check_recording(&rt, &bare);
         group.throughput(Throughput::Elements(len as u64));
         group.bench_function(BenchmarkId::new("bare", len), |b| {
             b.iter_custom(|iters| rt.block_on(stream_calls(&bare, iters, &req, len)))
+        });
+        group.bench_function(BenchmarkId::new("ideal", len), |b| {
+            b.iter_custom(|iters| rt.block_on(stream_calls(&ideal, iters, &req, len)))
         });
         group.bench_function(BenchmarkId::new("recorded", len), |b| {
             b.iter_custom(|iters| rt.block_on(stream_calls(&recorded, iters, &req, len)))
@@ -95,6 +107,28 @@ fn main() {
             "marginal cost of one more part (100 → 1,000): {}/part",
             human(marginal)
         ));
+    }
+    for (len, aim) in [(10, 1.5), (100, f64::NAN), (1_000, 1.1)] {
+        let pair = report.compare(
+            &format!("stream of {len:>5} parts, recorded vs the ideal recorder"),
+            &format!("stream/ideal/{len}"),
+            &format!("stream/recorded/{len}"),
+            Some((len as f64, "part")),
+        );
+        if let Some(pair) = pair.filter(|_| !aim.is_nan()) {
+            report.target(
+                &format!("≤ {aim}× the ideal recorder at {len} parts"),
+                pair.ratio() <= aim,
+            );
+        }
+    }
+    for len in LENGTHS {
+        report.compare(
+            &format!("stream of {len:>5} parts, the ideal recorder vs bare"),
+            &format!("stream/bare/{len}"),
+            &format!("stream/ideal/{len}"),
+            Some((len as f64, "part")),
+        );
     }
     if let Some(Some(p1000)) = pairs.last() {
         report.target("≤ 5% at 1,000 parts", p1000.ratio() <= 1.05);

@@ -6,6 +6,7 @@
 //! Each bench binary includes this module and uses part of it.
 #![allow(dead_code)]
 
+pub mod ideal_recorder;
 pub mod memory_model;
 pub mod report;
 pub mod session;

@@ -269,7 +269,7 @@ impl LiveSpan {
             return;
         };
         if let Some(span) = &mut self.span {
-            span.input = crate::json::canonical::to_span_json(&req)
+            span.input = crate::json::canonical::request_to_span_json(&req)
                 .unwrap_or_else(|e| Value::String(e.to_string()));
         }
     }
@@ -397,5 +397,5 @@ fn summarize_stream(span: &Span) -> Option<Value> {
     for p in &span.parts {
         acc.push(&p.part);
     }
-    crate::json::canonical::to_span_json(&acc.finish()).ok()
+    crate::json::canonical::response_to_span_json(&acc.finish()).ok()
 }

@@ -212,14 +212,37 @@ pub(crate) fn to_span_json<T: Serialize + ?Sized>(value: &T) -> Result<Value, se
     Ok(to_value_within(value, MAX_JSON_DEPTH)?.unwrap_or_else(|| too_deep_value(MAX_JSON_DEPTH)))
 }
 
-/// Whether a JSON value in `req` (tool-call arguments, tool parameters, a
-/// response schema, `extra`) nests deeper than [`MAX_JSON_DEPTH`] less the
-/// 2 levels the request adds above it. Measured without recursion, so the
-/// recorder can tell, before it clones the request (cloning a `Value`
-/// recurses as deep as it nests), whether it may keep a copy at all.
-pub(crate) fn request_too_deep(req: &crate::model::ModelRequest) -> bool {
+/// More levels than a [`ModelRequest`](crate::model::ModelRequest) or a
+/// [`ModelResponse`](crate::model::ModelResponse) nests above the JSON
+/// values it holds (the deepest, a tool call's arguments in a message's
+/// content, sits 5 levels down), with room to spare.
+const TYPED_LEVELS_ABOVE_VALUES: usize = 16;
+
+/// As [`to_span_json`], in one serialization instead of two when every JSON
+/// value embedded in a typed request or response (`embedded`) is shallow
+/// enough that the whole cannot exceed [`MAX_JSON_DEPTH`]: then
+/// [`to_span_json`] would find it within the limit and give exactly
+/// `serde_json::to_value`, so the pass that measures the depth is skipped.
+/// Any deeper value takes [`to_span_json`]'s path, unchanged.
+fn to_span_json_of_typed<'a, T: Serialize + ?Sized>(
+    value: &T,
+    mut embedded: impl Iterator<Item = &'a Value>,
+) -> Result<Value, serde_json::Error> {
+    let shallow = embedded.all(|v| {
+        !matches!(v, Value::Array(_) | Value::Object(_))
+            || json_depth(v) + TYPED_LEVELS_ABOVE_VALUES <= MAX_JSON_DEPTH
+    });
+    if shallow {
+        serde_json::to_value(value)
+    } else {
+        to_span_json(value)
+    }
+}
+
+/// The JSON values a request holds: tool-call arguments, tool parameters, a
+/// response schema, `extra`.
+fn request_values(req: &crate::model::ModelRequest) -> impl Iterator<Item = &Value> {
     use crate::model::{ContentPart, ResponseFormat};
-    let limit = MAX_JSON_DEPTH.saturating_sub(2);
     let arguments = req
         .messages
         .iter()
@@ -236,7 +259,32 @@ pub(crate) fn request_too_deep(req: &crate::model::ModelRequest) -> bool {
         .chain(req.tools.iter().map(|t| &t.parameters))
         .chain(schema)
         .chain(req.extra.values())
-        .any(|v| json_depth(v) > limit)
+}
+
+/// A call's request as its span's input: [`to_span_json`], measured without
+/// a second serialization when its JSON values are shallow.
+pub(crate) fn request_to_span_json(
+    req: &crate::model::ModelRequest,
+) -> Result<Value, serde_json::Error> {
+    to_span_json_of_typed(req, request_values(req))
+}
+
+/// A call's response as its span's output: [`to_span_json`], measured
+/// without a second serialization when its tool calls' arguments are shallow.
+pub(crate) fn response_to_span_json(
+    response: &crate::model::ModelResponse,
+) -> Result<Value, serde_json::Error> {
+    to_span_json_of_typed(response, response.tool_calls.iter().map(|c| &c.arguments))
+}
+
+/// Whether a JSON value in `req` (tool-call arguments, tool parameters, a
+/// response schema, `extra`) nests deeper than [`MAX_JSON_DEPTH`] less the
+/// 2 levels the request adds above it. Measured without recursion, so the
+/// recorder can tell, before it clones the request (cloning a `Value`
+/// recurses as deep as it nests), whether it may keep a copy at all.
+pub(crate) fn request_too_deep(req: &crate::model::ModelRequest) -> bool {
+    let limit = MAX_JSON_DEPTH.saturating_sub(2);
+    request_values(req).any(|v| json_depth(v) > limit)
 }
 
 /// What the recorder keeps of a request [`request_too_deep`] refuses to
@@ -372,5 +420,82 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+}
+
+#[cfg(test)]
+mod typed_span_json_tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{
+        ContentPart, Message, ModelInfo, ModelRequest, ModelResponse, ResponseFormat, Role,
+        ToolCall, ToolDefinition,
+    };
+
+    /// A JSON value nested `depth` levels deep (`0` is a scalar).
+    fn nested(depth: usize) -> Value {
+        (0..depth).fold(json!(1), |inner, i| {
+            if i % 2 == 0 {
+                json!([inner])
+            } else {
+                json!({ "k": inner })
+            }
+        })
+    }
+
+    /// Requests holding a value of `depth` levels in each place a request
+    /// holds JSON values.
+    fn requests(depth: usize) -> Vec<ModelRequest> {
+        let tool_call = Message {
+            role: Role::Assistant,
+            content: vec![ContentPart::ToolCall {
+                id: "c".into(),
+                name: "f".into(),
+                arguments: nested(depth),
+            }],
+        };
+        let mut schema = ModelRequest::new("m").user("u");
+        schema.settings.response_format = Some(ResponseFormat::JsonSchema {
+            name: "s".into(),
+            schema: nested(depth),
+            strict: false,
+        });
+        vec![
+            ModelRequest::new("m").user("u").message(tool_call),
+            ModelRequest::new("m").tool(ToolDefinition::new("f", "d", nested(depth))),
+            schema,
+            ModelRequest::new("m").extra("x", nested(depth)),
+        ]
+    }
+
+    /// The one-pass path gives exactly what the measuring path gives, on
+    /// either side of the depth limit and of the margin it keeps.
+    #[test]
+    fn typed_requests_and_responses_serialize_as_the_measuring_path_does() {
+        let mut markers = 0;
+        for depth in [
+            0, 1, 3, 50, 83, 84, 85, 90, 94, 95, 96, 97, 98, 99, 100, 101, 150,
+        ] {
+            for req in requests(depth) {
+                let exact = to_span_json(&req).unwrap();
+                markers += usize::from(find_too_deep_marker(&exact).is_some());
+                assert_eq!(request_to_span_json(&req).unwrap(), exact, "depth {depth}");
+            }
+            let mut response = ModelResponse::text(ModelInfo::new("p", "m"), "t");
+            response.tool_calls.push(ToolCall {
+                id: "c".into(),
+                name: "f".into(),
+                arguments: nested(depth),
+            });
+            let exact = to_span_json(&response).unwrap();
+            markers += usize::from(find_too_deep_marker(&exact).is_some());
+            assert_eq!(
+                response_to_span_json(&response).unwrap(),
+                exact,
+                "depth {depth}"
+            );
+        }
+        assert!(markers > 0, "some cases are past the limit");
     }
 }

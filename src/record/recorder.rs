@@ -188,7 +188,7 @@ impl<M: Model> Model for Recorder<M> {
             let now = Instant::now();
             match &result {
                 Ok(response) => {
-                    let output = crate::json::canonical::to_span_json(response).ok();
+                    let output = crate::json::canonical::response_to_span_json(response).ok();
                     span.end(SpanStatus::Ok, output, None, now);
                 }
                 Err(err) => span.end(SpanStatus::Error, None, Some(err.clone()), now),

@@ -1,14 +1,19 @@
 //! Re-emitting one recorded `llm` span on tokio's clock.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
+use futures::Stream;
 use futures::future::BoxFuture;
-use futures::stream;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::Speed;
 use super::miss::PlaybackApi;
-use crate::model::{ModelError, ModelInfo, ModelResponse, PartStream, ResponseAccumulator};
+use crate::model::{
+    ModelError, ModelInfo, ModelResponse, PartStream, ResponseAccumulator, StreamPart,
+};
 use crate::span::{Span, SpanStatus};
 
 /// One recorded call being served: the span, where it came from, and the
@@ -85,42 +90,47 @@ impl Playback {
             self.speed
                 .wait(self.start, timing.opened_us.unwrap_or(0))
                 .await;
-            let this = Arc::new(self);
-            let parts = stream::unfold(Some(0usize), move |next| {
-                let this = Arc::clone(&this);
-                async move { this.step(next?).await }
-            });
-            Ok(Box::pin(parts) as PartStream)
+            // Whatever is due by now (parts recorded at the opening instant,
+            // or within the millisecond tokio's timer rounded the opening up
+            // to) needs no timer.
+            let reached = if self.speed.is_instant() {
+                self.start
+            } else {
+                Instant::now()
+            };
+            Ok(Box::pin(Replayed {
+                playback: self,
+                next: Some(0),
+                reached,
+                timer: None,
+            }) as PartStream)
         })
     }
 
+    /// The recorded offset of the item at position `i`: a part's, or after
+    /// the last part, the recorded ending's.
+    fn offset_of(&self, i: usize) -> u64 {
+        let span = &self.span;
+        match span.parts.get(i) {
+            Some(recorded) => recorded.offset_us,
+            None if span.status == SpanStatus::Cancelled => {
+                span.timing.duration_us.saturating_add(AFTER_CANCEL_US)
+            }
+            None => span.timing.duration_us,
+        }
+    }
+
     /// The item at position `i` (a part, or the recorded ending after the
-    /// last part) and the position after it; `None` ends the stream.
-    async fn step(
-        &self,
-        i: usize,
-    ) -> Option<(Result<crate::model::StreamPart, ModelError>, Option<usize>)> {
+    /// last part), once it is due; `None` ends the stream.
+    fn item(&self, i: usize) -> Option<Result<StreamPart, ModelError>> {
         let span = &self.span;
         if let Some(recorded) = span.parts.get(i) {
-            self.speed.wait(self.start, recorded.offset_us).await;
-            return Some((Ok(recorded.part.clone()), Some(i + 1)));
+            return Some(Ok(recorded.part.clone()));
         }
-        let end = span.timing.duration_us;
         match span.status {
-            SpanStatus::Ok => {
-                self.speed.wait(self.start, end).await;
-                None
-            }
-            SpanStatus::Error => {
-                self.speed.wait(self.start, end).await;
-                Some((Err(recorded_error(span)), None))
-            }
-            SpanStatus::Cancelled => {
-                self.speed
-                    .wait(self.start, end.saturating_add(AFTER_CANCEL_US))
-                    .await;
-                Some((Err(self.cancelled_error()), None))
-            }
+            SpanStatus::Ok => None,
+            SpanStatus::Error => Some(Err(recorded_error(span))),
+            SpanStatus::Cancelled => Some(Err(self.cancelled_error())),
         }
     }
 
@@ -142,6 +152,88 @@ impl Playback {
                 self.api.record_hint(),
             ),
         }
+    }
+}
+
+/// A recorded stream being re-emitted: each part, one by one and in order,
+/// no earlier than its recorded offset from the call.
+///
+/// Timers are spent only where the clock must move: one per distinct
+/// deadline still ahead. A part whose deadline is not later than the latest
+/// instant the stream has seen on the clock is due already (parts recorded
+/// at the same instant, or within one millisecond that tokio's timer rounds
+/// up to the same tick) and comes without a timer. The one timer is reused
+/// from deadline to deadline.
+struct Replayed {
+    playback: Playback,
+    /// The position of the next item; `None` once the stream has ended.
+    next: Option<usize>,
+    /// An instant the clock has been seen at: every deadline not later is due.
+    reached: Instant,
+    /// The timer of the deadline being waited for, reused for the next one.
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Timers this thread's replayed streams armed (unit tests count them).
+    static TIMERS_ARMED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl Replayed {
+    /// Ready once the item at `i` is due: at once if its deadline is
+    /// reached, else when the timer for it fires.
+    fn poll_due(&mut self, i: usize, cx: &mut Context<'_>) -> Poll<()> {
+        let speed = self.playback.speed;
+        if !speed.is_instant() {
+            let deadline = speed.deadline(self.playback.start, self.playback.offset_of(i));
+            if deadline > self.reached {
+                let timer = match &mut self.timer {
+                    Some(timer) => {
+                        if timer.deadline() != deadline {
+                            timer.as_mut().reset(deadline);
+                            #[cfg(test)]
+                            TIMERS_ARMED.with(|n| n.set(n.get() + 1));
+                        }
+                        timer
+                    }
+                    None => {
+                        #[cfg(test)]
+                        TIMERS_ARMED.with(|n| n.set(n.get() + 1));
+                        self.timer.insert(Box::pin(sleep_until(deadline)))
+                    }
+                };
+                ready!(timer.as_mut().poll(cx));
+                // The clock may be past the deadline (tokio rounds it up to
+                // its next millisecond tick): what is due by then comes
+                // without a timer.
+                self.reached = Instant::now().max(deadline);
+                return Poll::Ready(());
+            }
+        }
+        // Due already: no timer, but still a step of the task's cooperative
+        // budget, as a timer's poll would be, so a long run of parts due at
+        // once lets the runtime's other tasks run now and then.
+        ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
+        Poll::Ready(())
+    }
+}
+
+impl Stream for Replayed {
+    type Item = Result<StreamPart, ModelError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let Some(i) = this.next else {
+            return Poll::Ready(None);
+        };
+        ready!(this.poll_due(i, cx));
+        let item = this.playback.item(i);
+        this.next = match &item {
+            Some(Ok(_)) => Some(i + 1),
+            _ => None,
+        };
+        Poll::Ready(item)
     }
 }
 
@@ -176,5 +268,86 @@ fn recorded_response(span: &Span, origin: &str) -> Result<ModelResponse, ModelEr
             provider: "replay".to_owned(),
             message: format!("the recorded call {origin} finished but has no recorded output"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+
+    use super::TIMERS_ARMED;
+    use crate::testing::{Script, ScriptedModel};
+    use crate::{Collector, Model, ModelRequest, Player, Recorder, StreamPart, Trace, with_span};
+
+    /// A recorded stream of one part per entry of `offsets_us`, opened at
+    /// 1 ms and ended at its last part.
+    async fn recorded(offsets_us: &[u64]) -> Trace {
+        let script = (0..offsets_us.len()).fold(
+            Script::new().open_after(Duration::from_millis(1)),
+            |s, i| s.part(StreamPart::text(format!("t{i}"))),
+        );
+        let traces = Collector::new();
+        let model = Recorder::new(ScriptedModel::new(script), traces.clone());
+        with_span("t", 0, async {
+            let mut parts = model
+                .stream(ModelRequest::new("m").user("s"))
+                .await
+                .unwrap();
+            while parts.next().await.is_some() {}
+        })
+        .await;
+        let mut trace = traces.take().remove(0);
+        let stream = trace.spans.iter_mut().find(|s| s.streamed).unwrap();
+        for (part, offset) in stream.parts.iter_mut().zip(offsets_us) {
+            part.offset_us = *offset;
+        }
+        stream.timing.opened_us = Some(1_000);
+        stream.timing.duration_us = *offsets_us.last().unwrap();
+        trace
+    }
+
+    /// Replays `trace`'s stream on this thread; returns the timers armed
+    /// and the parts served.
+    async fn timers_to_replay(player: &Player) -> (usize, usize) {
+        let before = TIMERS_ARMED.with(|n| n.get());
+        let mut parts = player
+            .stream(ModelRequest::new("m").user("s"))
+            .await
+            .unwrap();
+        let mut served = 0;
+        while let Some(part) = parts.next().await {
+            part.unwrap();
+            served += 1;
+        }
+        (TIMERS_ARMED.with(|n| n.get()) - before, served)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_timer_per_distinct_deadline_not_one_per_part() {
+        // 10 distinct offsets, 100 parts each, due at 6 distinct
+        // millisecond ticks: 2, 3 (2.3, 2.999 and 3 ms), 8 (7.001, 7.002,
+        // 7.999 ms), 12, 13 and 41 ms.
+        let ten = [
+            1_500, 2_300, 2_999, 3_000, 7_001, 7_002, 7_999, 12_000, 12_001, 40_250,
+        ];
+        let offsets: Vec<u64> = ten.iter().flat_map(|&o| [o; 100]).collect();
+        let player = Player::from_traces("t", [recorded(&offsets).await]);
+        assert_eq!(timers_to_replay(&player).await, (6, 1_000));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn parts_at_the_opening_instant_need_no_timer() {
+        let player = Player::from_traces("t", [recorded(&[1_000, 1_000, 1_000]).await]);
+        assert_eq!(timers_to_replay(&player).await, (0, 3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn instant_speed_arms_no_timer() {
+        let offsets: Vec<u64> = (1..=50).map(|i| i * 1_000).collect();
+        let player = Player::from_traces("t", [recorded(&offsets).await])
+            .speed(crate::replay::Speed::instant());
+        assert_eq!(timers_to_replay(&player).await, (0, 50));
     }
 }

@@ -63,7 +63,9 @@ impl ReceivedRequest {
 ///
 /// Delays are on tokio's clock and scheduled from the moment the headers go
 /// out, like a real server pushing tokens: chunk *n* is sent at the sum of the
-/// delays up to it, however slowly the client reads.
+/// delays up to it, however slowly the client reads. A zero delay (the
+/// default) costs no timer: the headers or chunk go out at once, not at
+/// tokio's next millisecond tick.
 ///
 /// ```
 /// use std::time::Duration;
@@ -372,7 +374,11 @@ async fn answer(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .push(received);
-    sleep(reply.headers_delay).await;
+    // A zero delay costs no timer: tokio's timers tick in whole
+    // milliseconds, so even a zero-length sleep would wait for the next tick.
+    if !reply.headers_delay.is_zero() {
+        sleep(reply.headers_delay).await;
+    }
     Ok(response(reply))
 }
 
@@ -387,8 +393,13 @@ fn response(reply: Reply) -> Response<ReplyBody> {
             }
             match chunks.next() {
                 Some((delay, bytes)) => {
+                    // A chunk with no delay is due when the previous one was
+                    // sent (or the headers): already past, no timer needed.
+                    // It stays a frame of its own, as scripted.
                     let at = at + delay;
-                    sleep_until(at).await;
+                    if !delay.is_zero() {
+                        sleep_until(at).await;
+                    }
                     Some((Ok(Frame::data(bytes)), (chunks, at, false)))
                 }
                 None if break_connection => {

@@ -120,3 +120,81 @@ fn event_chunks_split_after_each_closing_blank_line() {
     );
     assert_eq!(chunks.concat(), body.to_vec());
 }
+
+/// Reads one `Connection: close` response from a raw socket: no client
+/// library, so no client timer can move a paused clock. Returns the head and
+/// the de-chunked body.
+async fn raw_get(addr: std::net::SocketAddr) -> (String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket
+        .write_all(b"GET / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    socket.read_to_end(&mut raw).await.unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    let mut rest = &raw[split..];
+    let mut body = Vec::new();
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap().trim(), 16)
+                .unwrap();
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            break;
+        }
+        body.extend_from_slice(&rest[..size]);
+        assert_eq!(&rest[size..size + 2], b"\r\n");
+        rest = &rest[size + 2..];
+    }
+    (head, body)
+}
+
+/// Zero delay costs no timer: tokio's timers tick in whole milliseconds, so a
+/// zero-length sleep before the headers or a chunk would wait for the next
+/// tick (and, on a paused clock, advance it). A 100-chunk body sent at once
+/// must leave the paused clock exactly where it was.
+#[tokio::test(start_paused = true)]
+async fn zero_delays_cost_no_timer() {
+    let reply = (0..100).fold(Reply::sse(), |reply, i| {
+        reply.chunk(format!("data: {i}\n\n"))
+    });
+    let server = SseServer::serve(reply).await.unwrap();
+    // Off a millisecond boundary, as a real clock always is: a zero-length
+    // timer now waits for the next whole millisecond.
+    tokio::time::advance(Duration::from_micros(1_500)).await;
+    let before = tokio::time::Instant::now();
+    let (head, body) = raw_get(server.addr()).await;
+    let after = tokio::time::Instant::now();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let expected: String = (0..100).map(|i| format!("data: {i}\n\n")).collect();
+    assert_eq!(String::from_utf8(body).unwrap(), expected);
+    assert_eq!(after, before, "the clock advanced by {:?}", after - before);
+}
+
+/// Skipping zero delays keeps the schedule of the others: on a paused clock,
+/// a chunk after a delay still waits for it, measured from the headers.
+#[tokio::test(start_paused = true)]
+async fn nonzero_delays_still_wait_among_zero_ones() {
+    let reply = Reply::sse()
+        .headers_after(Duration::from_millis(30))
+        .chunk("data: a\n\n")
+        .chunk_after(Duration::from_millis(20), "data: b\n\n")
+        .chunk("data: c\n\n");
+    let server = SseServer::serve(reply).await.unwrap();
+    // On a millisecond boundary (where a paused clock starts), so no
+    // rounding: the delays add up exactly.
+    let before = tokio::time::Instant::now();
+    let (_, body) = raw_get(server.addr()).await;
+    let elapsed = tokio::time::Instant::now() - before;
+    assert_eq!(body, b"data: a\n\ndata: b\n\ndata: c\n\n");
+    assert_eq!(elapsed, Duration::from_millis(50));
+}

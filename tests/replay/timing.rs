@@ -285,3 +285,78 @@ fn microsecond_offsets_replay_within_a_millisecond_rounded_up_never_early() {
         check("generate", old.timing.duration_us, new.timing.duration_us);
     });
 }
+
+/// Offsets (µs) of the ten groups of 100 parts in
+/// `a_thousand_parts_at_ten_offsets_arrive_at_their_rounded_up_deadlines`:
+/// several round up to the same millisecond tick, as a real-clock
+/// recording's do.
+const TEN_OFFSETS: [u64; 10] = [
+    1_500, 2_300, 2_999, 3_000, 7_001, 7_002, 7_999, 12_000, 12_001, 40_250,
+];
+
+/// A recorded stream of 1,000 parts, 100 at each of [`TEN_OFFSETS`],
+/// opened at 1 ms and ended at the last part.
+async fn thousand_parts_at_ten_offsets() -> Trace {
+    let script = (0..1_000).fold(Script::new().open_after(ms(1)), |s, i| {
+        s.part(StreamPart::text(format!("t{i}")))
+    });
+    let mut trace = record(script, usize::MAX).await;
+    let stream = trace.spans.iter_mut().find(|s| s.streamed).unwrap();
+    assert_eq!(stream.parts.len(), 1_000);
+    for (i, part) in stream.parts.iter_mut().enumerate() {
+        part.offset_us = TEN_OFFSETS[i / 100];
+    }
+    stream.timing.opened_us = Some(1_000);
+    stream.timing.first_part_us = Some(1_500);
+    stream.timing.ttft_us = Some(1_500);
+    stream.timing.duration_us = 40_250;
+    trace
+}
+
+/// Parts due at the same instant share one timer, and none comes early or
+/// late: each of 1,000 parts at 10 distinct offsets arrives, in order,
+/// exactly at its offset rounded up to tokio's millisecond tick, and the
+/// stream ends at the recorded end, rounded up the same way.
+#[tokio::test(start_paused = true)]
+async fn a_thousand_parts_at_ten_offsets_arrive_at_their_rounded_up_deadlines() {
+    let trace = thousand_parts_at_ten_offsets().await;
+    let player = Player::from_traces("t", [trace]);
+    let t0 = Instant::now();
+    let mut parts = player.stream(req("s")).await.unwrap();
+    assert_eq!(t0.elapsed(), ms(1));
+    let mut at_each_tick = std::collections::BTreeMap::<Duration, usize>::new();
+    let mut i = 0;
+    while let Some(part) = parts.next().await {
+        let arrived = t0.elapsed();
+        assert_eq!(part.unwrap(), StreamPart::text(format!("t{i}")), "in order");
+        let recorded = TEN_OFFSETS[i / 100];
+        let due = Duration::from_micros(recorded.div_ceil(1_000) * 1_000);
+        assert_eq!(
+            arrived, due,
+            "part {i}, recorded at {recorded}µs: at its rounded-up deadline"
+        );
+        *at_each_tick.entry(arrived).or_default() += 1;
+        i += 1;
+    }
+    assert_eq!(i, 1_000);
+    assert_eq!(
+        t0.elapsed(),
+        ms(41),
+        "ended at the recorded end, rounded up"
+    );
+    let ticks: Vec<(u64, usize)> = at_each_tick
+        .into_iter()
+        .map(|(t, n)| (t.as_millis() as u64, n))
+        .collect();
+    assert_eq!(
+        ticks,
+        [
+            (2, 100),
+            (3, 300),
+            (8, 300),
+            (12, 100),
+            (13, 100),
+            (41, 100)
+        ]
+    );
+}
