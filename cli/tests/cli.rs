@@ -1,6 +1,6 @@
 //! The `tracedeck` binary run on the committed example cassettes
 //! (`cassettes/examples/` at the repository root, see the library's
-//! `tests/cassettes/example_cassettes.rs`): each command's
+//! `tests/storage/example_cassettes.rs`): each command's
 //! output, exit codes, JSON that parses, `verify` failing on a corrupted copy
 //! with the file named, and a timeline that is well-formed SVG with one bar
 //! per span and one tick per streamed part.

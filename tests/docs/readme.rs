@@ -1,6 +1,6 @@
 //! The README stays true: its setup commands come first, and it carries the
 //! cassette format specification exactly as `docs/cassette-format.md` (which
-//! `tests/cassettes/format_doc.rs` checks against real recordings) states it.
+//! `tests/storage/format_doc.rs` checks against real recordings) states it.
 //! Its Rust code blocks are compiled as doctests (`ReadmeDoctests` in `lib.rs`).
 
 const README: &str = include_str!("../../README.md");

@@ -1,7 +1,7 @@
 //! The streaming conformance corpus: 13 transcripts in tests/data/conformance
 //! (copied from shared/conformance/sse) and the 40 bodies captured from live
-//! APIs in `../shared/conformance/real/` (read in place: CI checks the
-//! repository out with `shared/` beside it), each with the result a correct
+//! APIs in tests/data/conformance/real (copied from shared/conformance/real,
+//! so the suite runs from a plain clone), each with the result a correct
 //! client derives from it.
 //!
 //! Shown here, for all 53:
@@ -74,9 +74,9 @@ fn sse_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/conformance")
 }
 
-/// The live-API bodies, beside the repository: `$CARGO_MANIFEST_DIR/../shared/conformance/real`.
+/// The project's copy of `shared/conformance/real`: the live-API bodies.
 fn real_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/real")
+    sse_dir().join("real")
 }
 
 fn load(set: &'static str, root: &Path) -> Vec<Transcript> {
@@ -86,8 +86,7 @@ fn load(set: &'static str, root: &Path) -> Vec<Transcript> {
         let mut names: Vec<String> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| {
                 panic!(
-                    "reading {}: {e} (the real corpus is read from `shared/conformance` \
-                     beside the repository)",
+                    "reading {}: {e}",
                     dir.display()
                 )
             })

@@ -6,7 +6,7 @@
 //! cassette format changes, regenerate the folder with:
 //!
 //! ```sh
-//! cargo test --test cassettes -- --ignored example_cassettes::regenerate
+//! cargo test --test storage -- --ignored example_cassettes::regenerate
 //! ```
 
 use crate::example_session;
@@ -66,7 +66,7 @@ fn committed_example_cassettes_are_what_the_session_records() {
     assert_eq!(
         names(&committed),
         names(&fresh),
-        "cassettes/examples is out of date: run `cargo test --test cassettes -- --ignored example_cassettes::regenerate`"
+        "cassettes/examples is out of date: run `cargo test --test storage -- --ignored example_cassettes::regenerate`"
     );
     for (name, bytes) in &fresh {
         assert!(
