@@ -135,6 +135,41 @@ fn record_runs_on_the_real_clock_and_writes_one_cassette_under_the_key() {
 }
 
 #[test]
+fn a_failing_run_never_replaces_the_cassette_a_passing_run_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    spec(dir.path(), "kept")
+        .mode(Mode::Record)
+        .live(live_model)
+        .run(|model| async move { model.generate(question()).await.map(drop) });
+    let store = Store::open(dir.path()).unwrap();
+    let before = store.traces("test_macro/kept").unwrap().traces;
+    assert_eq!(before.len(), 1);
+
+    // The same test recorded again, but its body fails after the call: its
+    // trace must not supersede the good cassette (same key, same root input).
+    for failing in [true, false] {
+        let run = std::panic::catch_unwind(|| {
+            spec(dir.path(), "kept")
+                .mode(Mode::Record)
+                .live(live_model)
+                .run(move |model| async move {
+                    model.generate(question()).await?;
+                    if failing {
+                        return Err(ModelError::other("the assertion after the call failed"));
+                    }
+                    panic!("the body panicked after the call");
+                    #[allow(unreachable_code)]
+                    Ok::<_, ModelError>(())
+                });
+        });
+        assert!(run.is_err(), "a failing body fails the test");
+    }
+    let after = store.traces("test_macro/kept").unwrap().traces;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].hash, before[0].hash, "the good cassette is kept");
+}
+
+#[test]
 fn a_typo_in_the_key_names_the_key_and_the_keys_nearby() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["answers_question", "asks_back", "unrelated_and_long_name"] {

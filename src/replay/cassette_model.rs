@@ -11,7 +11,9 @@ use crate::cassette::Store;
 use crate::model::{
     CallNote, Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream,
 };
-use crate::record::{FlushReport, Recorder};
+use crate::record::Recorder;
+use crate::sink::{Filtered, FlushReport};
+use crate::span::{SpanStatus, Trace};
 
 /// A cassette folder in front of a live model: a [`Model`] that replays,
 /// records, or both, as its [`Mode`] says.
@@ -193,6 +195,12 @@ impl CassetteModelBuilder {
             StoreSource::Store(store) => store.clone(),
         };
         let live: Arc<dyn Model> = Arc::new(live);
+        // Under `#[tracedeck::test]` a failed or panicked run never
+        // supersedes the cassette a passing run recorded.
+        let in_test = self.test_api.is_some();
+        let sink = Filtered::new(store.sink(), move |trace: &Trace| {
+            !in_test || trace.root().status == SpanStatus::Ok
+        });
         let route = match mode {
             Mode::Replay => Route::Replay(self.player(&store, live.info())?),
             Mode::Auto => {
@@ -200,9 +208,9 @@ impl CassetteModelBuilder {
                     player: self.player(&store, live.info())?,
                     live,
                 };
-                Route::Auto(Recorder::new(auto, store.sink()).live_traces_only())
+                Route::Auto(Recorder::new(auto, sink).live_traces_only())
             }
-            Mode::Record => Route::Record(Recorder::new(live, store.sink())),
+            Mode::Record => Route::Record(Recorder::new(live, sink)),
             Mode::Passthrough => Route::Passthrough(live),
         };
         Ok(CassetteModel { mode, store, route })

@@ -27,6 +27,7 @@
 //! |---|---|
 //! | [`Sink`] | takes finished traces; must never block the model call |
 //! | [`Collector`] | keeps traces in memory, for tests |
+//! | [`Filtered`] | passes on only the traces a predicate keeps (sampling) |
 //! | [`QueuedSink`] | a bounded queue and a writer thread around a [`TraceWriter`] |
 //! | [`TraceWriter`] | the blocking write step of a durable sink |
 //! | [`SinkError`] | why a trace was lost, with its source error |
@@ -34,6 +35,7 @@
 
 mod collector;
 mod error;
+mod filtered;
 mod handle;
 mod queued;
 
@@ -45,6 +47,7 @@ use crate::span::Trace;
 
 pub use collector::Collector;
 pub use error::{SinkError, WriteSource};
+pub use filtered::Filtered;
 pub use handle::FlushReport;
 pub(crate) use handle::{SinkHandle, panic_message};
 pub use queued::{DEFAULT_QUEUE_CAPACITY, DROP_WAIT, QueuedSink, SinkStats, TraceWriter};

@@ -84,12 +84,7 @@ fn load(set: &'static str, root: &Path) -> Vec<Transcript> {
     for protocol in PROTOCOLS {
         let dir = root.join(protocol);
         let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| {
-                panic!(
-                    "reading {}: {e}",
-                    dir.display()
-                )
-            })
+            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
             .filter_map(|entry| {
                 let name = entry.ok()?.file_name().into_string().ok()?;
                 name.strip_suffix(".sse").map(str::to_owned)
