@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tracedeck::model::{Message, PartStream};
-use tracedeck::record::SinkError;
+use tracedeck::sink::SinkError;
 use tracedeck::{ModelError, ModelRequest, Sink, Trace};
 
 /// A sink that drops every trace it gets: the recorder does all of its work

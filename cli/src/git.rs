@@ -47,7 +47,7 @@ fn parse_log(dir: &Path, log: &str) -> HashMap<PathBuf, SystemTime> {
                 .trim()
                 .parse::<u64>()
                 .ok()
-                .map(|secs| UNIX_EPOCH + Duration::from_secs(secs));
+                .and_then(|secs| UNIX_EPOCH.checked_add(Duration::from_secs(secs)));
         } else if !line.is_empty() {
             if let Some(time) = current {
                 times.entry(dir.join(line)).or_insert(time);

@@ -31,7 +31,8 @@ pub fn run(dir: &Path, args: &PruneArgs, out: &mut dyn Write) -> Result<Outcome,
     }
     let all = ledger.cassettes()?;
     let unused = ledger.unused()?;
-    let used = all.len() - unused.len();
+    // Two scans: a cassette written between them must not underflow.
+    let used = all.len().saturating_sub(unused.len());
     let since = match ledger.started().and_then(timestamp) {
         Some(at) => at,
         None if ledger.folder().exists() => "the ledger was started".to_owned(),

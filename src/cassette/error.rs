@@ -288,6 +288,9 @@ pub enum CassetteError {
         path: PathBuf,
         /// What is wrong.
         message: String,
+        /// serde's error, when the trace did not deserialize.
+        #[source]
+        source: Option<Arc<serde_json::Error>>,
     },
     /// The cassette's trace is keyed differently from the folder it lies in.
     #[error("{}: holds a trace keyed `{trace_key}` but lies in the folder of key `{folder_key}`; move it to `{trace_key}/`", path.display())]

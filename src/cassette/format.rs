@@ -89,7 +89,13 @@ pub(crate) fn decode(
     let trace = value
         .get("trace")
         .ok_or_else(|| bad_trace(path, "the `trace` field is missing".into()))
-        .and_then(|t| Trace::deserialize(t).map_err(|e| bad_trace(path, e.to_string())))?;
+        .and_then(|t| {
+            Trace::deserialize(t).map_err(|e| CassetteError::BadTrace {
+                path: path.to_owned(),
+                message: e.to_string(),
+                source: Some(Arc::new(e)),
+            })
+        })?;
     let (trace, recorded_at) = checked_trace(path, trace, value.get("recorded_at"), folder_key)?;
     Ok(Decoded {
         value,
@@ -270,6 +276,7 @@ fn bad_trace(path: &Path, message: String) -> CassetteError {
     CassetteError::BadTrace {
         path: path.to_owned(),
         message,
+        source: None,
     }
 }
 

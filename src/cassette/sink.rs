@@ -58,20 +58,21 @@ impl TraceWriter for StoreWriter {
     }
 
     fn check(&self, trace: &Trace) -> Result<(), SinkError> {
-        let invalid = check_trace(trace)
-            .err()
-            .or_else(|| validate_key(trace.key()).err().map(|e| e.to_string()));
-        match invalid {
-            None => Ok(()),
-            Some(message) => Err(SinkError::write(
-                trace
-                    .spans
-                    .first()
-                    .map(|r| r.key.clone())
-                    .unwrap_or_default(),
+        let key = || {
+            trace
+                .spans
+                .first()
+                .map(|r| r.key.clone())
+                .unwrap_or_default()
+        };
+        if let Err(message) = check_trace(trace) {
+            return Err(SinkError::write(
+                key(),
                 format!("not written to {}: {message}", self.store.dir().display()),
-            )),
+            ));
         }
+        // An invalid key keeps its `CassetteError` as the loss's source.
+        validate_key(trace.key()).map_err(|e| SinkError::write_failed(key(), e))
     }
 
     fn destination(&self) -> String {

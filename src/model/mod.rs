@@ -69,6 +69,10 @@ pub trait Model: Send + Sync {
     /// while tokio's clock is paused would record invented times, so its
     /// trace is refused with [`SinkError::PausedClock`](crate::sink::SinkError::PausedClock)
     /// (reported by `flush()`; the call itself still succeeds).
+    ///
+    /// **Implement it** (return `true`) for your own model that calls a
+    /// network service: the default, `false`, is right for test doubles and
+    /// replays, and it turns the paused-clock check off.
     fn is_live(&self) -> bool {
         false
     }

@@ -48,6 +48,7 @@ pub enum SpanKind {
 /// How a span ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SpanStatus {
     /// It finished.
     Ok,

@@ -5,6 +5,7 @@ use crate::model::{ModelError, ModelResponse, StreamPart};
 /// One step of a [`Script`]'s stream: after `delay` (from the previous
 /// step's instant, the first from the stream opening), yield a part or fail.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Step {
     /// Yield `part` after `delay`.
     Part {

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use proptest::prelude::*;
 use tokio::time::timeout;
 use tracedeck::model::FinishReason;
-use tracedeck::record::SinkError;
+use tracedeck::sink::SinkError;
 use tracedeck::span::{SpanId, SpanKind, SpanStatus};
 use tracedeck::testing::{run_paused, strategies};
 use tracedeck::{

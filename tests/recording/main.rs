@@ -9,5 +9,6 @@ mod paused_clock;
 mod recorded_request;
 mod sink_drop;
 mod sink_failures;
+mod span_outputs;
 mod spawn_carry;
 mod timing;

@@ -8,8 +8,8 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use proptest::prelude::*;
 use tokio::time::Instant;
-use tracedeck::record::SinkError;
 use tracedeck::sink::FlushReport;
+use tracedeck::sink::SinkError;
 use tracedeck::span::SpanStatus;
 use tracedeck::testing::{run_paused, strategies};
 use tracedeck::{

@@ -217,6 +217,7 @@ fn expected_part_offsets(script: &Script) -> Vec<u64> {
         match step {
             Step::Part { .. } => offsets.push(us(at)),
             Step::Error { .. } => break,
+            other => panic!("a step this model does not know: {other:?}"),
         }
     }
     offsets

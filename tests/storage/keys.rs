@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use serde_json::json;
 use tracedeck::Sink;
 use tracedeck::cassette::{CassetteError, KeyProblem, MAX_SEGMENT_BYTES, Store, validate_key};
-use tracedeck::record::SinkError;
+use tracedeck::sink::SinkError;
 use tracedeck::testing::run_paused;
 
 fn hostile_keys() -> Vec<String> {

@@ -15,8 +15,8 @@ use std::path::Path;
 use serde_json::json;
 use tracedeck::Recorder;
 use tracedeck::cassette::{CassetteError, Store};
-use tracedeck::record::SinkError;
 use tracedeck::sink::FlushReport;
+use tracedeck::sink::SinkError;
 use tracedeck::testing::run_paused;
 
 /// Records `n` sessions keyed `key` through a sink on `store`; every call

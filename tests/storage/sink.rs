@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use tracedeck::cassette::{DEFAULT_QUEUE_CAPACITY, Store, StoreSinkStats};
-use tracedeck::record::SinkError;
+use tracedeck::sink::SinkError;
 use tracedeck::testing::run_paused;
 use tracedeck::{Recorder, Sink, Trace};
 
