@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use tracedeck::cassette::{CassetteError, Store, StoredTrace, validate_key};
+use tracedeck::cassette::{CassetteError, Store, StoredTrace, key_distance, validate_key};
 
 use crate::error::CliError;
 use crate::text::short_hash;
@@ -85,28 +85,10 @@ pub fn resolve(store: &Store, target: &str) -> Result<Vec<StoredTrace>, CliError
 pub fn closest_key(typed: &str, keys: &[String]) -> Option<String> {
     let limit = (typed.chars().count() / 3).max(2);
     keys.iter()
-        .map(|key| (edit_distance(typed, key), key))
+        .map(|key| (key_distance(typed, key), key))
         .filter(|(distance, _)| *distance <= limit)
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, key)| key.clone())
-}
-
-/// Levenshtein distance in characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != *cb))
-                .min(above + 1)
-                .min(row[j] + 1);
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// Folders inside the store's folder that are stores of their own: a key

@@ -111,6 +111,30 @@ pub(crate) fn is_valid_segment(name: &str) -> bool {
     name.len() <= MAX_SEGMENT_BYTES && segment_problem(name, 0, 0).is_none()
 }
 
+/// How far apart two keys are: the Levenshtein distance in characters (the
+/// fewest single-character insertions, deletions and substitutions). Used to
+/// name the keys nearest a mistyped one.
+///
+/// ```
+/// assert_eq!(tracedeck::cassette::key_distance("support/triag", "support/triage"), 1);
+/// ```
+pub fn key_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,7 +61,7 @@ pub use crate::json::{canonical_json, sha256_hex};
 pub use crate::sink::DEFAULT_QUEUE_CAPACITY;
 pub use error::{CassetteError, KeyProblem};
 pub use format::{FORMAT, VERSION};
-pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, validate_key};
+pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, key_distance, validate_key};
 pub use ledger::{CassetteFile, LEDGER_ROOT, UsageLedger};
 pub use redaction::{DEFAULT_PLACEHOLDER, Redaction};
 pub use secrets::{SecretFinding, SecretKind, find_secrets, find_secrets_in_text};

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::Player;
 use super::player::{AbsentKey, RecordedCall};
+use crate::cassette::key_distance;
 use crate::json::{JsonChange, diff_json};
 use crate::model::ModelError;
 
@@ -316,28 +317,10 @@ pub(crate) fn nearest_keys<'k>(key: &str, keys: &'k [String], max: usize) -> Vec
     let mut ranked: Vec<(usize, &str)> = keys
         .iter()
         .filter(|k| k.as_str() != key)
-        .map(|k| (edit_distance(key, k), k.as_str()))
+        .map(|k| (key_distance(key, k), k.as_str()))
         .collect();
     ranked.sort();
     ranked.into_iter().take(max).map(|(_, k)| k).collect()
-}
-
-/// The Levenshtein distance between `a` and `b`, in characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// How far apart two requests are, from their [`JsonChange`]s; ordered so
@@ -521,9 +504,9 @@ mod tests {
 
     #[test]
     fn nearest_keys_rank_by_edit_distance_then_name() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
+        assert_eq!(crate::cassette::key_distance("kitten", "sitting"), 3);
+        assert_eq!(crate::cassette::key_distance("", "abc"), 3);
+        assert_eq!(crate::cassette::key_distance("same", "same"), 0);
         let keys: Vec<String> = ["suite/answers", "suite/answer", "suite/asks", "other/thing"]
             .map(String::from)
             .to_vec();
