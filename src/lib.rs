@@ -139,6 +139,9 @@
 
 pub mod cassette;
 pub mod context;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod export;
 pub mod json;
 pub mod model;
 pub mod providers;

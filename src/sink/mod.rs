@@ -28,6 +28,7 @@
 //! | [`Sink`] | takes finished traces; must never block the model call |
 //! | [`Collector`] | keeps traces in memory, for tests |
 //! | [`QueuedSink`] | a bounded queue and a writer thread around a [`TraceWriter`] |
+//! | [`Tee`] | hands every trace to several sinks (a store and an export, say) |
 //! | [`TraceWriter`] | the blocking write step of a durable sink |
 //! | [`SinkError`] | why a trace was lost, with its source error |
 //! | [`FlushReport`] | what a recorder's flush found: delivered, lost, why |
@@ -36,6 +37,7 @@ mod collector;
 mod error;
 mod handle;
 mod queued;
+mod tee;
 
 use std::sync::Arc;
 
@@ -48,6 +50,7 @@ pub use error::{SinkError, WriteSource};
 pub use handle::FlushReport;
 pub(crate) use handle::{SinkHandle, panic_message};
 pub use queued::{DEFAULT_QUEUE_CAPACITY, DROP_WAIT, QueuedSink, SinkStats, TraceWriter};
+pub use tee::Tee;
 
 /// Where finished traces go.
 ///
