@@ -1,4 +1,4 @@
-//! Recording: attribution, finalization, passthrough, timing, recorded requests, sink failures and spawned-task context.
+//! Recording: attribution, finalization, passthrough, timing, recorded requests, sink failures, spawned-task context and the export to `tracing`.
 
 mod attribution;
 #[path = "../common/mod.rs"]
@@ -11,3 +11,5 @@ mod sink_drop;
 mod sink_failures;
 mod spawn_carry;
 mod timing;
+#[cfg(feature = "tracing")]
+mod tracing_export;
