@@ -231,11 +231,20 @@ mod tests {
     fn ttft_comes_from_the_timing_of_streams_only() {
         let mut span = call();
         span.timing.ttft_us = Some(1_200_000);
-        assert_eq!(SpanAttributes::of(&span).gen_ai.unwrap().time_to_first_chunk, None);
+        assert_eq!(
+            SpanAttributes::of(&span)
+                .gen_ai
+                .unwrap()
+                .time_to_first_chunk,
+            None
+        );
         span.streamed = true;
         span.timing.first_part_us = Some(800_000);
         assert_eq!(
-            SpanAttributes::of(&span).gen_ai.unwrap().time_to_first_chunk,
+            SpanAttributes::of(&span)
+                .gen_ai
+                .unwrap()
+                .time_to_first_chunk,
             Some(1.2)
         );
     }
@@ -273,7 +282,10 @@ mod tests {
     fn errors_have_a_low_cardinality_type() {
         let mut span = call();
         span.status = SpanStatus::Error;
-        assert_eq!(SpanAttributes::of(&span).error_type.as_deref(), Some("_OTHER"));
+        assert_eq!(
+            SpanAttributes::of(&span).error_type.as_deref(),
+            Some("_OTHER")
+        );
         span.error = Some(ModelError::Http {
             provider: "openai".into(),
             status: 429,

@@ -206,7 +206,10 @@ impl<'a> Values<'a> {
                     Field::CacheCreationInputTokens,
                     opt(&g.cache_creation_input_tokens),
                 );
-                set(Field::ReasoningOutputTokens, opt(&g.reasoning_output_tokens));
+                set(
+                    Field::ReasoningOutputTokens,
+                    opt(&g.reasoning_output_tokens),
+                );
                 set(Field::TimeToFirstChunk, opt(&g.time_to_first_chunk));
             }
         }

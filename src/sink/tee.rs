@@ -152,7 +152,9 @@ mod tests {
             Ok(())
         }
         fn flush(&self) -> BoxFuture<'_, Vec<SinkError>> {
-            Box::pin(futures::future::ready(vec![SinkError::Other("late".into())]))
+            Box::pin(futures::future::ready(vec![SinkError::Other(
+                "late".into(),
+            )]))
         }
     }
 
@@ -162,7 +164,10 @@ mod tests {
         let tee = Tee::new(a.clone()).and(Refuses).and(Panics).and(b.clone());
         assert_eq!(tee.len(), 4);
         let err = tee.accept(trace()).unwrap_err();
-        assert!(matches!(err, SinkError::Closed { ref key } if key == "turn"), "{err:?}");
+        assert!(
+            matches!(err, SinkError::Closed { ref key } if key == "turn"),
+            "{err:?}"
+        );
         assert_eq!((a.len(), b.len()), (1, 1));
 
         let err = Tee::new(Panics).and(a.clone()).accept(trace()).unwrap_err();

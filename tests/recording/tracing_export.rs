@@ -247,7 +247,10 @@ async fn a_streamed_call_exports_ttft_from_the_first_content_part_and_every_gen_
     assert_eq!(chat.u64("gen_ai.request.max_tokens"), Some(256));
     assert_eq!(chat.f64("gen_ai.request.top_p"), Some(0.9));
     assert_eq!(chat.u64("gen_ai.request.seed"), Some(7));
-    assert_eq!(chat.str("gen_ai.request.stop_sequences"), Some(r#"["END"]"#));
+    assert_eq!(
+        chat.str("gen_ai.request.stop_sequences"),
+        Some(r#"["END"]"#)
+    );
     assert_eq!(chat.field("gen_ai.request.top_k"), None);
     assert_eq!(chat.str("gen_ai.response.id"), Some("resp_42"));
     assert_eq!(
@@ -349,7 +352,10 @@ async fn an_errored_call_exports_error_type_and_status() {
         );
     let (model, _traces) = recorder(ScriptedModel::new(script));
     with_span("turn", "t", async {
-        let mut parts = model.stream(ModelRequest::new("claude-x").user("hi")).await.unwrap();
+        let mut parts = model
+            .stream(ModelRequest::new("claude-x").user("hi"))
+            .await
+            .unwrap();
         while parts.next().await.is_some() {}
     })
     .await;
@@ -377,7 +383,12 @@ async fn an_errored_call_exports_error_type_and_status() {
         },
     )));
     with_span("turn", "t", async {
-        assert!(model.stream(ModelRequest::new("m").user("hi")).await.is_err());
+        assert!(
+            model
+                .stream(ModelRequest::new("m").user("hi"))
+                .await
+                .is_err()
+        );
     })
     .await;
     let seen = capture.spans();
@@ -416,7 +427,10 @@ async fn a_non_streaming_call_has_no_time_to_first_chunk() {
     assert_eq!(chat.field("gen_ai.response.time_to_first_chunk"), None);
     assert_eq!(chat.field("gen_ai.response.id"), None);
     assert_eq!(chat.str("gen_ai.response.model"), Some("served-model"));
-    assert_eq!(chat.str("gen_ai.response.finish_reasons"), Some(r#"["stop"]"#));
+    assert_eq!(
+        chat.str("gen_ai.response.finish_reasons"),
+        Some(r#"["stop"]"#)
+    );
     assert_eq!(chat.u64("gen_ai.usage.input_tokens"), Some(3));
     assert_eq!(chat.u64("gen_ai.usage.output_tokens"), Some(1));
     assert_eq!(chat.field("gen_ai.usage.cache_read.input_tokens"), None);
