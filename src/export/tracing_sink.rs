@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tracing_core::field::Value;
 
 use super::attributes::SpanAttributes;
-use super::callsite::{FIELD_COUNT, FIELDS, metadata_for};
+use super::callsite::{FIELD_COUNT, FIELDS, LEVEL, metadata_for};
 use crate::sink::{Sink, SinkError};
 use crate::span::{SpanId, Trace};
 
@@ -102,10 +102,20 @@ impl TracingSink {
     }
 }
 
+/// What every [`TracingSink`] writes to: the one `tracing` dispatcher.
+static TRACING_DESTINATION: u8 = 0;
+
 impl Sink for TracingSink {
     fn accept(&self, trace: Arc<Trace>) -> Result<(), SinkError> {
         emit(&trace);
         Ok(())
+    }
+
+    /// Every `TracingSink` emits to the same dispatcher, so they are one
+    /// destination: a trace whose calls went through several recorders, each
+    /// with its own `TracingSink`, is emitted once.
+    fn identity(&self) -> *const () {
+        std::ptr::from_ref(&TRACING_DESTINATION).cast()
     }
 }
 
@@ -221,6 +231,14 @@ impl<'a> Values<'a> {
 /// with its recorded parent set explicitly; a span whose recorded parent is
 /// missing (or part of a cycle in a hand-edited trace) becomes a root.
 fn emit(trace: &Trace) {
+    // What the `span!` macros check first: spans at this level are off
+    // (at compile time, or for every installed subscriber).
+    if !tracing::dispatcher::has_been_set()
+        || LEVEL > tracing::level_filters::STATIC_MAX_LEVEL
+        || LEVEL > tracing::level_filters::LevelFilter::current()
+    {
+        return;
+    }
     let ids: HashSet<SpanId> = trace.spans.iter().map(|s| s.id).collect();
     let mut children: HashMap<SpanId, Vec<usize>> = HashMap::new();
     let mut queue = VecDeque::new();

@@ -471,3 +471,27 @@ async fn without_an_interested_subscriber_nothing_is_emitted_and_nothing_fails()
     assert_eq!(traces.len(), 1);
     assert!(capture.spans().is_empty());
 }
+
+/// Two recorders, each with its own `TracingSink`, in one trace: every
+/// `TracingSink` emits to the same dispatcher, so the trace is emitted once.
+#[tokio::test(start_paused = true)]
+async fn a_trace_through_two_recorders_is_emitted_once() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let first = Recorder::new(ScriptedModel::new(Script::text("a")), TracingSink::new());
+    let second = Recorder::new(ScriptedModel::new(Script::text("b")), TracingSink::new());
+    with_span("turn", "t", async {
+        first
+            .generate(ModelRequest::new("one").user("hi"))
+            .await
+            .unwrap();
+        second
+            .generate(ModelRequest::new("two").user("hi"))
+            .await
+            .unwrap();
+    })
+    .await;
+    let seen = capture.spans();
+    let names: Vec<&str> = seen.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["turn", "chat one", "chat two"]);
+}
