@@ -97,17 +97,22 @@ impl Callsite for NamedCallsite {
     }
 }
 
+/// Span names and the metadata of their callsites.
+type Names = Mutex<HashMap<String, &'static Metadata<'static>>>;
+
 /// The metadata of spans named `name`, made and registered on first use.
 pub(crate) fn metadata_for(name: &str) -> &'static Metadata<'static> {
-    static NAMES: OnceLock<Mutex<HashMap<String, &'static Metadata<'static>>>> = OnceLock::new();
-    let mut names = NAMES
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    static NAMES: OnceLock<Names> = OnceLock::new();
+    metadata_in(NAMES.get_or_init(Names::default), name, MAX_NAMES)
+}
+
+/// [`metadata_for`] over the callsites in `names`, holding at most `max`.
+fn metadata_in(names: &Names, name: &str, max: usize) -> &'static Metadata<'static> {
+    let mut names = names.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(meta) = names.get(name) {
         return meta;
     }
-    if names.len() >= MAX_NAMES {
+    if names.len() >= max {
         FALLBACK_CALLSITE.register();
         return &FALLBACK_META;
     }
@@ -148,5 +153,19 @@ mod tests {
         let other = metadata_for("chat another-unit-test-model");
         assert!(!std::ptr::eq(a, other));
         assert_ne!(a.callsite(), other.callsite());
+    }
+
+    #[test]
+    fn past_the_cap_names_share_the_fallback_callsite() {
+        let names = Names::default();
+        let a = metadata_in(&names, "task-a", 2);
+        let b = metadata_in(&names, "task-b", 2);
+        let c = metadata_in(&names, "task-c", 2);
+        assert_eq!((a.name(), b.name()), ("task-a", "task-b"));
+        assert_eq!(c.name(), FALLBACK_NAME);
+        assert_eq!(c.fields().len(), FIELD_COUNT);
+        // Names made before the cap keep their own callsite.
+        assert!(std::ptr::eq(metadata_in(&names, "task-a", 2), a));
+        assert_eq!(names.lock().unwrap().len(), 2);
     }
 }

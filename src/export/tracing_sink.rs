@@ -293,3 +293,79 @@ fn make_span(span: &crate::span::Span, parent: Option<tracing::Id>) -> tracing::
         std::array::from_fn(|i| (&fields[i], slots[i]));
     tracing::Span::child_of(parent, meta, &meta.fields().value_set(&pairs))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    use super::*;
+    use crate::span::{Span, SpanKind};
+
+    /// Keeps (subscriber id, name, explicit parent) of every span made.
+    #[derive(Default)]
+    struct Spans {
+        next: AtomicU64,
+        made: Arc<Mutex<Vec<(u64, String, Option<u64>)>>>,
+    }
+
+    impl Subscriber for Spans {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, span: &Attributes<'_>) -> Id {
+            let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+            let parent = span.parent().map(Id::into_u64);
+            let name = span.metadata().name().to_owned();
+            self.made.lock().unwrap().push((id, name, parent));
+            Id::from_u64(id)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, _: &Event<'_>) {}
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    fn emitted(spans: Vec<Span>) -> Vec<(u64, String, Option<u64>)> {
+        let subscriber = Spans::default();
+        let made = Arc::clone(&subscriber.made);
+        tracing::subscriber::with_default(subscriber, || {
+            TracingSink::new().emit(&Trace::new(spans).unwrap());
+        });
+        Arc::try_unwrap(made).unwrap().into_inner().unwrap()
+    }
+
+    #[test]
+    fn parents_come_before_children_whatever_the_id_order() {
+        // A hand-edited trace whose child has a smaller id than its parent.
+        let made = emitted(vec![
+            Span::fixture(0, None, "root", SpanKind::Task),
+            Span::fixture(1, Some(2), "inner", SpanKind::Task),
+            Span::fixture(2, Some(0), "outer", SpanKind::Task),
+        ]);
+        let names: Vec<&str> = made.iter().map(|(_, n, _)| n.as_str()).collect();
+        assert_eq!(names, ["root", "outer", "inner"]);
+        assert_eq!(made[0].2, None);
+        assert_eq!(made[1].2, Some(made[0].0));
+        assert_eq!(made[2].2, Some(made[1].0));
+    }
+
+    #[test]
+    fn a_missing_parent_or_a_cycle_makes_a_root_and_every_span_is_emitted_once() {
+        let made = emitted(vec![
+            Span::fixture(0, None, "root", SpanKind::Task),
+            Span::fixture(1, Some(9), "orphan", SpanKind::Task),
+            Span::fixture(2, Some(3), "loop-a", SpanKind::Task),
+            Span::fixture(3, Some(2), "loop-b", SpanKind::Task),
+        ]);
+        let names: Vec<&str> = made.iter().map(|(_, n, _)| n.as_str()).collect();
+        assert_eq!(names, ["root", "orphan", "loop-a", "loop-b"]);
+        assert_eq!(made[1].2, None);
+        assert_eq!(made[2].2, None);
+        assert_eq!(made[3].2, Some(made[2].0));
+    }
+}
