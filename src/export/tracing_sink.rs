@@ -305,11 +305,14 @@ mod tests {
     use super::*;
     use crate::span::{Span, SpanKind};
 
-    /// Keeps (subscriber id, name, explicit parent) of every span made.
+    /// One span made: subscriber id, name, explicit parent.
+    type Made = (u64, String, Option<u64>);
+
+    /// Keeps every span made.
     #[derive(Default)]
     struct Spans {
         next: AtomicU64,
-        made: Arc<Mutex<Vec<(u64, String, Option<u64>)>>>,
+        made: Arc<Mutex<Vec<Made>>>,
     }
 
     impl Subscriber for Spans {
@@ -330,7 +333,7 @@ mod tests {
         fn exit(&self, _: &Id) {}
     }
 
-    fn emitted(spans: Vec<Span>) -> Vec<(u64, String, Option<u64>)> {
+    fn emitted(spans: Vec<Span>) -> Vec<Made> {
         let subscriber = Spans::default();
         let made = Arc::clone(&subscriber.made);
         tracing::subscriber::with_default(subscriber, || {
