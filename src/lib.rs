@@ -72,7 +72,8 @@
 //! | [`model`] | the [`Model`] trait, [`ModelRequest`], [`ModelResponse`], [`StreamPart`], [`ModelError`], and the types inside them: [`Message`](model::Message), [`Role`](model::Role), [`ContentPart`](model::ContentPart), [`ToolCall`](model::ToolCall), [`Usage`](model::Usage), [`FinishReason`](model::FinishReason), [`ModelInfo`](model::ModelInfo), [`PartStream`](model::PartStream), [`ResponseAccumulator`](model::ResponseAccumulator), ... |
 //! | [`context`] | the task's current span: [`with_span`], [`with_span_result`](context::with_span_result) (for errors that do not serialize), [`spawn`], [`InSpan`], [`current_span`](context::current_span) |
 //! | [`span`] | finished [`Span`]s and [`Trace`]s ([`Trace::render`], [`Trace::snapshot`]), [`SpanKind`](span::SpanKind), [`SpanStatus`](span::SpanStatus), [`Timing`](span::Timing), [`TraceStats`](span::TraceStats) |
-//! | [`sink`] | where finished traces go: the [`Sink`] trait, the in-memory [`Collector`], [`FlushReport`](sink::FlushReport), [`SinkError`](sink::SinkError), the background [`QueuedSink`](sink::QueuedSink) every durable sink reuses |
+//! | [`sink`] | where finished traces go: the [`Sink`] trait, the in-memory [`Collector`], [`FlushReport`](sink::FlushReport), [`SinkError`](sink::SinkError), the background [`QueuedSink`](sink::QueuedSink) every durable sink reuses, [`Tee`](sink::Tee) to feed several |
+//! | `export` | (feature `tracing`) `TracingSink`: every recorded span also a `tracing` span, with the OpenTelemetry GenAI names |
 //! | [`record`] | the [`Recorder`] middleware |
 //! | [`json`] | JSON Pointers with `*`, the canonical JSON text cassettes are hashed from, structural diffs |
 //! | [`cassette`] | the content-addressed [`Store`] of traces, its background [`StoreSink`](cassette::StoreSink), [`Redaction`](cassette::Redaction), [`CassetteError`](cassette::CassetteError), verify reports |
@@ -139,6 +140,9 @@
 
 pub mod cassette;
 pub mod context;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod export;
 pub mod json;
 pub mod model;
 pub mod providers;

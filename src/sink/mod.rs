@@ -29,6 +29,7 @@
 //! | [`Collector`] | keeps traces in memory, for tests |
 //! | [`Filtered`] | passes on only the traces a predicate keeps (sampling) |
 //! | [`QueuedSink`] | a bounded queue and a writer thread around a [`TraceWriter`] |
+//! | [`Tee`] | hands every trace to several sinks (a store and an export, say) |
 //! | [`TraceWriter`] | the blocking write step of a durable sink |
 //! | [`SinkError`] | why a trace was lost, with its source error |
 //! | [`FlushReport`] | what a recorder's flush found: delivered, lost, why |
@@ -38,6 +39,7 @@ mod error;
 mod filtered;
 mod handle;
 mod queued;
+mod tee;
 
 use std::sync::Arc;
 
@@ -51,6 +53,7 @@ pub use filtered::Filtered;
 pub use handle::FlushReport;
 pub(crate) use handle::{SinkHandle, panic_message};
 pub use queued::{DEFAULT_QUEUE_CAPACITY, DROP_WAIT, QueuedSink, SinkStats, TraceWriter};
+pub use tee::Tee;
 
 /// Where finished traces go.
 ///

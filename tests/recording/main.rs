@@ -1,4 +1,4 @@
-//! Recording: attribution, finalization, passthrough, timing, recorded requests, sink failures and spawned-task context.
+//! Recording: attribution, finalization, passthrough, timing, recorded requests, sink failures, spawned-task context and the export to `tracing`.
 
 mod attribution;
 #[path = "../common/mod.rs"]
@@ -12,3 +12,5 @@ mod sink_failures;
 mod span_outputs;
 mod spawn_carry;
 mod timing;
+#[cfg(feature = "tracing")]
+mod tracing_export;

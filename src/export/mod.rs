@@ -1,0 +1,19 @@
+//! Recorded spans out to other tracing systems, named as the OpenTelemetry
+//! GenAI semantic conventions name them.
+//!
+//! | item | what it is |
+//! |---|---|
+//! | [`TracingSink`] | (feature `tracing`) emits every finished trace as a tree of `tracing` spans |
+//!
+//! Exports are [`Sink`](crate::Sink)s: they see finished traces, after the
+//! fact, and never take part in attribution (the task-local context does).
+//! Put one beside a cassette store with [`Tee`](crate::sink::Tee). What is
+//! exported follows contract 12: the recorded times exactly, the GenAI
+//! names, and `gen_ai.response.time_to_first_chunk` from the first
+//! *content* part, never framing. An export never blocks or fails a call.
+
+mod attributes;
+mod callsite;
+mod tracing_sink;
+
+pub use tracing_sink::TracingSink;
