@@ -243,6 +243,10 @@ pub fn run(
         started.elapsed(),
         dir.display()
     )?;
+    writeln!(
+        out,
+        "one cassette per test: `#[tracedeck::test]` in tests/per_test_cassette.rs (`cargo test --test per_test_cassette`)"
+    )?;
     Ok(Outcome { recorded, report })
 }
 
