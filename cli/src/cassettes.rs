@@ -32,8 +32,12 @@ pub fn open(dir: &Path) -> Result<Store, CliError> {
         Ok(_) => Err(CliError::NotAFolder {
             dir: dir.to_owned(),
         }),
-        Err(_) => Err(CliError::NoStore {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CliError::NoStore {
             dir: dir.to_owned(),
+        }),
+        Err(source) => Err(CliError::Unreadable {
+            dir: dir.to_owned(),
+            source,
         }),
     }
 }

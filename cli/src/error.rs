@@ -93,6 +93,14 @@ pub enum CliError {
     /// Reading the store failed.
     #[error(transparent)]
     Cassette(#[from] CassetteError),
+    /// The cassette folder exists but cannot be looked at (permissions, say).
+    #[error("cannot read `{}`: {source}", dir.display())]
+    Unreadable {
+        /// The folder.
+        dir: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
     /// Writing an output file failed.
     #[error("could not write `{}`: {source}", path.display())]
     WriteFile {
