@@ -73,10 +73,10 @@ where
 /// [`error`](crate::Span::error) a [`ModelError::Other`] whose message is the
 /// whole chain joined with `: `. The message is `e`'s `Display`; the sources
 /// are its [`Error::source`] chain when `e` is a `std::io::Error` or a boxed
-/// `dyn Error` (`Box<dyn Error>`, `+ Send`, `+ Send + Sync`). Any other error
-/// type records its message only (an `anyhow::Error` shows its chain in its
-/// alternate form, so `.map_err(|e| format!("{e:#}"))`-style errors keep it);
-/// box it, or wrap it in an `io::Error`, to record its sources.
+/// `dyn Error` (`Box<dyn Error>`, `+ Send`, `+ Send + Sync`). For any other
+/// type, the causes are what its alternate form (`{:#}`) adds to its message,
+/// as one entry: an `anyhow::Error` prints its whole chain that way. Box an
+/// error, or wrap it in an `io::Error`, to record its sources one by one.
 ///
 /// ```
 /// use tracedeck::{Collector, Model, ModelRequest, Recorder, Script, ScriptedModel};
@@ -195,6 +195,26 @@ fn record_result<T: Serialize, E: Display + 'static>(output: &Result<T, E>) -> E
     }
 }
 
+/// The causes an error shows in its alternate form when its type is not
+/// one whose chain can be walked: `anyhow::Error` (and errors built like
+/// it) print `outer: cause: root` with `{:#}`. The causes are kept as one
+/// entry, never split on `: `, which may also stand inside a message.
+fn alternate_sources<E: Display>(err: &E) -> Vec<String> {
+    let plain = err.to_string();
+    let alternate = format!("{err:#}");
+    match alternate.strip_prefix(plain.as_str()) {
+        Some(rest) if !rest.is_empty() => {
+            let causes = rest.trim_start_matches(':').trim_start();
+            if causes.is_empty() {
+                Vec::new()
+            } else {
+                vec![causes.to_owned()]
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// The messages of `err`'s source chain, when its type exposes one.
 fn sources_of<E: Display + 'static>(err: &E) -> Vec<String> {
     let any: &dyn Any = err;
@@ -210,6 +230,9 @@ fn sources_of<E: Display + 'static>(err: &E) -> Vec<String> {
         } else {
             None
         };
+    if as_error.is_none() {
+        return alternate_sources(err);
+    }
     let mut sources = Vec::new();
     let mut next = as_error.and_then(Error::source);
     while let Some(source) = next {

@@ -164,3 +164,39 @@ fn a_serializable_err_is_still_recorded_as_serde_writes_it() {
     );
     assert_eq!(root.error, None);
 }
+
+/// An error shaped like `anyhow::Error`: its plain form is the outer message,
+/// its alternate form (`{:#}`) the whole chain; it is no `std::error::Error`.
+struct AnyhowLike;
+
+impl fmt::Display for AnyhowLike {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.write_str("could not load the prompt: prompts/a.txt: permission denied")
+        } else {
+            f.write_str("could not load the prompt")
+        }
+    }
+}
+
+#[test]
+fn an_anyhow_like_error_keeps_the_chain_its_alternate_form_shows() {
+    let root = root_of(|model| async move {
+        let _: Result<(), AnyhowLike> = with_span_result("load", "a.txt", async move {
+            model
+                .generate(ModelRequest::new("m").user("hi"))
+                .await
+                .unwrap();
+            Err(AnyhowLike)
+        })
+        .await;
+    });
+    assert_eq!(root.status, SpanStatus::Error);
+    let err = &root.output.as_ref().unwrap()["Err"];
+    assert_eq!(err["message"], "could not load the prompt");
+    assert_eq!(err["sources"], json!(["prompts/a.txt: permission denied"]));
+    assert_eq!(
+        root.error.unwrap().to_string(),
+        "could not load the prompt: prompts/a.txt: permission denied"
+    );
+}
