@@ -74,6 +74,7 @@
 #[cfg(feature = "http")]
 mod adapter;
 pub mod anthropic;
+pub mod codec;
 #[cfg(feature = "http")]
 mod body_stream;
 mod decoder;

@@ -2,6 +2,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod codec;
 mod conformance;
 mod depth;
 mod secrets;
