@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::mapping::anthropic_finish;
 use crate::model::{FinishKind, FinishReason, ModelResponse, StreamPart, Usage};
 use crate::providers::codec::SseWriter;
-use crate::providers::codec::{PartEncoder, StreamEnd, StreamError, finish_word};
+use crate::providers::codec::{PartEncoder, next_content, StreamEnd, StreamError, finish_word};
 
 /// The `stop_reason` to send for `reason` (`""`: none).
 fn stop_reason(reason: &FinishReason) -> String {
@@ -229,7 +229,7 @@ impl PartEncoder for MessagesEncoder {
                     }
                     next => {
                         let (kind, block) = match next {
-                            Some(StreamPart::ReasoningDelta { .. }) => (
+                            _ if matches!(next_content(&parts[at + 1..]), Some(StreamPart::ReasoningDelta { .. })) => (
                                 Kind::Thinking,
                                 json!({"type": "thinking", "thinking": "", "signature": ""}),
                             ),

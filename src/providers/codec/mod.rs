@@ -205,8 +205,10 @@ impl WireProtocol {
         let mut out = SseWriter::default();
         let mut at = 0;
         while at < plain.len() {
-            let used = encoder.part(&plain, at, &mut out).max(1);
-            out.flush(parts[at].offset_us);
+            let used = encoder.part(&plain, at, &mut out).clamp(1, plain.len() - at);
+            // A block start sent with the tool call it opens goes at the
+            // call's time: content is never early or late.
+            out.flush(parts[at + used - 1].offset_us);
             at += used;
         }
         let last = parts.last().map_or(0, |r| r.offset_us);
@@ -291,4 +293,19 @@ pub(crate) fn finish_word(
     word(reason.kind)
         .map(str::to_owned)
         .unwrap_or_else(|| reason.raw.clone())
+}
+
+/// The content part a block that opens before `parts` will hold: the first
+/// content part before the next block boundary or finish (framing such as
+/// keep-alives may come between).
+pub(crate) fn next_content(parts: &[StreamPart]) -> Option<&StreamPart> {
+    parts
+        .iter()
+        .take_while(|p| {
+            !matches!(
+                p,
+                StreamPart::BlockStart { .. } | StreamPart::BlockStop { .. } | StreamPart::Finish { .. }
+            )
+        })
+        .find(|p| p.is_content())
 }

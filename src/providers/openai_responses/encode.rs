@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::mapping::responses_finish;
 use crate::model::{FinishKind, FinishReason, ModelResponse, StreamPart, Usage};
 use crate::providers::codec::SseWriter;
-use crate::providers::codec::{PartEncoder, StreamEnd, StreamError};
+use crate::providers::codec::{PartEncoder, next_content, StreamEnd, StreamError};
 use crate::providers::openai_chat::arguments_text;
 
 /// A [`Usage`] as a Responses `usage` object.
@@ -299,7 +299,7 @@ impl PartEncoder for ResponsesEncoder {
                     Some(StreamPart::ToolCallStart { id, name }) => {
                         (ItemKind::Call(id.clone(), name.clone()), 2)
                     }
-                    Some(StreamPart::ReasoningDelta { .. }) => (ItemKind::Reasoning, 1),
+                    _ if matches!(next_content(&parts[at + 1..]), Some(StreamPart::ReasoningDelta { .. })) => (ItemKind::Reasoning, 1),
                     _ => (ItemKind::Message, 1),
                 };
                 self.add_item(*index, kind, false, out);
