@@ -74,9 +74,9 @@
 #[cfg(feature = "http")]
 mod adapter;
 pub mod anthropic;
-pub mod codec;
 #[cfg(feature = "http")]
 mod body_stream;
+pub mod codec;
 mod decoder;
 #[cfg(feature = "http")]
 mod error;

@@ -1,8 +1,8 @@
 //! Providers: the HTTP adapters' wire format, conformance corpus, secrets, time to first token and the loopback SSE server.
 
+mod codec;
 #[path = "../common/mod.rs"]
 mod common;
-mod codec;
 mod conformance;
 mod depth;
 mod secrets;

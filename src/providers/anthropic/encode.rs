@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::mapping::anthropic_finish;
 use crate::model::{FinishKind, FinishReason, ModelResponse, StreamPart, Usage};
 use crate::providers::codec::SseWriter;
-use crate::providers::codec::{PartEncoder, next_content, StreamEnd, StreamError, finish_word};
+use crate::providers::codec::{PartEncoder, StreamEnd, StreamError, finish_word, next_content};
 
 /// The `stop_reason` to send for `reason` (`""`: none).
 fn stop_reason(reason: &FinishReason) -> String {
@@ -165,7 +165,14 @@ impl MessagesEncoder {
         index
     }
 
-    fn tool_block(&mut self, id: &str, name: &str, index: u32, synthesized: bool, out: &mut SseWriter) {
+    fn tool_block(
+        &mut self,
+        id: &str,
+        name: &str,
+        index: u32,
+        synthesized: bool,
+        out: &mut SseWriter,
+    ) {
         self.tools.push((id.to_owned(), index));
         self.block_start(
             index,
@@ -187,7 +194,8 @@ impl MessagesEncoder {
     }
 
     fn message_delta(&mut self, stop: Value, usage: Option<Usage>, out: &mut SseWriter) {
-        let mut data = json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}});
+        let mut data =
+            json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}});
         if let Some(usage) = usage {
             self.usage_sent = Some(usage);
             data["usage"] = usage_json(&usage);
@@ -223,16 +231,26 @@ impl PartEncoder for MessagesEncoder {
                         return 2;
                     }
                     Some(StreamPart::RedactedReasoning { data }) => {
-                        self.block_start(*index, json!({"type": "redacted_thinking", "data": data}), out);
+                        self.block_start(
+                            *index,
+                            json!({"type": "redacted_thinking", "data": data}),
+                            out,
+                        );
                         self.open = None;
                         return 2;
                     }
                     next => {
                         let (kind, block) = match next {
-                            _ if matches!(next_content(&parts[at + 1..]), Some(StreamPart::ReasoningDelta { .. })) => (
-                                Kind::Thinking,
-                                json!({"type": "thinking", "thinking": "", "signature": ""}),
-                            ),
+                            _ if matches!(
+                                next_content(&parts[at + 1..]),
+                                Some(StreamPart::ReasoningDelta { .. })
+                            ) =>
+                            {
+                                (
+                                    Kind::Thinking,
+                                    json!({"type": "thinking", "thinking": "", "signature": ""}),
+                                )
+                            }
                             _ => (Kind::Text, json!({"type": "text", "text": ""})),
                         };
                         self.block_start(*index, block, out);
@@ -256,12 +274,20 @@ impl PartEncoder for MessagesEncoder {
             }
             StreamPart::ReasoningDelta { text } if !text.is_empty() => {
                 let index = self.block_for(Kind::Thinking, out);
-                Self::delta(index, json!({"type": "thinking_delta", "thinking": text}), out);
+                Self::delta(
+                    index,
+                    json!({"type": "thinking_delta", "thinking": text}),
+                    out,
+                );
             }
             StreamPart::RedactedReasoning { data } => {
                 self.close_synthesized(out);
                 let index = self.next_index;
-                self.block_start(index, json!({"type": "redacted_thinking", "data": data}), out);
+                self.block_start(
+                    index,
+                    json!({"type": "redacted_thinking", "data": data}),
+                    out,
+                );
                 Self::block_stop(index, out);
             }
             StreamPart::ToolCallStart { id, name } => {
@@ -271,13 +297,21 @@ impl PartEncoder for MessagesEncoder {
             }
             StreamPart::ToolCallDelta { id, arguments } if !arguments.is_empty() => {
                 let index = match &self.open {
-                    Some(Open { kind: Kind::Tool(open), index, .. }) if open == id => *index,
+                    Some(Open {
+                        kind: Kind::Tool(open),
+                        index,
+                        ..
+                    }) if open == id => *index,
                     _ => match self.tools.iter().rev().find(|(tool, _)| tool == id) {
                         Some((_, index)) => *index,
                         None => self.block_for(Kind::Tool(id.clone()), out),
                     },
                 };
-                Self::delta(index, json!({"type": "input_json_delta", "partial_json": arguments}), out);
+                Self::delta(
+                    index,
+                    json!({"type": "input_json_delta", "partial_json": arguments}),
+                    out,
+                );
             }
             StreamPart::Usage { usage } => self.message_delta(Value::Null, Some(*usage), out),
             StreamPart::Finish { reason, usage } => {
@@ -336,7 +370,9 @@ pub(crate) fn messages_response_body(response: &ModelResponse) -> Value {
         content.push(json!({"type": "text", "text": response.text}));
     }
     for call in &response.tool_calls {
-        content.push(json!({"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}));
+        content.push(
+            json!({"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}),
+        );
     }
     let stop = response
         .finish_reason

@@ -96,13 +96,24 @@ impl HttpError {
                 } else {
                     500
                 };
-                (status, error_type(status).to_owned(), message.clone(), *retry_after_ms)
+                (
+                    status,
+                    error_type(status).to_owned(),
+                    message.clone(),
+                    *retry_after_ms,
+                )
             }
-            ModelError::Provider { kind, message, .. } => (200, kind.clone(), message.clone(), None),
+            ModelError::Provider { kind, message, .. } => {
+                (200, kind.clone(), message.clone(), None)
+            }
             ModelError::Transport { .. }
             | ModelError::Truncated { .. }
-            | ModelError::Decode { .. } => (502, error_type(502).to_owned(), error.to_string(), None),
-            ModelError::CassetteMiss { .. } => (404, error_type(404).to_owned(), error.to_string(), None),
+            | ModelError::Decode { .. } => {
+                (502, error_type(502).to_owned(), error.to_string(), None)
+            }
+            ModelError::CassetteMiss { .. } => {
+                (404, error_type(404).to_owned(), error.to_string(), None)
+            }
             ModelError::Config { .. } => (400, error_type(400).to_owned(), error.to_string(), None),
             ModelError::Other { .. } => (500, error_type(500).to_owned(), error.to_string(), None),
         };

@@ -194,7 +194,11 @@ impl WireProtocol {
     /// part that has bytes, at the part's offset; then the end marker (at
     /// the last part's offset) or the error the recording ended in. See the
     /// [module docs](self) for what comes back exactly.
-    pub fn encode_stream(self, parts: &[RecordedPart], error: Option<&ModelError>) -> EncodedStream {
+    pub fn encode_stream(
+        self,
+        parts: &[RecordedPart],
+        error: Option<&ModelError>,
+    ) -> EncodedStream {
         let error = error.map(StreamError::of);
         let plain: Vec<StreamPart> = parts.iter().map(|r| r.part.clone()).collect();
         let mut encoder: Box<dyn PartEncoder> = match self {
@@ -205,7 +209,9 @@ impl WireProtocol {
         let mut out = SseWriter::default();
         let mut at = 0;
         while at < plain.len() {
-            let used = encoder.part(&plain, at, &mut out).clamp(1, plain.len() - at);
+            let used = encoder
+                .part(&plain, at, &mut out)
+                .clamp(1, plain.len() - at);
             // A block start sent with the tool call it opens goes at the
             // call's time: content is never early or late.
             out.flush(parts[at + used - 1].offset_us);
@@ -304,7 +310,9 @@ pub(crate) fn next_content(parts: &[StreamPart]) -> Option<&StreamPart> {
         .take_while(|p| {
             !matches!(
                 p,
-                StreamPart::BlockStart { .. } | StreamPart::BlockStop { .. } | StreamPart::Finish { .. }
+                StreamPart::BlockStart { .. }
+                    | StreamPart::BlockStop { .. }
+                    | StreamPart::Finish { .. }
             )
         })
         .find(|p| p.is_content())

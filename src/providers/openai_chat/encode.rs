@@ -5,8 +5,8 @@ use serde_json::{Map, Value, json};
 
 use super::mapping::chat_finish;
 use crate::model::{FinishKind, FinishReason, ModelResponse, StreamPart, Usage};
-use crate::providers::codec::{PartEncoder, StreamEnd, StreamError, finish_word};
 use crate::providers::codec::SseWriter;
+use crate::providers::codec::{PartEncoder, StreamEnd, StreamError, finish_word};
 
 /// The `finish_reason` to send for `reason`.
 fn finish_string(reason: &FinishReason) -> String {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::mapping::responses_finish;
 use crate::model::{FinishKind, FinishReason, ModelResponse, StreamPart, Usage};
 use crate::providers::codec::SseWriter;
-use crate::providers::codec::{PartEncoder, next_content, StreamEnd, StreamError};
+use crate::providers::codec::{PartEncoder, StreamEnd, StreamError, next_content};
 use crate::providers::openai_chat::arguments_text;
 
 /// A [`Usage`] as a Responses `usage` object.
@@ -34,10 +34,14 @@ fn usage_json(usage: &Usage) -> Value {
 fn end_status(reason: &FinishReason) -> (&'static str, Option<String>) {
     match reason.kind {
         FinishKind::Stop | FinishKind::ToolCalls => ("completed", None),
-        FinishKind::Length => ("incomplete", Some(raw_or(reason, FinishKind::Length, "max_output_tokens"))),
-        FinishKind::ContentFilter => {
-            ("incomplete", Some(raw_or(reason, FinishKind::ContentFilter, "content_filter")))
-        }
+        FinishKind::Length => (
+            "incomplete",
+            Some(raw_or(reason, FinishKind::Length, "max_output_tokens")),
+        ),
+        FinishKind::ContentFilter => (
+            "incomplete",
+            Some(raw_or(reason, FinishKind::ContentFilter, "content_filter")),
+        ),
         _ if reason.raw.is_empty() || reason.raw == "incomplete" => ("incomplete", None),
         _ => ("incomplete", Some(reason.raw.clone())),
     }
@@ -90,7 +94,8 @@ impl Item {
             ItemKind::Message => {
                 let mut content = Vec::new();
                 if whole && !self.text.is_empty() {
-                    content.push(json!({"type": "output_text", "text": self.text, "annotations": []}));
+                    content
+                        .push(json!({"type": "output_text", "text": self.text, "annotations": []}));
                 }
                 if whole && !self.refusal.is_empty() {
                     content.push(json!({"type": "refusal", "refusal": self.refusal}));
@@ -174,7 +179,13 @@ impl ResponsesEncoder {
         }
     }
 
-    fn add_item(&mut self, index: u32, kind: ItemKind, synthesized: bool, out: &mut SseWriter) -> usize {
+    fn add_item(
+        &mut self,
+        index: u32,
+        kind: ItemKind,
+        synthesized: bool,
+        out: &mut SseWriter,
+    ) -> usize {
         self.next_index = self.next_index.max(index.saturating_add(1));
         let item = Item {
             index,
@@ -184,7 +195,11 @@ impl ResponsesEncoder {
             synthesized,
         };
         let json = item.json(false);
-        self.event("response.output_item.added", json!({"output_index": index, "item": json}), out);
+        self.event(
+            "response.output_item.added",
+            json!({"output_index": index, "item": json}),
+            out,
+        );
         self.items.push(item);
         self.current = Some(self.items.len() - 1);
         self.items.len() - 1
@@ -237,16 +252,24 @@ impl ResponsesEncoder {
         self.event(kind, data, out);
     }
 
-    fn final_event(&mut self, reason: Option<&FinishReason>, usage: Option<Usage>, out: &mut SseWriter) {
+    fn final_event(
+        &mut self,
+        reason: Option<&FinishReason>,
+        usage: Option<Usage>,
+        out: &mut SseWriter,
+    ) {
         self.close_synthesized(out);
-        let failed = self.fails
-            && self.error.is_some()
-            && reason.is_some_and(|r| r.raw == "failed");
+        let failed =
+            self.fails && self.error.is_some() && reason.is_some_and(|r| r.raw == "failed");
         let (kind, status, details) = if failed {
             ("response.failed", "failed", None)
         } else {
             let (status, details) = reason.map_or(("completed", None), end_status);
-            let kind = if status == "completed" { "response.completed" } else { "response.incomplete" };
+            let kind = if status == "completed" {
+                "response.completed"
+            } else {
+                "response.incomplete"
+            };
             (kind, status, details)
         };
         let mut response = self.response(status);
@@ -299,7 +322,13 @@ impl PartEncoder for ResponsesEncoder {
                     Some(StreamPart::ToolCallStart { id, name }) => {
                         (ItemKind::Call(id.clone(), name.clone()), 2)
                     }
-                    _ if matches!(next_content(&parts[at + 1..]), Some(StreamPart::ReasoningDelta { .. })) => (ItemKind::Reasoning, 1),
+                    _ if matches!(
+                        next_content(&parts[at + 1..]),
+                        Some(StreamPart::ReasoningDelta { .. })
+                    ) =>
+                    {
+                        (ItemKind::Reasoning, 1)
+                    }
                     _ => (ItemKind::Message, 1),
                 };
                 self.add_item(*index, kind, false, out);
@@ -335,11 +364,18 @@ impl PartEncoder for ResponsesEncoder {
             ),
             StreamPart::ToolCallStart { id, name } => {
                 self.close_synthesized(out);
-                self.add_item(self.next_index, ItemKind::Call(id.clone(), name.clone()), true, out);
+                self.add_item(
+                    self.next_index,
+                    ItemKind::Call(id.clone(), name.clone()),
+                    true,
+                    out,
+                );
             }
             StreamPart::ToolCallDelta { id, arguments } if !arguments.is_empty() => {
                 let known = match self.current {
-                    Some(at) if matches!(&self.items[at].kind, ItemKind::Call(c, _) if c == id) => Some(at),
+                    Some(at) if matches!(&self.items[at].kind, ItemKind::Call(c, _) if c == id) => {
+                        Some(at)
+                    }
                     _ => self
                         .items
                         .iter()
@@ -351,7 +387,8 @@ impl PartEncoder for ResponsesEncoder {
                 };
                 let item = &mut self.items[at];
                 item.text.push_str(arguments);
-                let data = json!({"item_id": item.id(), "output_index": item.index, "delta": arguments});
+                let data =
+                    json!({"item_id": item.id(), "output_index": item.index, "delta": arguments});
                 self.event("response.function_call_arguments.delta", data, out);
             }
             StreamPart::Finish { reason, usage } => {
@@ -379,7 +416,11 @@ impl PartEncoder for ResponsesEncoder {
             }
             Some(StreamError::Event { kind, message }) => {
                 if !self.done {
-                    self.event("error", json!({"code": kind, "message": message, "param": null}), out);
+                    self.event(
+                        "error",
+                        json!({"code": kind, "message": message, "param": null}),
+                        out,
+                    );
                 }
                 StreamEnd::Close
             }
@@ -410,12 +451,16 @@ pub(crate) fn responses_response_body(response: &ModelResponse) -> Value {
         content.push(json!({"type": "refusal", "refusal": response.refusal}));
     }
     if !content.is_empty() {
-        output.push(json!({"id": "msg_0", "type": "message", "status": "completed",
-            "role": "assistant", "content": content}));
+        output.push(
+            json!({"id": "msg_0", "type": "message", "status": "completed",
+            "role": "assistant", "content": content}),
+        );
     }
     for call in &response.tool_calls {
-        output.push(json!({"id": call.id, "type": "function_call", "status": "completed",
-            "call_id": call.id, "name": call.name, "arguments": arguments_text(&call.arguments)}));
+        output.push(
+            json!({"id": call.id, "type": "function_call", "status": "completed",
+            "call_id": call.id, "name": call.name, "arguments": arguments_text(&call.arguments)}),
+        );
     }
     let (status, details) = response
         .finish_reason
