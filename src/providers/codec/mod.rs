@@ -60,11 +60,19 @@
 //!   metadata. Chat Completions has no blocks: block parts are not sent.
 //!   Empty deltas carry nothing and are not sent. Keep-alives are comment
 //!   lines (Messages: `ping` events).
+//! - **Timing**: each chunk is due at the offset of the last part it
+//!   carries, so every content part arrives at its recorded offset; framing
+//!   that has no event of its own rides with the event that carries it (a
+//!   Messages `RoleDelta` in `message_start`, a block start with the tool
+//!   call it opens, Responses usage with the final event).
 //! - **Usage goes where the protocol reports it**: a [`Usage`](StreamPart::Usage)
 //!   part is a usage chunk (Chat Completions) or `message_delta` (Messages);
 //!   Responses reports usage only in its final event, so there usage parts
 //!   are held for the finish. A finish whose usage differs from the last
-//!   usage sent gets its usage sent with it (one more `Usage` part).
+//!   usage sent gets its usage sent with it (one more `Usage` part); a
+//!   finish without usage after usage was sent reads back carrying it (the
+//!   decoders put the last usage on the finish). `message_start` reports
+//!   the recording's first usage.
 //!   Figures a protocol has no field for come back as `None`:
 //!   `cache_creation_input_tokens` in the two OpenAI APIs, `reasoning_tokens`
 //!   in Messages. Messages reports input tokens without the cached ones, so
@@ -224,8 +232,11 @@ impl WireProtocol {
 
     /// A non-streamed answer as this protocol's JSON response (status 200).
     /// It decodes back to the same text, reasoning, refusal (not in
-    /// Messages), tool calls, usage, finish reason and model; a response
-    /// without a finish reason reads back with kind `Other`, raw `""`.
+    /// Messages), tool calls, usage, finish reason and model. A response
+    /// without a finish reason reads back with kind `Other`, raw `""`
+    /// (Responses: raw `incomplete`): a non-streamed answer always has one.
+    /// Tool call arguments the accumulator kept as a string (they were not
+    /// JSON) go back as their raw text.
     pub fn encode_response(self, response: &ModelResponse) -> WireResponse {
         let body = match self {
             Self::ChatCompletions => super::openai_chat::chat_response_body(response),
