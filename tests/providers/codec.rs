@@ -807,3 +807,86 @@ fn encode_call_serves_http_errors_as_responses_and_streams_as_bodies() {
     span.kind = SpanKind::Task;
     assert!(protocol.encode_call(&span).is_err());
 }
+
+/// Tool call arguments as the accumulator makes them: JSON values, or the
+/// raw text of arguments that were not JSON.
+fn arguments() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        Just(json!({})),
+        (hostile_text(), any::<i64>())
+            .prop_map(|(k, v)| json!({ k: v, "nested": [v, null, true] })),
+        hostile_text()
+            .prop_filter("not JSON, not blank", |raw| {
+                !raw.trim().is_empty() && serde_json::from_str::<serde_json::Value>(raw).is_err()
+            })
+            .prop_map(serde_json::Value::String),
+    ]
+}
+
+/// A whole answer `protocol` can express, as its adapter reports it.
+fn answer(protocol: WireProtocol) -> impl Strategy<Value = ModelResponse> {
+    let provider = corpus_name(protocol).1;
+    let text = prop_oneof![Just(String::new()), hostile_text()];
+    (
+        (text.clone(), text.clone(), text),
+        prop::collection::vec(
+            (
+                prop_oneof![Just("call_a"), Just("toolu_01")],
+                "[a-z_]{1,8}",
+                arguments(),
+            ),
+            0..3,
+        ),
+        prop::option::of(usage(protocol)),
+        0usize..8,
+        "[A-Za-z0-9.:/-]{1,20}",
+    )
+        .prop_map(
+            move |((text, reasoning, refusal), calls, usage, pick, model)| {
+                let tool_calls: Vec<ToolCall> = calls
+                    .into_iter()
+                    .map(|(id, name, arguments)| ToolCall {
+                        id: id.into(),
+                        name,
+                        arguments,
+                    })
+                    .collect();
+                ModelResponse {
+                    text,
+                    reasoning,
+                    refusal: if protocol == WireProtocol::Messages {
+                        String::new()
+                    } else {
+                        refusal
+                    },
+                    finish_reason: Some(finish_reason(protocol, !tool_calls.is_empty(), pick)),
+                    tool_calls,
+                    usage,
+                    model: ModelInfo::new(provider, model),
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Generated answers, served as JSON over loopback, read back through
+    /// each protocol's adapter (and so its response parser) unchanged.
+    #[test]
+    fn generated_answers_read_back_through_each_adapter_unchanged(
+        chat in answer(WireProtocol::ChatCompletions),
+        responses in answer(WireProtocol::Responses),
+        messages in answer(WireProtocol::Messages),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        for (protocol, answer) in [
+            (WireProtocol::ChatCompletions, chat),
+            (WireProtocol::Responses, responses),
+            (WireProtocol::Messages, messages),
+        ] {
+            let back = runtime.block_on(served(protocol, &protocol.encode_response(&answer)));
+            prop_assert_eq!(back, Ok(answer), "{:?}", protocol);
+        }
+    }
+}
