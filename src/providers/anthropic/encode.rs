@@ -193,6 +193,17 @@ impl MessagesEncoder {
         );
     }
 
+    /// The finish: `message_delta` with the stop reason (and `usage`, if
+    /// any), then `message_stop` unless the recording goes on to an error.
+    fn finish(&mut self, reason: &FinishReason, usage: Option<Usage>, out: &mut SseWriter) {
+        self.close_synthesized(out);
+        self.message_delta(stop_value(reason), usage, out);
+        if !self.fails {
+            self.done = true;
+            out.event(Some("message_stop"), &json!({"type": "message_stop"}));
+        }
+    }
+
     fn message_delta(&mut self, stop: Value, usage: Option<Usage>, out: &mut SseWriter) {
         let mut data =
             json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}});
@@ -313,15 +324,21 @@ impl PartEncoder for MessagesEncoder {
                     out,
                 );
             }
-            StreamPart::Usage { usage } => self.message_delta(Value::Null, Some(*usage), out),
-            StreamPart::Finish { reason, usage } => {
-                self.close_synthesized(out);
-                let usage = usage.filter(|u| self.usage_sent != Some(*u));
-                self.message_delta(stop_value(reason), usage, out);
-                if !self.fails {
-                    self.done = true;
-                    out.event(Some("message_stop"), &json!({"type": "message_stop"}));
+            StreamPart::Usage { usage } => match parts.get(at + 1) {
+                // Usage and the finish right after it share one
+                // `message_delta`, as Anthropic sends them.
+                Some(StreamPart::Finish {
+                    reason,
+                    usage: finish_usage,
+                }) if finish_usage.is_none_or(|f| f == *usage) => {
+                    self.finish(reason, Some(*usage), out);
+                    return 2;
                 }
+                _ => self.message_delta(Value::Null, Some(*usage), out),
+            },
+            StreamPart::Finish { reason, usage } => {
+                let usage = usage.filter(|u| self.usage_sent != Some(*u));
+                self.finish(reason, usage, out);
             }
             // Empty deltas carry nothing; Messages has no refusal delta and
             // names the speaker once, in `message_start`.

@@ -210,8 +210,8 @@ impl WireProtocol {
         let error = error.map(StreamError::of);
         let plain: Vec<StreamPart> = parts.iter().map(|r| r.part.clone()).collect();
         let mut encoder: Box<dyn PartEncoder> = match self {
-            Self::ChatCompletions => Box::new(ChatEncoder::new(&plain, error.is_some())),
-            Self::Responses => Box::new(ResponsesEncoder::new(&plain, error.as_ref())),
+            Self::ChatCompletions => Box::new(ChatEncoder::new(error.is_some())),
+            Self::Responses => Box::new(ResponsesEncoder::new(error.as_ref())),
             Self::Messages => Box::new(MessagesEncoder::new(&plain, error.is_some())),
         };
         let mut out = SseWriter::default();

@@ -53,8 +53,8 @@ pub(crate) struct ChatEncoder {
 }
 
 impl ChatEncoder {
-    /// An encoder for `parts`, which end in an error when `fails`.
-    pub(crate) fn new(_parts: &[StreamPart], fails: bool) -> Self {
+    /// An encoder for a recording that ends in an error when `fails`.
+    pub(crate) fn new(fails: bool) -> Self {
         Self {
             id: String::new(),
             model: String::new(),

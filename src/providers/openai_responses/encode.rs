@@ -74,6 +74,8 @@ struct Item {
     /// What its deltas added: text (message), summary (reasoning) or arguments (call).
     text: String,
     refusal: String,
+    /// The content parts opened so far, in order (`output_text`, `refusal`).
+    parts: Vec<&'static str>,
     synthesized: bool,
 }
 
@@ -92,14 +94,19 @@ impl Item {
         let status = if whole { "completed" } else { "in_progress" };
         match &self.kind {
             ItemKind::Message => {
-                let mut content = Vec::new();
-                if whole && !self.text.is_empty() {
-                    content
-                        .push(json!({"type": "output_text", "text": self.text, "annotations": []}));
-                }
-                if whole && !self.refusal.is_empty() {
-                    content.push(json!({"type": "refusal", "refusal": self.refusal}));
-                }
+                let content: Vec<Value> = if whole {
+                    self.parts
+                        .iter()
+                        .map(|part| match *part {
+                            "refusal" => json!({"type": "refusal", "refusal": self.refusal}),
+                            _ => {
+                                json!({"type": "output_text", "text": self.text, "annotations": []})
+                            }
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 json!({"id": id, "type": "message", "status": status, "role": "assistant", "content": content})
             }
             ItemKind::Reasoning => {
@@ -139,8 +146,8 @@ pub(crate) struct ResponsesEncoder {
 }
 
 impl ResponsesEncoder {
-    /// An encoder for `parts`, which end in `error` if any.
-    pub(crate) fn new(_parts: &[StreamPart], error: Option<&StreamError>) -> Self {
+    /// An encoder for a recording that ends in `error`, if any.
+    pub(crate) fn new(error: Option<&StreamError>) -> Self {
         Self {
             created: false,
             id: String::new(),
@@ -192,6 +199,7 @@ impl ResponsesEncoder {
             kind,
             text: String::new(),
             refusal: String::new(),
+            parts: Vec::new(),
             synthesized,
         };
         let json = item.json(false);
@@ -237,18 +245,56 @@ impl ResponsesEncoder {
 
     fn content_delta(&mut self, kind: &str, want: ItemKind, text: &str, out: &mut SseWriter) {
         let at = self.item_for(&want, out);
+        let refusal = kind == "response.refusal.delta";
         let item = &mut self.items[at];
-        if kind == "response.refusal.delta" {
+        let (item_id, output_index) = (item.id(), item.index);
+        // The content part (or summary part) a delta goes into opens first,
+        // as the API sends it: clients that build the response need it.
+        let part = if refusal { "refusal" } else { "output_text" };
+        let position = item.parts.iter().position(|p| *p == part);
+        let (index, added) = match position {
+            Some(index) => (index, None),
+            None => {
+                item.parts.push(part);
+                let index = item.parts.len() - 1;
+                let added = if want == ItemKind::Reasoning {
+                    (
+                        "response.reasoning_summary_part.added",
+                        "summary_index",
+                        json!({"type": "summary_text", "text": ""}),
+                    )
+                } else if refusal {
+                    (
+                        "response.content_part.added",
+                        "content_index",
+                        json!({"type": "refusal", "refusal": ""}),
+                    )
+                } else {
+                    (
+                        "response.content_part.added",
+                        "content_index",
+                        json!({"type": "output_text", "text": "", "annotations": []}),
+                    )
+                };
+                (index, Some(added))
+            }
+        };
+        if refusal {
             item.refusal.push_str(text);
         } else {
             item.text.push_str(text);
         }
-        let mut data = json!({"item_id": item.id(), "output_index": item.index, "delta": text});
-        if want == ItemKind::Reasoning {
-            data["summary_index"] = json!(0);
+        let index_key = if want == ItemKind::Reasoning {
+            "summary_index"
         } else {
-            data["content_index"] = json!(0);
+            "content_index"
+        };
+        if let Some((event, key, part)) = added {
+            let data =
+                json!({"item_id": item_id, "output_index": output_index, key: index, "part": part});
+            self.event(event, data, out);
         }
+        let data = json!({"item_id": item_id, "output_index": output_index, index_key: index, "delta": text});
         self.event(kind, data, out);
     }
 
@@ -273,6 +319,7 @@ impl ResponsesEncoder {
             (kind, status, details)
         };
         let mut response = self.response(status);
+        response["output"] = self.items.iter().map(|item| item.json(true)).collect();
         if let Some(usage) = usage.or(self.usage) {
             response["usage"] = usage_json(&usage);
         }
@@ -343,6 +390,7 @@ impl PartEncoder for ResponsesEncoder {
                             kind: ItemKind::Message,
                             text: String::new(),
                             refusal: String::new(),
+                            parts: Vec::new(),
                             synthesized: false,
                         };
                         let data = json!({"output_index": index, "item": item.json(true)});
