@@ -108,3 +108,36 @@ impl SseWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_strings_stay_on_one_data_line_and_chunks_keep_their_offsets() {
+        let mut out = SseWriter::default();
+        out.event(
+            Some("x"),
+            &serde_json::json!({"text": "a\n\ndata: [DONE]\r\n"}),
+        );
+        out.flush(7);
+        out.flush(8);
+        out.comment("keep\nalive");
+        out.raw_data("bad\r\ndata");
+        let stream = out.into_stream(9, StreamEnd::Close);
+        assert_eq!(
+            stream
+                .chunks
+                .iter()
+                .map(|c| c.offset_us)
+                .collect::<Vec<_>>(),
+            [7, 9],
+            "an empty flush makes no chunk"
+        );
+        let body = String::from_utf8(stream.body()).unwrap();
+        assert_eq!(
+            body,
+            "event: x\ndata: {\"text\":\"a\\n\\ndata: [DONE]\\r\\n\"}\n\n: keep alive\n\ndata: bad  data\n\n"
+        );
+    }
+}

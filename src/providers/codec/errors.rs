@@ -153,3 +153,68 @@ pub(crate) fn error_type(status: u16) -> &'static str {
         _ => "error",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_errors_keep_a_valid_status_and_their_retry_delay() {
+        let error = |status| ModelError::Http {
+            provider: "p".into(),
+            status,
+            message: "m".into(),
+            retry_after_ms: Some(1001),
+        };
+        let http = HttpError::of(&error(429));
+        assert_eq!((http.status, http.kind.as_str()), (429, "rate_limit_error"));
+        assert_eq!(
+            http.headers(),
+            [
+                ("retry-after-ms", "1001".to_owned()),
+                ("retry-after", "2".to_owned())
+            ]
+        );
+        assert_eq!(HttpError::of(&error(0)).status, 500);
+        assert_eq!(HttpError::of(&error(200)).status, 500);
+        let max = ModelError::Http {
+            provider: "p".into(),
+            status: u16::MAX,
+            message: String::new(),
+            retry_after_ms: Some(u64::MAX),
+        };
+        let http = HttpError::of(&max);
+        assert_eq!(http.status, 500);
+        assert_eq!(http.headers()[1].1, (u64::MAX / 1000 + 1).to_string());
+    }
+
+    #[test]
+    fn only_provider_errors_become_error_events_as_they_are() {
+        let provider = ModelError::Provider {
+            provider: "p".into(),
+            kind: "overloaded_error".into(),
+            message: "m".into(),
+        };
+        assert_eq!(
+            StreamError::of(&provider),
+            StreamError::Event {
+                kind: "overloaded_error".into(),
+                message: "m".into()
+            }
+        );
+        let truncated = ModelError::Truncated {
+            provider: "p".into(),
+            message: "m".into(),
+        };
+        assert_eq!(StreamError::of(&truncated), StreamError::Truncate);
+        let transport = ModelError::Transport {
+            provider: "p".into(),
+            message: "m".into(),
+        };
+        assert_eq!(StreamError::of(&transport), StreamError::Break);
+        assert!(matches!(
+            StreamError::of(&ModelError::other("x")),
+            StreamError::Event { kind, .. } if kind == "error"
+        ));
+    }
+}

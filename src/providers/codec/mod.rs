@@ -200,8 +200,11 @@ impl WireProtocol {
 
     /// A recorded stream as this protocol's SSE body: one [`WireChunk`] per
     /// part that has bytes, at the part's offset; then the end marker (at
-    /// the last part's offset) or the error the recording ended in. See the
-    /// [module docs](self) for what comes back exactly.
+    /// the last part's offset) or the error the recording ended in. A
+    /// recording with neither a finish nor an error (a cancelled stream)
+    /// gets the end marker too, so the client sees a whole stream: it reads
+    /// back with a finish of kind `Other`, raw `""` (Responses: `completed`).
+    /// See the [module docs](self) for what comes back exactly.
     pub fn encode_stream(
         self,
         parts: &[RecordedPart],
