@@ -40,6 +40,9 @@ pub struct EncodedStream {
 }
 
 impl EncodedStream {
+    /// The body's content type, served with status 200.
+    pub const CONTENT_TYPE: &'static str = "text/event-stream";
+
     /// The whole body, every chunk's bytes in order.
     pub fn body(&self) -> Vec<u8> {
         let mut body = Vec::with_capacity(self.chunks.iter().map(|c| c.bytes.len()).sum());
