@@ -67,6 +67,9 @@
 //! The pieces are public for custom transports and tests: [`sse`] reads
 //! server-sent events from bytes split anywhere, [`BodyDecoder`] turns a body
 //! into parts, and each API's [`ProtocolDecoder`] works event by event.
+//! The way back is [`codec`]: a recorded call encoded into any of the three
+//! protocols' wire responses (SSE chunks at the recorded part offsets, JSON
+//! answers, error bodies), which decode back to the same call.
 //!
 //! How the figures differ from what the providers send raw, as checked
 //! against 53 real stream bodies, is in `docs/providers.md`.
@@ -76,6 +79,7 @@ mod adapter;
 pub mod anthropic;
 #[cfg(feature = "http")]
 mod body_stream;
+pub mod codec;
 mod decoder;
 #[cfg(feature = "http")]
 mod error;

@@ -1,5 +1,6 @@
 //! Providers: the HTTP adapters' wire format, conformance corpus, secrets, time to first token and the loopback SSE server.
 
+mod codec;
 #[path = "../common/mod.rs"]
 mod common;
 mod conformance;

@@ -2,6 +2,7 @@
 //! `anthropic-version` header).
 
 mod block;
+mod encode;
 mod mapping;
 #[cfg(feature = "http")]
 mod request;
@@ -10,6 +11,8 @@ mod response;
 mod stream;
 
 pub use stream::MessagesStreamDecoder;
+
+pub(crate) use encode::{MessagesEncoder, messages_response_body};
 
 #[cfg(feature = "http")]
 use std::borrow::Cow;

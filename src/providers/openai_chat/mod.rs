@@ -3,6 +3,7 @@
 //! llama.cpp, Ollama, OpenRouter, Groq, ...), reached through
 //! [`OpenAi::base_url`].
 
+mod encode;
 mod mapping;
 #[cfg(feature = "http")]
 mod request;
@@ -11,6 +12,8 @@ mod response;
 mod stream;
 
 pub use stream::ChatStreamDecoder;
+
+pub(crate) use encode::{ChatEncoder, arguments_text, chat_response_body};
 
 #[cfg(feature = "http")]
 use std::borrow::Cow;

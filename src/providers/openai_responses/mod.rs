@@ -1,5 +1,6 @@
 //! The OpenAI Responses API (`POST {base}/responses`).
 
+mod encode;
 mod mapping;
 #[cfg(feature = "http")]
 mod request;
@@ -9,6 +10,8 @@ mod stream;
 mod tool_item;
 
 pub use stream::ResponsesStreamDecoder;
+
+pub(crate) use encode::{ResponsesEncoder, responses_response_body};
 
 #[cfg(feature = "http")]
 use std::borrow::Cow;
