@@ -44,7 +44,7 @@ fn corpus() -> Vec<(String, WireProtocol, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let sets: [(&str, PathBuf); 2] = [
         ("sse", root.join("tests/data/conformance")),
-        ("real", root.join("../shared/conformance/real")),
+        ("real", root.join("tests/data/conformance/real")),
     ];
     let mut all = Vec::new();
     for (set, dir) in sets {
