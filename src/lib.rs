@@ -138,6 +138,9 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "async-openai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-openai")))]
+pub mod adapters;
 pub mod cassette;
 pub mod context;
 #[cfg(feature = "tracing")]

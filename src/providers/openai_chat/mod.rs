@@ -9,8 +9,10 @@ mod mapping;
 mod request;
 #[cfg(feature = "http")]
 mod response;
+mod request_decode;
 mod stream;
 
+pub use request_decode::{ChatRequest, RequestDecodeError, decode_chat_request};
 pub use stream::ChatStreamDecoder;
 
 pub(crate) use encode::{ChatEncoder, arguments_text, chat_response_body};
