@@ -151,13 +151,18 @@ impl tower_service::Service<HttpRequestFactory> for TracedeckService {
 
 /// The response to one request: the model's answer, or an error response.
 async fn answer(model: &dyn Model, request: &reqwest013::Request) -> reqwest013::Response {
-    if *request.method() != http::Method::POST || !request.url().path().ends_with("/chat/completions") {
-        return error_response(404, format!(
-            "tracedeck's async-openai client serves chat completions only \
+    if *request.method() != http::Method::POST
+        || !request.url().path().ends_with("/chat/completions")
+    {
+        return error_response(
+            404,
+            format!(
+                "tracedeck's async-openai client serves chat completions only \
              (POST .../chat/completions), not `{} {}`",
-            request.method(),
-            request.url().path()
-        ));
+                request.method(),
+                request.url().path()
+            ),
+        );
     }
     let Some(body) = request.body().and_then(|b| b.as_bytes()) else {
         return error_response(400, "the request has no JSON body".to_owned());

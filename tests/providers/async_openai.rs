@@ -55,7 +55,10 @@ fn script() -> Script {
         })
         .part_after(Duration::from_millis(50), StreamPart::text("Hel"))
         .part_after(Duration::from_millis(30), StreamPart::text("lo"))
-        .part_after(Duration::from_millis(5), StreamPart::Usage { usage: usage() })
+        .part_after(
+            Duration::from_millis(5),
+            StreamPart::Usage { usage: usage() },
+        )
         .part(StreamPart::Finish {
             reason: FinishReason::stop(),
             usage: Some(usage()),
@@ -148,7 +151,11 @@ async fn a_stream_through_async_openai_records_the_span_tracedeck_records_native
     let client = client(Arc::new(Recorder::new(scripted(), through.clone())));
     let t0 = Instant::now();
     let (text, arrivals, finish, usage) = with_span("turn", "Hi", async {
-        let stream = client.chat().create_stream(aoai_request("Hi")).await.unwrap();
+        let stream = client
+            .chat()
+            .create_stream(aoai_request("Hi"))
+            .await
+            .unwrap();
         read_stream(stream, t0).await
     })
     .await;
@@ -177,9 +184,11 @@ async fn a_stream_through_async_openai_records_the_span_tracedeck_records_native
 async fn a_non_streamed_call_through_async_openai_records_the_native_span() {
     let native = Collector::new();
     let recorder = Recorder::new(scripted(), native.clone());
-    let native_answer = with_span("turn", "Hi", recorder.generate(native_request("Hi")))
-        .await
-        .unwrap();
+    let native_answer = with_span("turn", "Hi", async {
+        recorder.generate(native_request("Hi")).await
+    })
+    .await
+    .unwrap();
 
     let through = Collector::new();
     let client = client(Arc::new(Recorder::new(scripted(), through.clone())));
@@ -187,13 +196,20 @@ async fn a_non_streamed_call_through_async_openai_records_the_native_span() {
     let answer = with_span_result("turn", "Hi", client.chat().create(aoai_request("Hi")))
         .await
         .unwrap();
-    assert_eq!(t0.elapsed(), Duration::from_millis(165), "the script's length");
+    assert_eq!(
+        t0.elapsed(),
+        Duration::from_millis(165),
+        "the script's length"
+    );
 
     let (native, through) = (native.traces(), through.traces());
     assert_eq!(llm_span(&through[0]), llm_span(&native[0]));
     assert!(!llm_span(&through[0]).streamed);
     let message = &answer.choices[0].message;
-    assert_eq!(message.content.as_deref(), Some(native_answer.text.as_str()));
+    assert_eq!(
+        message.content.as_deref(),
+        Some(native_answer.text.as_str())
+    );
     assert_eq!(answer.choices[0].finish_reason, Some(AoaiFinish::Stop));
     assert_eq!(answer.model, MODEL);
     let usage = answer.usage.unwrap();
@@ -206,11 +222,18 @@ async fn sixteen_concurrent_turns_on_one_shared_client_attribute_exactly() {
     // Each turn's answer echoes its question, after a delay that differs
     // per turn so the calls interleave.
     let model = ScriptedModel::from_fn(|req| {
-        let question = req.messages.last().map(|m| m.text_content()).unwrap_or_default();
+        let question = req
+            .messages
+            .last()
+            .map(|m| m.text_content())
+            .unwrap_or_default();
         let n: u64 = question.trim_start_matches('q').parse().unwrap_or(0);
         Script::new()
             .open_after(Duration::from_millis(10 * (16 - n)))
-            .part_after(Duration::from_millis(3 * n + 1), StreamPart::text(format!("a{n}")))
+            .part_after(
+                Duration::from_millis(3 * n + 1),
+                StreamPart::text(format!("a{n}")),
+            )
             .part(StreamPart::finish(FinishReason::stop()))
     });
     let client = client(Arc::new(Recorder::new(model, traces.clone())));
@@ -231,7 +254,10 @@ async fn sixteen_concurrent_turns_on_one_shared_client_attribute_exactly() {
         .into_iter()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(answers, (0..16).map(|n| format!("a{n}")).collect::<Vec<_>>());
+    assert_eq!(
+        answers,
+        (0..16).map(|n| format!("a{n}")).collect::<Vec<_>>()
+    );
 
     let traces = traces.traces_for("turn");
     assert_eq!(traces.len(), 16);
@@ -240,9 +266,17 @@ async fn sixteen_concurrent_turns_on_one_shared_client_attribute_exactly() {
         let call = llm_span(trace);
         assert_eq!(call.parent, Some(trace.root().id));
         let req = call.request().unwrap();
-        assert_eq!(req.messages[0].text_content(), format!("q{n}"), "{}", trace.render());
+        assert_eq!(
+            req.messages[0].text_content(),
+            format!("q{n}"),
+            "{}",
+            trace.render()
+        );
         assert_eq!(call.response().unwrap().text, format!("a{n}"));
-        assert_eq!(call.timing.ttft_us, Some((10 * (16 - n) + 3 * n + 1) * 1000));
+        assert_eq!(
+            call.timing.ttft_us,
+            Some((10 * (16 - n) + 3 * n + 1) * 1000)
+        );
     }
 }
 
@@ -268,7 +302,11 @@ async fn a_player_serves_the_recording_through_async_openai_with_no_server() {
     let client = client(Arc::new(Recorder::new(player, replayed.clone())));
     let t0 = Instant::now();
     let (text, arrivals, finish, usage) = with_span("turn", "Hi", async {
-        let stream = client.chat().create_stream(aoai_request("Hi")).await.unwrap();
+        let stream = client
+            .chat()
+            .create_stream(aoai_request("Hi"))
+            .await
+            .unwrap();
         read_stream(stream, t0).await
     })
     .await;
@@ -292,7 +330,11 @@ async fn a_player_serves_the_recording_through_async_openai_with_no_server() {
         panic!("expected an API error, got {err:?}");
     };
     assert_eq!(api.status_code.as_u16(), 404);
-    assert!(api.api_error.message.contains("turn"), "{}", api.api_error.message);
+    assert!(
+        api.api_error.message.contains("turn"),
+        "{}",
+        api.api_error.message
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -344,7 +386,11 @@ async fn errors_and_early_drops_come_out_as_from_openai_and_are_recorded() {
 
     // The caller stops reading after the first part: the call is cancelled.
     with_span("drop", 0, async {
-        let mut stream = client.chat().create_stream(aoai_request("drop")).await.unwrap();
+        let mut stream = client
+            .chat()
+            .create_stream(aoai_request("drop"))
+            .await
+            .unwrap();
         stream.next().await.unwrap().unwrap();
     })
     .await;
@@ -376,17 +422,21 @@ async fn a_body_tracedeck_cannot_hold_is_a_400_naming_the_field() {
         panic!("expected an API error, got {err:?}");
     };
     assert_eq!(api.status_code.as_u16(), 400);
-    assert!(api.api_error.message.contains("messages[1].name"), "{}", api.api_error.message);
+    assert!(
+        api.api_error.message.contains("messages[1].name"),
+        "{}",
+        api.api_error.message
+    );
 
     // The Responses API is not served: a 404 saying what is.
-    let err = client
-        .chat()
-        .list()
-        .await
-        .unwrap_err();
+    let err = client.chat().list().await.unwrap_err();
     let OpenAIError::ApiError(api) = err else {
         panic!("expected an API error, got {err:?}");
     };
     assert_eq!(api.status_code.as_u16(), 404);
-    assert!(api.api_error.message.contains("chat completions only"), "{}", api.api_error.message);
+    assert!(
+        api.api_error.message.contains("chat completions only"),
+        "{}",
+        api.api_error.message
+    );
 }

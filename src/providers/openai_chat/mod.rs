@@ -7,9 +7,9 @@ mod encode;
 mod mapping;
 #[cfg(feature = "http")]
 mod request;
+mod request_decode;
 #[cfg(feature = "http")]
 mod response;
-mod request_decode;
 mod stream;
 
 pub use request_decode::{ChatRequest, RequestDecodeError, decode_chat_request};

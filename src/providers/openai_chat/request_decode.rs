@@ -83,10 +83,9 @@ fn unsupported(at: impl Into<String>, what: impl Into<String>) -> RequestDecodeE
 /// assert_eq!(chat.request.messages[0].text_content(), "Hi");
 /// ```
 pub fn decode_chat_request(body: &[u8]) -> Result<ChatRequest, RequestDecodeError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| RequestDecodeError::NotJson {
-            message: e.to_string(),
-        })?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| RequestDecodeError::NotJson {
+        message: e.to_string(),
+    })?;
     let Value::Object(body) = value else {
         return Err(invalid("$", "a JSON object"));
     };
@@ -126,7 +125,10 @@ fn decode_body(mut body: Map<String, Value>) -> Result<ChatRequest, RequestDecod
 fn decode_field(key: &str, value: &Value, req: &mut ModelRequest) -> bool {
     let settings = &mut req.settings;
     match key {
-        "temperature" => value.as_f64().map(|t| settings.temperature = Some(t)).is_some(),
+        "temperature" => value
+            .as_f64()
+            .map(|t| settings.temperature = Some(t))
+            .is_some(),
         "top_p" => value.as_f64().map(|p| settings.top_p = Some(p)).is_some(),
         "max_completion_tokens" => value
             .as_u64()
@@ -201,7 +203,10 @@ fn response_format(value: &Value) -> Option<ResponseFormat> {
         ("json_object", 1) => Some(ResponseFormat::Json),
         ("json_schema", 2) => {
             let spec = format.get("json_schema")?.as_object()?;
-            if spec.keys().any(|k| !matches!(k.as_str(), "name" | "schema" | "strict")) {
+            if spec
+                .keys()
+                .any(|k| !matches!(k.as_str(), "name" | "schema" | "strict"))
+            {
                 return None;
             }
             Some(ResponseFormat::JsonSchema {
@@ -293,7 +298,10 @@ fn decode_messages(messages: Vec<Value>, req: &mut ModelRequest) -> Result<(), R
         // `refusal: null` and the like carry nothing.
         message.retain(|_, v| !v.is_null());
         if let Some(field) = message.keys().next() {
-            return Err(unsupported(format!("{at}.{field}"), format!("field `{field}`")));
+            return Err(unsupported(
+                format!("{at}.{field}"),
+                format!("field `{field}`"),
+            ));
         }
         if let Some(decoded) = decoded {
             req.messages.push(decoded);
@@ -548,7 +556,10 @@ mod tests {
             .unwrap();
             assert_eq!(again, body);
             let decoded_again = decode(again).unwrap();
-            assert_eq!(decoded_again, chat, "decode(encode(decode(b))) == decode(b)");
+            assert_eq!(
+                decoded_again, chat,
+                "decode(encode(decode(b))) == decode(b)"
+            );
         }
     }
 
@@ -561,11 +572,20 @@ mod tests {
             .user("Capital of France?")
             .temperature(0.0)
             .max_tokens(16)
-            .tool(ToolDefinition::new("f", "does f", json!({"type": "object"})))
+            .tool(ToolDefinition::new(
+                "f",
+                "does f",
+                json!({"type": "object"}),
+            ))
             .extra("metadata", json!({"a": "b"}));
         for stream in [false, true] {
-            let body = chat_body(&req, "gpt-4o-mini", MaxTokensField::MaxCompletionTokens, stream)
-                .unwrap();
+            let body = chat_body(
+                &req,
+                "gpt-4o-mini",
+                MaxTokensField::MaxCompletionTokens,
+                stream,
+            )
+            .unwrap();
             let chat = decode(body).unwrap();
             assert_eq!(chat.request, req);
             assert_eq!(chat.stream, stream);
@@ -582,8 +602,14 @@ mod tests {
             (json!([]), "`$` must be a JSON object"),
             (json!({"messages": []}), "`model` must be a string"),
             (json!({"model": "m"}), "`messages` must be an array"),
-            (json!({"model": "m", "messages": [], "stream": "yes"}), "`stream` must be a boolean"),
-            (json!({"model": "m", "messages": [1]}), "`messages[0]` must be an object"),
+            (
+                json!({"model": "m", "messages": [], "stream": "yes"}),
+                "`stream` must be a boolean",
+            ),
+            (
+                json!({"model": "m", "messages": [1]}),
+                "`messages[0]` must be an object",
+            ),
             (
                 json!({"model": "m", "messages": [{"role": "critic", "content": "x"}]}),
                 "`messages[0].role`: role `critic` is not supported",
