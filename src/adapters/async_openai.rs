@@ -11,7 +11,8 @@
 //! ```
 //! use std::sync::Arc;
 //! use async_openai::types::chat::CreateChatCompletionRequestArgs;
-//! use tracedeck::{Collector, Recorder, Script, ScriptedModel, with_span};
+//! use tracedeck::context::with_span_result;
+//! use tracedeck::{Collector, Recorder, Script, ScriptedModel};
 //!
 //! # tracedeck::testing::run_paused(async {
 //! let traces = Collector::new();
@@ -26,7 +27,8 @@
 //!     .into()])
 //!     .build()
 //!     .unwrap();
-//! let answer = with_span("qa", "Capital of France?", client.chat().create(request))
+//! // `with_span_result`: async-openai's errors do not serialize.
+//! let answer = with_span_result("qa", "Capital of France?", client.chat().create(request))
 //!     .await
 //!     .unwrap();
 //! assert_eq!(answer.choices[0].message.content.as_deref(), Some("Paris"));
