@@ -249,6 +249,12 @@ async fn sixteen_concurrent_turns_on_one_shared_client_attribute_exactly() {
             read_stream(stream, Instant::now()).await.0
         }))
     });
+    // A call made with no current span (a bare `tokio::spawn`) among them
+    // is a root of its own, never attached to a turn.
+    let bare = {
+        let client = client.clone();
+        tokio::spawn(async move { client.chat().create(aoai_request("q15")).await.unwrap() })
+    };
     let answers: Vec<String> = futures::future::join_all(turns)
         .await
         .into_iter()
@@ -258,6 +264,16 @@ async fn sixteen_concurrent_turns_on_one_shared_client_attribute_exactly() {
         answers,
         (0..16).map(|n| format!("a{n}")).collect::<Vec<_>>()
     );
+
+    bare.await.unwrap();
+    let all = traces.traces();
+    let roots: Vec<&Span> = all
+        .iter()
+        .map(|t| t.root())
+        .filter(|r| r.is_llm())
+        .collect();
+    assert_eq!(roots.len(), 1, "the bare call is a root of its own");
+    assert!(!roots[0].streamed);
 
     let traces = traces.traces_for("turn");
     assert_eq!(traces.len(), 16);
