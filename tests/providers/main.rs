@@ -1,5 +1,7 @@
 //! Providers: the HTTP adapters' wire format, conformance corpus, secrets, time to first token and the loopback SSE server.
 
+#[cfg(feature = "async-openai")]
+mod async_openai;
 mod codec;
 #[path = "../common/mod.rs"]
 mod common;

@@ -7,10 +7,12 @@ mod encode;
 mod mapping;
 #[cfg(feature = "http")]
 mod request;
+mod request_decode;
 #[cfg(feature = "http")]
 mod response;
 mod stream;
 
+pub use request_decode::{ChatRequest, RequestDecodeError, decode_chat_request};
 pub use stream::ChatStreamDecoder;
 
 pub(crate) use encode::{ChatEncoder, arguments_text, chat_response_body};
