@@ -11,7 +11,7 @@ use super::error::CassetteError;
 use super::format::{self, check_trace, is_full_hash};
 use super::key::validate_key;
 use super::redaction::Redaction;
-use super::scan::{irregular_kind, read_sorted, scan};
+use super::scan::{find_by_prefix, irregular_kind, read_sorted, walk};
 use crate::json::canonical::{MAX_JSON_DEPTH, find_too_deep_marker, json_depth};
 use crate::json::{canonical_json, sha256_hex};
 use crate::span::Trace;
@@ -253,31 +253,33 @@ impl Store {
     /// [`CassetteError::Io`] when the store's folder cannot be read; problems
     /// with single files are in [`TempCleanup::errors`].
     pub fn remove_stale_temp_files(&self) -> Result<TempCleanup, CassetteError> {
-        let (files, errors) = scan(self.dir())?;
+        let mut temps = Vec::new();
+        let errors = walk(self.dir(), |_, _, entry, name| {
+            if is_temp_name(name) && entry.file_type().is_ok_and(|t| t.is_file()) {
+                temps.push(entry.path());
+            }
+        })?;
         let mut cleanup = TempCleanup {
             errors,
             ..TempCleanup::default()
         };
         let now = SystemTime::now();
-        for file in files {
-            if file.not_regular.is_some() || !is_temp_name(&file.name) {
-                continue;
-            }
-            let modified = fs::symlink_metadata(&file.path).and_then(|m| m.modified());
+        for path in temps {
+            let modified = fs::symlink_metadata(&path).and_then(|m| m.modified());
             let stale = modified.is_ok_and(|m| {
                 now.duration_since(m)
                     .is_ok_and(|age| age >= self.config.stale_temp_age)
             });
             if !stale {
-                cleanup.kept.push(file.path);
+                cleanup.kept.push(path);
                 continue;
             }
-            match fs::remove_file(&file.path) {
-                Ok(()) => cleanup.removed.push(file.path),
+            match fs::remove_file(&path) {
+                Ok(()) => cleanup.removed.push(path),
                 // Gone already: another cleaner was first.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => cleanup.errors.push(CassetteError::io(
-                    &file.path,
+                    &path,
                     "remove a stale temporary file",
                     e,
                 )),
@@ -361,15 +363,19 @@ impl Store {
     /// # Errors
     /// [`CassetteError::Io`] when a folder of the store cannot be read.
     pub fn keys(&self) -> Result<Vec<String>, CassetteError> {
-        let (files, errors) = scan(self.dir())?;
+        let mut keys = BTreeSet::new();
+        let errors = walk(self.dir(), |folder, is_key, entry, name| {
+            if is_key
+                && name.ends_with(".json")
+                && !keys.contains(folder)
+                && entry.file_type().is_ok_and(|t| t.is_file())
+            {
+                keys.insert(folder.to_owned());
+            }
+        })?;
         if let Some(first) = errors.into_iter().next() {
             return Err(first);
         }
-        let keys: BTreeSet<String> = files
-            .into_iter()
-            .filter(|f| f.folder_is_key && f.not_regular.is_none() && f.name.ends_with(".json"))
-            .map(|f| f.folder)
-            .collect();
         Ok(keys.into_iter().collect())
     }
 
@@ -445,6 +451,10 @@ impl Store {
     /// Loads the cassette whose hash is `hash` or starts with it (at least
     /// 4 hex digits; upper case is accepted), wherever its key.
     ///
+    /// Finding it reads folder listings only: no other file is inspected,
+    /// opened or read, so a lookup in a store of 50,000 cassettes costs a
+    /// walk over the names (see `BENCHMARKS.md`, item 3).
+    ///
     /// Loading checks everything: the file name is the sha256 of the bytes,
     /// the JSON is whole, the format and version are known, the trace is
     /// well-formed and lies in its key's folder. Each failure is a typed
@@ -461,16 +471,8 @@ impl Store {
                 hash: hash.to_owned(),
             });
         }
-        let (files, _unreadable) = scan(self.dir())?;
-        let mut matches: Vec<_> = files
-            .into_iter()
-            .filter(|f| f.folder_is_key)
-            .filter(|f| {
-                f.name
-                    .strip_suffix(".json")
-                    .is_some_and(|stem| is_full_hash(stem) && stem.starts_with(&prefix))
-            })
-            .collect();
+        // Names only: no file is inspected until it is the one.
+        let mut matches = find_by_prefix(self.dir(), &prefix)?;
         match matches.len() {
             0 => Err(CassetteError::NotFound {
                 hash: prefix,
