@@ -402,22 +402,9 @@ impl Store {
     /// in the store, is a symbolic link or not a folder;
     /// [`CassetteError::Io`] when the key's folder exists but cannot be read.
     pub fn traces(&self, key: &str) -> Result<KeyTraces, CassetteError> {
-        let dir = self.key_dir(key)?;
-        let mut segment = self.config.dir.clone();
-        for name in key.split('/') {
-            segment.push(name);
-            match fs::symlink_metadata(&segment) {
-                Ok(meta) if meta.is_dir() => {}
-                Ok(meta) => {
-                    return Err(CassetteError::NotRegular {
-                        path: segment,
-                        what: irregular_kind(meta.file_type()).unwrap_or("a file, not a folder"),
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(KeyTraces::default()),
-                Err(e) => return Err(CassetteError::io(&segment, "inspect the key folder", e)),
-            }
-        }
+        let Some(dir) = self.checked_key_dir(key)? else {
+            return Ok(KeyTraces::default());
+        };
         let entries = match read_sorted(&dir) {
             Ok(entries) => entries,
             Err(CassetteError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
@@ -446,6 +433,29 @@ impl Store {
             (input, t.hash.clone())
         });
         Ok(found)
+    }
+
+    /// The folder of `key`, checked on the way down: `None` when it does not
+    /// exist; an error when it (or a folder above it in the store) is a
+    /// link or not a folder, or cannot be inspected.
+    pub(crate) fn checked_key_dir(&self, key: &str) -> Result<Option<PathBuf>, CassetteError> {
+        let dir = self.key_dir(key)?;
+        let mut segment = self.config.dir.clone();
+        for name in key.split('/') {
+            segment.push(name);
+            match fs::symlink_metadata(&segment) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(meta) => {
+                    return Err(CassetteError::NotRegular {
+                        path: segment,
+                        what: irregular_kind(meta.file_type()).unwrap_or("a file, not a folder"),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(CassetteError::io(&segment, "inspect the key folder", e)),
+            }
+        }
+        Ok(Some(dir))
     }
 
     /// Loads the cassette whose hash is `hash` or starts with it (at least
