@@ -117,6 +117,8 @@ struct Figures {
     cassette_bytes: u64,
     peak_over_start: usize,
     held_by_report: usize,
+    /// The heap one decoded trace takes (a clone of the first).
+    trace_in_memory: usize,
 }
 
 /// Records `n` turns into a fresh store, then replays them with `replay`'s
@@ -158,13 +160,16 @@ fn measure(n: usize) -> Figures {
     let after = LIVE.load(Ordering::Relaxed);
     assert_eq!(report.traces.len(), n);
     report.assert_unchanged();
+    // An exact replay keeps the recording once: the report's replayed
+    // trace is the recorded one, shared.
+    for t in &report.traces {
+        let replayed = t.replayed.as_ref().expect("every turn finished");
+        assert!(Arc::ptr_eq(&t.recorded, replayed), "{}", t.origin);
+    }
+    // What one decoded trace costs in memory (a clone allocates as much).
     let at = LIVE.load(Ordering::Relaxed);
     let one = (*report.traces[0].recorded).clone();
-    println!("one recorded trace in memory: {} bytes", LIVE.load(Ordering::Relaxed) - at);
-    drop(one);
-    let at = LIVE.load(Ordering::Relaxed);
-    let one = report.traces[0].clone();
-    println!("one TraceReplay clone in memory: {} bytes", LIVE.load(Ordering::Relaxed) - at);
+    let trace_in_memory = LIVE.load(Ordering::Relaxed) - at;
     drop(one);
     drop(report);
     Figures {
@@ -172,6 +177,7 @@ fn measure(n: usize) -> Figures {
         cassette_bytes,
         peak_over_start: peak.saturating_sub(before),
         held_by_report: after.saturating_sub(before),
+        trace_in_memory,
     }
 }
 
@@ -192,6 +198,11 @@ fn print(f: &Figures) {
         } else {
             "MISSED"
         }
+    );
+    println!(
+        "one decoded trace in memory: {} bytes = {:.2}× its cassette",
+        f.trace_in_memory,
+        f.trace_in_memory as f64 * f.traces as f64 / f.cassette_bytes as f64
     );
     println!(
         "held by the finished report: {:.2} MiB = {:.2}× the cassette bytes",

@@ -398,6 +398,14 @@ fn compare(recording: &Recording, replayed: Option<Trace>, failure: Option<Strin
         None if output_diff.is_empty() && tree.is_empty() => TraceOutcome::Unchanged,
         None => TraceOutcome::Changed,
     };
+    // An exact replay keeps one trace, not two equal ones (issue 15 item 4).
+    let replayed = replayed.map(|new| {
+        if new == **recorded {
+            Arc::clone(recorded)
+        } else {
+            Arc::new(new)
+        }
+    });
     TraceReplay {
         origin: recording.origin.clone(),
         recorded: Arc::clone(recorded),

@@ -38,7 +38,11 @@ pub struct TraceReplay {
     pub recorded: Arc<Trace>,
     /// The new run's trace; `None` when it did not finish (a task spawned
     /// inside it was still running when the function returned).
-    pub replayed: Option<Trace>,
+    ///
+    /// When the new run is exactly the recording (an unchanged replay on
+    /// the paused clock), this is the recording itself, shared with
+    /// `recorded`, not a second copy.
+    pub replayed: Option<Arc<Trace>>,
     /// Unchanged, changed, or failed.
     pub outcome: TraceOutcome,
     /// How the root output changed (empty when it did not).

@@ -200,7 +200,7 @@ async fn a_trace_recorded_through_two_recorders_replays_unchanged() {
     .await
     .unwrap();
     report.assert_unchanged();
-    let (recorded, replayed) = (&*report.traces[0].recorded, &report.traces[0].replayed);
+    let (recorded, replayed) = (&report.traces[0].recorded, &report.traces[0].replayed);
     let replayed = replayed.as_ref().unwrap();
     let labels = |t: &Trace| -> Vec<(String, Option<ModelInfo>)> {
         t.llm_spans()
