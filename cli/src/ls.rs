@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::args::LsArgs;
-use crate::cassettes::{hint_nested_stores, nested_stores, open, warn};
+use crate::cassettes::{hint_nested_stores, nested_stores, open_to_read, warn};
 use crate::error::CliError;
 use crate::git::commit_times;
 use crate::text::{Align, count, human_size, table, timestamp};
@@ -77,7 +77,7 @@ impl TimeSource {
 
 /// Runs `ls` on the store in `dir`.
 pub fn run(dir: &Path, args: &LsArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let store = open(dir)?;
+    let store = open_to_read(dir)?;
     let mut entries = Vec::new();
     let mut nested = std::collections::BTreeSet::new();
     let commits = commit_times(store.dir());

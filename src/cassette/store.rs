@@ -228,6 +228,34 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens the store in `dir`, an existing folder, as it is: unlike
+    /// [`open`](Store::open), nothing is created, no `.gitattributes`
+    /// written and no stale temporary file removed, so opening costs no
+    /// walk over the store. For readers that only look (listing, showing
+    /// one cassette) in big stores or on read-only media.
+    ///
+    /// # Errors
+    /// [`CassetteError::Io`] when `dir` cannot be inspected or is not a folder.
+    pub fn open_existing(dir: impl Into<PathBuf>) -> Result<Store, CassetteError> {
+        let dir = dir.into();
+        let meta = fs::metadata(&dir).map_err(|e| CassetteError::io(&dir, "open the store folder", e))?;
+        if !meta.is_dir() {
+            let e = io::Error::new(io::ErrorKind::NotADirectory, "not a folder");
+            return Err(CassetteError::io(&dir, "open the store folder", e));
+        }
+        Ok(Store {
+            config: Arc::new(Config {
+                dir,
+                redaction: Redaction::default(),
+                stamp_recorded_at: false,
+                sync: true,
+                max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+                stale_temp_age: DEFAULT_STALE_TEMP_AGE,
+            }),
+            roots: Arc::default(),
+        })
+    }
+
     /// How old a leftover temporary file must be to be removed as stale
     /// (default [`DEFAULT_STALE_TEMP_AGE`], 10 minutes). The setting applies
     /// to [`remove_stale_temp_files`](Store::remove_stale_temp_files);
