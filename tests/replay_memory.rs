@@ -133,7 +133,8 @@ fn measure(n: usize) -> Figures {
     let dir = tempfile::tempdir().expect("a temp dir");
     let store = Store::open(dir.path()).expect("a store").with_sync(false);
     tracedeck::testing::run_paused(async {
-        let live = Arc::new(Recorder::new(live_model(), store.sink()));
+        // Room for every trace: the paused clock records faster than files are written.
+        let live = Arc::new(Recorder::new(live_model(), store.sink_with_capacity(n)));
         for i in 0..n {
             let ticket = format!("#{i:05}: the invoice of March was charged twice");
             let model: Arc<dyn Model> = live.clone();
@@ -141,7 +142,8 @@ fn measure(n: usize) -> Figures {
                 .await
                 .expect("the live turn answers");
         }
-        assert!(live.flush().await.is_clean());
+        let flushed = live.flush().await;
+        assert!(flushed.is_clean(), "{flushed:?}");
     });
     let files = store.list(KEY).expect("the key lists");
     assert_eq!(files.files.len(), n);
