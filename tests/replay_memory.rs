@@ -22,9 +22,7 @@ use std::time::Duration;
 use tracedeck::cassette::Store;
 use tracedeck::model::FinishReason;
 use tracedeck::replay::Replayer;
-use tracedeck::{
-    Model, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, with_span,
-};
+use tracedeck::{Model, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, with_span};
 
 /// The system allocator, counting live bytes and their peak.
 struct Counting;

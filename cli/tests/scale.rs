@@ -137,7 +137,11 @@ fn time_cli(label: &str, bin: &Path, dir: &Path, hashes: &[String]) {
     let prefix = &hashes[TRACES / 2][..8];
     let (best, median, run) = time(|| run_cli(bin, dir, &["show", prefix]));
     assert_eq!(run.code, 0, "{label} show");
-    assert!(run.stdout.starts_with(&format!("trace {}", &prefix[..7])), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with(&format!("trace {}", &prefix[..7])),
+        "{}",
+        run.stdout
+    );
     println!(
         "{label} show <8-digit prefix>: best {} (median {}), peak RSS {:?} KiB; target <= 10 ms: {}",
         ms(best),
@@ -148,7 +152,8 @@ fn time_cli(label: &str, bin: &Path, dir: &Path, hashes: &[String]) {
     let (best, median, run) = time(|| run_cli(bin, dir, &["ls"]));
     assert_eq!(run.code, 0, "{label} ls");
     assert!(
-        run.stdout.contains(&format!("{KEYS} keys · {TRACES} traces")),
+        run.stdout
+            .contains(&format!("{KEYS} keys · {TRACES} traces")),
         "{}",
         run.stdout
     );

@@ -95,20 +95,23 @@ impl Store {
         let list_one = |(path, name, file_type): &(PathBuf, String, fs::FileType)| {
             list_file(path, name, *file_type, key, max_bytes)
         };
-        let results: Vec<Result<ListedCassette, CassetteError>> =
-            if entries.len() < PARALLEL_FROM {
-                entries.iter().map(list_one).collect()
-            } else {
-                let half = entries.len().div_ceil(2);
-                std::thread::scope(|scope| {
-                    let (first, second) = entries.split_at(half);
-                    let other = scope.spawn(|| second.iter().map(list_one).collect::<Vec<_>>());
-                    let mut results: Vec<_> = first.iter().map(list_one).collect();
-                    // A panic in the other half is a bug: pass it on.
-                    results.extend(other.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-                    results
-                })
-            };
+        let results: Vec<Result<ListedCassette, CassetteError>> = if entries.len() < PARALLEL_FROM {
+            entries.iter().map(list_one).collect()
+        } else {
+            let half = entries.len().div_ceil(2);
+            std::thread::scope(|scope| {
+                let (first, second) = entries.split_at(half);
+                let other = scope.spawn(|| second.iter().map(list_one).collect::<Vec<_>>());
+                let mut results: Vec<_> = first.iter().map(list_one).collect();
+                // A panic in the other half is a bug: pass it on.
+                results.extend(
+                    other
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                );
+                results
+            })
+        };
         let mut listing = KeyListing::default();
         for result in results {
             match result {

@@ -238,7 +238,8 @@ impl Store {
     /// [`CassetteError::Io`] when `dir` cannot be inspected or is not a folder.
     pub fn open_existing(dir: impl Into<PathBuf>) -> Result<Store, CassetteError> {
         let dir = dir.into();
-        let meta = fs::metadata(&dir).map_err(|e| CassetteError::io(&dir, "open the store folder", e))?;
+        let meta =
+            fs::metadata(&dir).map_err(|e| CassetteError::io(&dir, "open the store folder", e))?;
         if !meta.is_dir() {
             let e = io::Error::new(io::ErrorKind::NotADirectory, "not a folder");
             return Err(CassetteError::io(&dir, "open the store folder", e));
