@@ -16,9 +16,23 @@ use crate::text::short_hash;
 /// `cassettes/` holding `cassettes/examples/` and `cassettes/quickstart/`)
 /// is [`CliError::SeveralStores`], naming them.
 pub fn open(dir: &Path) -> Result<Store, CliError> {
+    open_with(dir, |dir: &Path| Store::open(dir))
+}
+
+/// [`open`] for commands that only look: the store is opened as it is
+/// ([`Store::open_existing`]), without the walk over every folder that
+/// removing stale temporary files takes.
+pub fn open_to_read(dir: &Path) -> Result<Store, CliError> {
+    open_with(dir, |dir: &Path| Store::open_existing(dir))
+}
+
+fn open_with(
+    dir: &Path,
+    open_store: impl Fn(&Path) -> Result<Store, CassetteError>,
+) -> Result<Store, CliError> {
     match std::fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => {
-            let store = Store::open(dir)?;
+            let store = open_store(dir)?;
             let stores = stores_inside(&store);
             if stores.is_empty() {
                 Ok(store)
@@ -98,7 +112,8 @@ pub fn closest_key(typed: &str, keys: &[String]) -> Option<String> {
 /// Folders inside the store's folder that are stores of their own: a key
 /// folder `<prefix>/<k>` whose cassettes hold traces of key `<k>` says
 /// `<prefix>` is a store. One cassette per key folder is read (its root
-/// key only), so this stays cheap on big stores.
+/// key only; the first in the folder's listing order), so this stays cheap
+/// on big stores.
 pub fn stores_inside(store: &Store) -> Vec<PathBuf> {
     let Ok(keys) = store.keys() else {
         return Vec::new();
@@ -111,16 +126,14 @@ pub fn stores_inside(store: &Store) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(&folder) else {
             continue;
         };
-        let mut files: Vec<PathBuf> = entries
+        // The first cassette that reads, in listing order: the folder is
+        // not listed whole (it may hold thousands).
+        let Some(trace_key) = entries
             .flatten()
             .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        files.sort();
-        let Some(trace_key) = files
-            .iter()
-            .find_map(|path| root_key(path, store.max_file_bytes()))
+            .find_map(|path| root_key(&path, store.max_file_bytes()))
         else {
             continue;
         };

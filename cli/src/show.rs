@@ -10,7 +10,7 @@ use tracedeck::{Span, StreamPart, Trace};
 
 use crate::Outcome;
 use crate::args::ShowArgs;
-use crate::cassettes::{open, resolve};
+use crate::cassettes::{open_to_read, resolve};
 use crate::error::CliError;
 use crate::text::{count, cut, preview, short_hash};
 
@@ -30,7 +30,7 @@ struct ShownTrace<'a> {
 
 /// Runs `show` on the store in `dir`.
 pub fn run(dir: &Path, args: &ShowArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let store = open(dir)?;
+    let store = open_to_read(dir)?;
     let traces = resolve(&store, &args.target)?;
     if args.json {
         let shown: Vec<ShownTrace<'_>> = traces

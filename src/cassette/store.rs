@@ -11,7 +11,7 @@ use super::error::CassetteError;
 use super::format::{self, check_trace, is_full_hash};
 use super::key::validate_key;
 use super::redaction::Redaction;
-use super::scan::{irregular_kind, read_sorted, scan};
+use super::scan::{find_by_prefix, irregular_kind, read_sorted, walk};
 use crate::json::canonical::{MAX_JSON_DEPTH, find_too_deep_marker, json_depth};
 use crate::json::{canonical_json, sha256_hex};
 use crate::span::Trace;
@@ -228,6 +228,35 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens the store in `dir`, an existing folder, as it is: unlike
+    /// [`open`](Store::open), nothing is created, no `.gitattributes`
+    /// written and no stale temporary file removed, so opening costs no
+    /// walk over the store. For readers that only look (listing, showing
+    /// one cassette) in big stores or on read-only media.
+    ///
+    /// # Errors
+    /// [`CassetteError::Io`] when `dir` cannot be inspected or is not a folder.
+    pub fn open_existing(dir: impl Into<PathBuf>) -> Result<Store, CassetteError> {
+        let dir = dir.into();
+        let meta =
+            fs::metadata(&dir).map_err(|e| CassetteError::io(&dir, "open the store folder", e))?;
+        if !meta.is_dir() {
+            let e = io::Error::new(io::ErrorKind::NotADirectory, "not a folder");
+            return Err(CassetteError::io(&dir, "open the store folder", e));
+        }
+        Ok(Store {
+            config: Arc::new(Config {
+                dir,
+                redaction: Redaction::default(),
+                stamp_recorded_at: false,
+                sync: true,
+                max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+                stale_temp_age: DEFAULT_STALE_TEMP_AGE,
+            }),
+            roots: Arc::default(),
+        })
+    }
+
     /// How old a leftover temporary file must be to be removed as stale
     /// (default [`DEFAULT_STALE_TEMP_AGE`], 10 minutes). The setting applies
     /// to [`remove_stale_temp_files`](Store::remove_stale_temp_files);
@@ -253,31 +282,33 @@ impl Store {
     /// [`CassetteError::Io`] when the store's folder cannot be read; problems
     /// with single files are in [`TempCleanup::errors`].
     pub fn remove_stale_temp_files(&self) -> Result<TempCleanup, CassetteError> {
-        let (files, errors) = scan(self.dir())?;
+        let mut temps = Vec::new();
+        let errors = walk(self.dir(), |_, _, entry, name| {
+            if is_temp_name(name) && entry.file_type().is_ok_and(|t| t.is_file()) {
+                temps.push(entry.path());
+            }
+        })?;
         let mut cleanup = TempCleanup {
             errors,
             ..TempCleanup::default()
         };
         let now = SystemTime::now();
-        for file in files {
-            if file.not_regular.is_some() || !is_temp_name(&file.name) {
-                continue;
-            }
-            let modified = fs::symlink_metadata(&file.path).and_then(|m| m.modified());
+        for path in temps {
+            let modified = fs::symlink_metadata(&path).and_then(|m| m.modified());
             let stale = modified.is_ok_and(|m| {
                 now.duration_since(m)
                     .is_ok_and(|age| age >= self.config.stale_temp_age)
             });
             if !stale {
-                cleanup.kept.push(file.path);
+                cleanup.kept.push(path);
                 continue;
             }
-            match fs::remove_file(&file.path) {
-                Ok(()) => cleanup.removed.push(file.path),
+            match fs::remove_file(&path) {
+                Ok(()) => cleanup.removed.push(path),
                 // Gone already: another cleaner was first.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => cleanup.errors.push(CassetteError::io(
-                    &file.path,
+                    &path,
                     "remove a stale temporary file",
                     e,
                 )),
@@ -361,15 +392,19 @@ impl Store {
     /// # Errors
     /// [`CassetteError::Io`] when a folder of the store cannot be read.
     pub fn keys(&self) -> Result<Vec<String>, CassetteError> {
-        let (files, errors) = scan(self.dir())?;
+        let mut keys = BTreeSet::new();
+        let errors = walk(self.dir(), |folder, is_key, entry, name| {
+            if is_key
+                && name.ends_with(".json")
+                && !keys.contains(folder)
+                && entry.file_type().is_ok_and(|t| t.is_file())
+            {
+                keys.insert(folder.to_owned());
+            }
+        })?;
         if let Some(first) = errors.into_iter().next() {
             return Err(first);
         }
-        let keys: BTreeSet<String> = files
-            .into_iter()
-            .filter(|f| f.folder_is_key && f.not_regular.is_none() && f.name.ends_with(".json"))
-            .map(|f| f.folder)
-            .collect();
         Ok(keys.into_iter().collect())
     }
 
@@ -396,22 +431,9 @@ impl Store {
     /// in the store, is a symbolic link or not a folder;
     /// [`CassetteError::Io`] when the key's folder exists but cannot be read.
     pub fn traces(&self, key: &str) -> Result<KeyTraces, CassetteError> {
-        let dir = self.key_dir(key)?;
-        let mut segment = self.config.dir.clone();
-        for name in key.split('/') {
-            segment.push(name);
-            match fs::symlink_metadata(&segment) {
-                Ok(meta) if meta.is_dir() => {}
-                Ok(meta) => {
-                    return Err(CassetteError::NotRegular {
-                        path: segment,
-                        what: irregular_kind(meta.file_type()).unwrap_or("a file, not a folder"),
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(KeyTraces::default()),
-                Err(e) => return Err(CassetteError::io(&segment, "inspect the key folder", e)),
-            }
-        }
+        let Some(dir) = self.checked_key_dir(key)? else {
+            return Ok(KeyTraces::default());
+        };
         let entries = match read_sorted(&dir) {
             Ok(entries) => entries,
             Err(CassetteError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
@@ -442,8 +464,35 @@ impl Store {
         Ok(found)
     }
 
+    /// The folder of `key`, checked on the way down: `None` when it does not
+    /// exist; an error when it (or a folder above it in the store) is a
+    /// link or not a folder, or cannot be inspected.
+    pub(crate) fn checked_key_dir(&self, key: &str) -> Result<Option<PathBuf>, CassetteError> {
+        let dir = self.key_dir(key)?;
+        let mut segment = self.config.dir.clone();
+        for name in key.split('/') {
+            segment.push(name);
+            match fs::symlink_metadata(&segment) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(meta) => {
+                    return Err(CassetteError::NotRegular {
+                        path: segment,
+                        what: irregular_kind(meta.file_type()).unwrap_or("a file, not a folder"),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(CassetteError::io(&segment, "inspect the key folder", e)),
+            }
+        }
+        Ok(Some(dir))
+    }
+
     /// Loads the cassette whose hash is `hash` or starts with it (at least
     /// 4 hex digits; upper case is accepted), wherever its key.
+    ///
+    /// Finding it reads folder listings only: no other file is inspected,
+    /// opened or read, so a lookup in a store of 50,000 cassettes costs a
+    /// walk over the names (see `BENCHMARKS.md`, item 3).
     ///
     /// Loading checks everything: the file name is the sha256 of the bytes,
     /// the JSON is whole, the format and version are known, the trace is
@@ -461,16 +510,8 @@ impl Store {
                 hash: hash.to_owned(),
             });
         }
-        let (files, _unreadable) = scan(self.dir())?;
-        let mut matches: Vec<_> = files
-            .into_iter()
-            .filter(|f| f.folder_is_key)
-            .filter(|f| {
-                f.name
-                    .strip_suffix(".json")
-                    .is_some_and(|stem| is_full_hash(stem) && stem.starts_with(&prefix))
-            })
-            .collect();
+        // Names only: no file is inspected until it is the one.
+        let mut matches = find_by_prefix(self.dir(), &prefix)?;
         match matches.len() {
             0 => Err(CassetteError::NotFound {
                 hash: prefix,

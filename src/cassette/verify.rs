@@ -118,7 +118,8 @@ impl Store {
     /// opened. A file larger than [`Store::max_file_bytes`] is
     /// [`CassetteError::TooLarge`], not read. Other files (a README, say) are
     /// ignored. Never fails: an unreadable store folder is reported in
-    /// [`VerifyReport::errors`].
+    /// [`VerifyReport::errors`]. Files are checked on as many threads as
+    /// the machine has cores (at most 8) when there are hundreds of them.
     pub fn verify(&self) -> VerifyReport {
         let (files, errors) = match scan(self.dir()) {
             Ok(found) => found,
@@ -134,6 +135,7 @@ impl Store {
             errors,
         };
         let max_bytes = self.max_file_bytes();
+        let mut cassettes = Vec::new();
         for file in files {
             if let Some(what) = file.not_regular {
                 // Named like a cassette, or a link (perhaps to a key folder
@@ -161,12 +163,56 @@ impl Store {
                     path: file.path,
                 });
             } else if file.name.ends_with(".json") {
-                report.files.push(verify_file(file, max_bytes));
+                cassettes.push(file);
             }
         }
+        report.files.extend(verify_files(cassettes, max_bytes));
         report.files.sort_by(|a, b| a.path.cmp(&b.path));
         report
     }
+}
+
+/// Below this many files, verifying stays on the calling thread.
+const PARALLEL_FROM: usize = 256;
+
+/// [`verify_file`] of each of `files`, on as many threads as the machine
+/// has cores (at most 8) when there are many: the checks of one file need
+/// nothing from another's. The reports come back in `files`' order.
+fn verify_files(files: Vec<FoundFile>, max_bytes: u64) -> Vec<FileReport> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads == 1 || files.len() < PARALLEL_FROM {
+        return files
+            .into_iter()
+            .map(|f| verify_file(f, max_bytes))
+            .collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    let mut chunks = Vec::with_capacity(threads);
+    let mut files = files.into_iter();
+    loop {
+        let part: Vec<FoundFile> = files.by_ref().take(chunk).collect();
+        if part.is_empty() {
+            break;
+        }
+        chunks.push(part);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|f| verify_file(f, max_bytes))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            // A panic while checking a file is a bug: pass it on.
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 fn verify_file(file: FoundFile, max_bytes: u64) -> FileReport {

@@ -269,7 +269,9 @@ impl Miss {
         player
             .scoped_calls()
             .map(|(_, call)| {
-                let changes = diff_json(&call.normalized, &self.normalized);
+                // Normalized again here, not kept per call: misses are rare,
+                // recordings many (issue 15 item 4).
+                let changes = diff_json(&player.normalize(&call.span.input), &self.normalized);
                 let distance = Distance::of(&changes);
                 (call, changes, distance)
             })

@@ -19,7 +19,8 @@ use crate::span::{Span, SpanStatus};
 /// One recorded call being served: the span, where it came from, and the
 /// instant the new call was made (every recorded offset counts from it).
 pub(crate) struct Playback {
-    pub(crate) span: Arc<Span>,
+    /// The recorded span, inside its shared trace (not a copy).
+    pub(crate) span: super::player::SpanRef,
     /// The player's key, for errors.
     pub(crate) key: Arc<str>,
     /// Where the span was recorded (`trace <id>, span #<n>`), for errors.

@@ -15,7 +15,7 @@ use crate::cassette::{Redaction, Store, StoredTrace, UsageLedger};
 use crate::model::{
     CallNote, Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream,
 };
-use crate::span::{Span, SpanId, Trace};
+use crate::span::{Span, SpanId, SpanKind, Trace};
 
 /// A [`Model`] that answers every call from recorded `llm` spans.
 ///
@@ -102,9 +102,12 @@ pub(crate) struct AbsentKey {
 }
 
 /// One recorded trace and where it came from (for messages).
+///
+/// The trace is shared, never copied: the catalog's calls point into it
+/// ([`SpanRef`]) and each replay's report keeps it as its `recorded` trace.
 pub(crate) struct Recording {
     pub(crate) origin: String,
-    pub(crate) trace: Trace,
+    pub(crate) trace: Arc<Trace>,
     /// The store file it was read from, noted in the store's usage ledger
     /// the first time it serves; `None` for traces not read from a store.
     pub(crate) cassette: Option<LedgerEntry>,
@@ -120,10 +123,10 @@ pub(crate) struct LedgerEntry {
 
 impl Recording {
     /// A trace not read from a store, named `origin` in messages.
-    pub(crate) fn unstored(origin: String, trace: Trace) -> Self {
+    pub(crate) fn unstored(origin: String, trace: impl Into<Arc<Trace>>) -> Self {
         Self {
             origin,
-            trace,
+            trace: trace.into(),
             cassette: None,
         }
     }
@@ -155,9 +158,23 @@ pub(crate) struct RecordedCall {
     pub(crate) origin: Arc<str>,
     /// Its path in its trace's span tree, e.g. `turn > llm[1]`.
     pub(crate) path: String,
-    pub(crate) span: Arc<Span>,
-    /// The request as playback compares it.
-    pub(crate) normalized: Value,
+    pub(crate) span: SpanRef,
+}
+
+/// One span of a shared recorded trace: what the catalog and a playback
+/// hold instead of a copy of the span. Dereferences to the [`Span`].
+#[derive(Clone)]
+pub(crate) struct SpanRef {
+    trace: Arc<Trace>,
+    index: usize,
+}
+
+impl std::ops::Deref for SpanRef {
+    type Target = Span;
+
+    fn deref(&self) -> &Span {
+        &self.trace.spans[self.index]
+    }
 }
 
 /// Whether a call asks for a stream or a whole answer.
@@ -439,6 +456,11 @@ impl Player {
         RequestMatcher::hash(&self.matcher.normalize(request))
     }
 
+    /// A serialized request (a recorded span's input) as playback compares it.
+    pub(crate) fn normalize(&self, request: &Value) -> Value {
+        self.matcher.normalize(request)
+    }
+
     /// A view that serves only the calls of trace `index` (in the order the
     /// traces were given), sharing what has been served with this player.
     pub(crate) fn for_trace(&self, index: usize) -> Self {
@@ -529,7 +551,7 @@ impl Player {
                     Arc::clone(&self.key)
                 };
                 Ok(Playback {
-                    span: Arc::clone(&call.span),
+                    span: call.span.clone(),
                     key,
                     api: self.api,
                     origin: Arc::clone(&call.origin),
@@ -574,7 +596,7 @@ impl From<StoredTrace> for Recording {
             });
         Self {
             origin: format!("{}/{}.json", stored.trace.key(), stored.hash),
-            trace: stored.trace,
+            trace: Arc::new(stored.trace),
             cassette,
         }
     }
@@ -588,9 +610,11 @@ impl Catalog {
                 .into_iter()
                 .map(|(path, span)| (span.id, path))
                 .collect();
-            for span in recording.trace.llm_spans() {
-                let normalized = matcher.normalize(&span.input);
-                let hash = RequestMatcher::hash(&normalized);
+            for (index, span) in recording.trace.spans.iter().enumerate() {
+                if span.kind != SpanKind::Llm {
+                    continue;
+                }
+                let hash = RequestMatcher::hash(&matcher.normalize(&span.input));
                 catalog
                     .by_hash
                     .entry(hash)
@@ -603,8 +627,10 @@ impl Catalog {
                         .get(&span.id)
                         .cloned()
                         .unwrap_or_else(|| span.key.clone()),
-                    span: Arc::new(span.clone()),
-                    normalized,
+                    span: SpanRef {
+                        trace: Arc::clone(&recording.trace),
+                        index,
+                    },
                 });
             }
         }

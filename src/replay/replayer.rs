@@ -105,7 +105,8 @@ pub struct Replayer {
 #[derive(Clone)]
 enum Source {
     Store(Store),
-    Traces(Vec<Trace>),
+    /// Shared with each run's player and report, never copied.
+    Traces(Vec<Arc<Trace>>),
 }
 
 impl std::fmt::Debug for Replayer {
@@ -132,7 +133,11 @@ impl Replayer {
     /// [`Collector`], say), in the order given.
     pub fn from_traces(key: impl Into<String>, traces: impl IntoIterator<Item = Trace>) -> Self {
         let key = key.into();
-        let traces = traces.into_iter().filter(|t| t.key() == key).collect();
+        let traces = traces
+            .into_iter()
+            .filter(|t| t.key() == key)
+            .map(Arc::new)
+            .collect();
         Self::with_source(key, Source::Traces(traces))
     }
 
@@ -266,7 +271,7 @@ impl Replayer {
                 traces
                     .iter()
                     .enumerate()
-                    .map(|(i, trace)| Recording::unstored(format!("trace {i}"), trace.clone()))
+                    .map(|(i, trace)| Recording::unstored(format!("trace {i}"), Arc::clone(trace)))
                     .collect(),
                 Vec::new(),
                 Redaction::default(),
@@ -393,9 +398,17 @@ fn compare(recording: &Recording, replayed: Option<Trace>, failure: Option<Strin
         None if output_diff.is_empty() && tree.is_empty() => TraceOutcome::Unchanged,
         None => TraceOutcome::Changed,
     };
+    // An exact replay keeps one trace, not two equal ones (issue 15 item 4).
+    let replayed = replayed.map(|new| {
+        if new == **recorded {
+            Arc::clone(recorded)
+        } else {
+            Arc::new(new)
+        }
+    });
     TraceReplay {
         origin: recording.origin.clone(),
-        recorded: recorded.clone(),
+        recorded: Arc::clone(recorded),
         replayed,
         outcome,
         output_diff,

@@ -1,4 +1,5 @@
 use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -31,11 +32,17 @@ pub struct TraceReplay {
     /// Where the recording came from: `<key>/<hash>.json` in a store, or
     /// `trace <n>` for traces given in memory.
     pub origin: String,
-    /// The recording.
-    pub recorded: Trace,
+    /// The recording: the very trace the replay's player served from,
+    /// shared, not a copy (so a report of thousands of traces holds each
+    /// recording once).
+    pub recorded: Arc<Trace>,
     /// The new run's trace; `None` when it did not finish (a task spawned
     /// inside it was still running when the function returned).
-    pub replayed: Option<Trace>,
+    ///
+    /// When the new run is exactly the recording (an unchanged replay on
+    /// the paused clock), this is the recording itself, shared with
+    /// `recorded`, not a second copy.
+    pub replayed: Option<Arc<Trace>>,
     /// Unchanged, changed, or failed.
     pub outcome: TraceOutcome,
     /// How the root output changed (empty when it did not).

@@ -361,3 +361,75 @@ proptest! {
         prop_assert_eq!(found.errors.len(), 1);
     }
 }
+
+/// `Store::list` (what `tracedeck ls` counts) reads names, sizes and each
+/// file's first bytes: good cassettes are listed with their sizes and
+/// `recorded_at`, files that do not open as cassettes are errors naming
+/// them, and a nested key's folder is not a file of the key.
+#[test]
+fn listing_counts_good_files_and_names_the_ones_that_do_not_open_as_cassettes() {
+    let (_tmp, store, good) = store_with_two_good();
+    let stamped = store
+        .clone()
+        .with_recorded_at(true)
+        .write(&common::simple_trace("k", json!("Greece")))
+        .unwrap();
+    store
+        .write(&common::simple_trace("k/nested", json!("Malta")))
+        .unwrap();
+    let not_json = plant_hashed(&store, b"not a cassette");
+    let misnamed = plant(&store, "notes", b"{}");
+
+    let listing = store.list("k").unwrap();
+    let mut expected: Vec<&StoredTrace> = good.iter().chain([&stamped]).collect();
+    expected.sort_by(|a, b| a.path.cmp(&b.path));
+    let listed: Vec<_> = listing
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), f.hash.clone(), f.bytes, f.recorded_at))
+        .collect();
+    let wanted: Vec<_> = expected
+        .iter()
+        .map(|t| {
+            let bytes = fs::metadata(&t.path).unwrap().len();
+            (t.path.clone(), t.hash.clone(), bytes, t.recorded_at)
+        })
+        .collect();
+    assert_eq!(listed, wanted);
+    assert!(stamped.recorded_at.is_some());
+
+    let mut bad: Vec<_> = listing.errors.iter().map(|e| e.path().unwrap()).collect();
+    bad.sort();
+    let mut planted = vec![not_json.as_path(), misnamed.as_path()];
+    planted.sort();
+    assert_eq!(bad, planted);
+    // Every file `traces` loads, `list` lists; every one it refuses, `list` names.
+    let loaded = store.traces("k").unwrap();
+    assert_eq!(loaded.traces.len(), listing.files.len());
+    assert_eq!(loaded.errors.len(), listing.errors.len());
+    assert!(store.list("absent").unwrap().files.is_empty());
+}
+
+/// `Store::load` by prefix finds a cassette in any key's folder from the
+/// folders' listings, and a prefix two names share is ambiguous.
+#[test]
+fn load_by_prefix_finds_the_file_in_any_folder_and_refuses_a_shared_prefix() {
+    let (_tmp, store, good) = store_with_two_good();
+    let nested = store
+        .write(&common::simple_trace("a/b", json!("Malta")))
+        .unwrap();
+    for stored in good.iter().chain([&nested]) {
+        let found = store.load(&stored.hash[..6].to_ascii_uppercase()).unwrap();
+        assert_eq!(found.path, stored.path);
+        assert_eq!(found.trace, stored.trace);
+    }
+    // A twin name in another key's folder makes the prefix ambiguous.
+    let twin = store.dir().join("a").join(format!("{}.json", good[0].hash));
+    fs::copy(&good[0].path, &twin).unwrap();
+    match store.load(&good[0].hash[..8]) {
+        Err(CassetteError::AmbiguousHash { matches, .. }) => {
+            assert_eq!(matches, [twin, good[0].path.clone()]);
+        }
+        other => panic!("expected ambiguous, got {other:?}"),
+    }
+}
