@@ -21,6 +21,8 @@ mod otel_sink;
 #[cfg(feature = "tracing")]
 mod tracing_sink;
 
+#[cfg(feature = "otel-otlp")]
+pub use otel_sink::OtlpBuildError;
 #[cfg(feature = "otel")]
 pub use otel_sink::{ExportError, OtelOptions, OtelSink, SCOPE_NAME};
 #[cfg(feature = "tracing")]

@@ -172,6 +172,44 @@ impl<E: SpanExporter + 'static> OtelSink<E> {
     }
 }
 
+/// Why an OTLP exporter could not be built.
+#[cfg(feature = "otel-otlp")]
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the OTLP/HTTP exporter for `{endpoint}`: {source}")]
+pub struct OtlpBuildError {
+    /// The endpoint asked for.
+    pub endpoint: String,
+    /// What the OTLP crate said.
+    #[source]
+    pub source: opentelemetry_otlp::ExporterBuildError,
+}
+
+#[cfg(feature = "otel-otlp")]
+impl OtelSink<opentelemetry_otlp::SpanExporter> {
+    /// (feature `otel-otlp`) A sink exporting to an OpenTelemetry collector
+    /// over OTLP/HTTP with protobuf bodies, one request per trace.
+    /// `endpoint` is the full URL of the traces endpoint (a collector's is
+    /// `http://host:4318/v1/traces`). The HTTP client is reqwest's blocking
+    /// one, run on the sink's writer thread, so a call never waits for it;
+    /// a request that fails or times out is reported by the next flush.
+    ///
+    /// # Errors
+    /// The exporter could not be built (a bad endpoint, no HTTP client).
+    pub fn otlp_http(endpoint: &str, options: OtelOptions) -> Result<Self, OtlpBuildError> {
+        use opentelemetry_otlp::{Protocol, WithExportConfig};
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(endpoint)
+            .build()
+            .map_err(|source| OtlpBuildError {
+                endpoint: endpoint.to_owned(),
+                source,
+            })?;
+        Ok(Self::with_options(exporter, options))
+    }
+}
+
 impl<E: SpanExporter + 'static> Sink for OtelSink<E> {
     fn accept(&self, trace: Arc<Trace>) -> Result<(), SinkError> {
         let writer = self.queue.writer();

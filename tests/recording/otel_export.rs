@@ -512,3 +512,153 @@ async fn failed_exports_are_reported_by_flush_and_never_fail_a_call() {
     assert_eq!(sink.stats().failed, 2);
     assert!(model.flush().await.is_clean());
 }
+
+/// One OTLP/HTTP request as the loopback receiver got it.
+#[derive(Debug)]
+struct Received {
+    path: String,
+    content_type: String,
+    body: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+}
+
+/// A loopback OTLP/HTTP receiver: answers every request with 200 and hands
+/// its decoded protobuf body to the returned channel.
+fn otlp_receiver() -> (String, std::sync::mpsc::Receiver<Received>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
+                    let (mut length, mut content_type) = (0usize, String::new());
+                    loop {
+                        let mut header = String::new();
+                        reader.read_line(&mut header).unwrap();
+                        let header = header.trim_end();
+                        if header.is_empty() {
+                            break;
+                        }
+                        let (name, value) = header.split_once(':').unwrap();
+                        match name.to_ascii_lowercase().as_str() {
+                            "content-length" => length = value.trim().parse().unwrap(),
+                            "content-type" => content_type = value.trim().to_owned(),
+                            _ => {}
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    let body = prost::Message::decode(body.as_slice()).unwrap();
+                    writer
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n",
+                        )
+                        .unwrap();
+                    let _ = tx.send(Received {
+                        path,
+                        content_type,
+                        body,
+                    });
+                }
+            });
+        }
+    });
+    (format!("http://{addr}/v1/traces"), rx)
+}
+
+/// A real OTLP/HTTP export: the protobuf request that reaches a loopback
+/// receiver holds the same spans, ids, times and attributes as the
+/// in-memory exporter sees.
+#[test]
+fn an_otlp_http_export_delivers_the_same_spans_to_a_collector() {
+    let (endpoint, received) = otlp_receiver();
+    let sink = OtelSink::otlp_http(&endpoint, OtelOptions::new().anchor(anchor())).unwrap();
+    let traces = Collector::new();
+    let script = Script::new()
+        .open_after(ms(800))
+        .part(StreamPart::StreamStart)
+        .part_after(ms(400), StreamPart::text("Hello"));
+    let model = Recorder::new(
+        ScriptedModel::new(script).with_info(ModelInfo::new("openai", "gpt-test")),
+        Tee::new(traces.clone()).and(sink.clone()),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    // Everything, the last drop of the sink (and its blocking HTTP client)
+    // included, happens on the runtime's thread, as in a service.
+    runtime.block_on(async move {
+        with_span("turn", "t", async {
+            let mut parts = model
+                .stream(ModelRequest::new("gpt-test").user("hi"))
+                .await
+                .unwrap();
+            while parts.next().await.is_some() {}
+        })
+        .await;
+        let report = model.flush().await;
+        assert!(report.is_clean(), "{report:?}");
+        drop(model);
+        drop(sink);
+    });
+    drop(runtime);
+
+    let request = received
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the receiver got the export");
+    assert_eq!(request.path, "/v1/traces");
+    assert_eq!(request.content_type, "application/x-protobuf");
+    let scope_spans = &request.body.resource_spans[0].scope_spans[0];
+    assert_eq!(scope_spans.scope.as_ref().unwrap().name, "tracedeck");
+    let spans = &scope_spans.spans;
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    let find = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
+    let root = find("turn");
+    let chat = find("chat gpt-test");
+    assert_eq!(chat.trace_id, root.trace_id);
+    assert_eq!(chat.parent_span_id, root.span_id);
+    assert!(root.parent_span_id.is_empty());
+    let nanos = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let trace = only_trace(&traces);
+    let call = trace.llm_spans().next().unwrap();
+    let start = anchor() + Duration::from_micros(call.timing.start_us);
+    assert_eq!(chat.start_time_unix_nano, nanos(start));
+    assert_eq!(
+        chat.end_time_unix_nano,
+        nanos(start + Duration::from_micros(call.timing.duration_us))
+    );
+    // SPAN_KIND_CLIENT = 3 in the OTLP protobuf.
+    assert_eq!(chat.kind, 3);
+    let value = |name: &str| {
+        use opentelemetry_proto::tonic::common::v1::any_value::Value;
+        chat.attributes
+            .iter()
+            .find(|kv| kv.key == name)
+            .and_then(|kv| kv.value.as_ref()?.value.clone())
+            .map(|v| match v {
+                Value::StringValue(s) => s,
+                Value::DoubleValue(f) => f.to_string(),
+                Value::IntValue(n) => n.to_string(),
+                other => format!("{other:?}"),
+            })
+    };
+    assert_eq!(
+        value("gen_ai.response.time_to_first_chunk").as_deref(),
+        Some("1.2")
+    );
+    assert_eq!(value("gen_ai.request.model").as_deref(), Some("gpt-test"));
+    assert_eq!(value("gen_ai.provider.name").as_deref(), Some("openai"));
+    assert_eq!(value("gen_ai.operation.name").as_deref(), Some("chat"));
+}
