@@ -113,6 +113,32 @@ impl OtelOptions {
 /// and runs the exporter (to completion, one trace at a time). A failed
 /// export is reported by the next [`flush`](Sink::flush), a full queue at
 /// once; nothing is lost silently.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use opentelemetry_sdk::trace::InMemorySpanExporter;
+/// use tracedeck::export::{OtelOptions, OtelSink};
+/// use tracedeck::{Model, ModelRequest, Recorder, Script, ScriptedModel, with_span};
+/// # tracedeck::testing::run_paused(async {
+/// let exporter = InMemorySpanExporter::default();
+/// let anchor = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+/// let model = Recorder::new(
+///     ScriptedModel::new(Script::text("hi")),
+///     OtelSink::with_options(exporter.clone(), OtelOptions::new().anchor(anchor)),
+/// );
+/// with_span("greet", "hello", async {
+///     model.generate(ModelRequest::new("gpt-4o-mini").user("hello")).await
+/// })
+/// .await
+/// .unwrap();
+/// assert!(model.flush().await.is_clean());
+/// let spans = exporter.get_finished_spans().unwrap();
+/// let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
+/// assert_eq!(names, ["greet", "chat gpt-4o-mini"]);
+/// assert_eq!(spans[1].parent_span_id, spans[0].span_context.span_id());
+/// assert_eq!(spans[0].start_time, anchor);
+/// # });
+/// ```
 pub struct OtelSink<E: SpanExporter + 'static> {
     queue: QueuedSink<OtelWriter<E>>,
 }
