@@ -16,6 +16,7 @@ use opentelemetry_sdk::trace::{
 
 use super::attributes::{GenAi, SpanAttributes};
 use crate::cassette::Redaction;
+use crate::model::ContentPart;
 use crate::sink::{DEFAULT_QUEUE_CAPACITY, QueuedSink, Sink, SinkError, SinkStats, TraceWriter};
 use crate::span::{Span, SpanId, SpanKind, Trace};
 
@@ -476,8 +477,33 @@ fn gen_ai_attributes(g: &GenAi, kv: &mut Vec<KeyValue>) {
     }
 }
 
+/// One message part in the conventions' schema (`text`, `tool_call`,
+/// `tool_call_response`); a part they have no type for (an image) keeps
+/// its tracedeck JSON form.
+fn part_json(part: &ContentPart) -> serde_json::Value {
+    match part {
+        ContentPart::Text { text } => serde_json::json!({ "type": "text", "content": text }),
+        ContentPart::ToolCall {
+            id,
+            name,
+            arguments,
+        } => serde_json::json!({
+            "type": "tool_call", "id": id, "name": name, "arguments": arguments
+        }),
+        ContentPart::ToolResult {
+            call_id, content, ..
+        } => serde_json::json!({
+            "type": "tool_call_response", "id": call_id, "response": content
+        }),
+        other => serde_json::to_value(other).unwrap_or(serde_json::Value::Null),
+    }
+}
+
 /// The opt-in content attributes of a call (already redacted), as JSON
-/// strings shaped as the conventions' message schemas: `role`, `parts`.
+/// strings shaped as the conventions' message schemas (`role`, `parts`,
+/// and the output's `finish_reason`). A call whose recorded request or
+/// response no longer reads as one (a redaction replaced a whole message)
+/// has no attribute for it.
 fn content_attributes(span: &Span, kv: &mut Vec<KeyValue>) {
     if let Some(request) = span.request() {
         if let Some(system) = &request.system {
@@ -490,7 +516,10 @@ fn content_attributes(span: &Span, kv: &mut Vec<KeyValue>) {
         let messages: Vec<serde_json::Value> = request
             .messages
             .iter()
-            .map(|m| serde_json::json!({ "role": m.role, "parts": m.content }))
+            .map(|m| {
+                let parts: Vec<serde_json::Value> = m.content.iter().map(part_json).collect();
+                serde_json::json!({ "role": m.role, "parts": parts })
+            })
             .collect();
         kv.push(KeyValue::new(
             "gen_ai.input.messages",
@@ -499,11 +528,19 @@ fn content_attributes(span: &Span, kv: &mut Vec<KeyValue>) {
     }
     if let Some(response) = span.response() {
         let mut parts = Vec::new();
+        if !response.reasoning.is_empty() {
+            parts.push(serde_json::json!({ "type": "reasoning", "content": response.reasoning }));
+        }
         if !response.text.is_empty() {
             parts.push(serde_json::json!({ "type": "text", "content": response.text }));
         }
+        if !response.refusal.is_empty() {
+            parts.push(serde_json::json!({ "type": "refusal", "content": response.refusal }));
+        }
         for call in &response.tool_calls {
-            parts.push(serde_json::json!({ "type": "tool_call", "call": call }));
+            parts.push(serde_json::json!({
+                "type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments
+            }));
         }
         let mut message = serde_json::json!({ "role": "assistant", "parts": parts });
         if let Some(reason) = &response.finish_reason {

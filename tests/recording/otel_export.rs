@@ -460,7 +460,13 @@ async fn content_is_exported_only_when_asked_and_redacted() {
     assert!(!input.contains("1234"), "{input}");
     let input: serde_json::Value = serde_json::from_str(&input).unwrap();
     assert_eq!(input[0]["role"], "user");
-    assert_eq!(input[0]["parts"][0]["text"], "[REDACTED]");
+    assert_eq!(
+        input,
+        serde_json::json!([{
+            "role": "user",
+            "parts": [{ "type": "text", "content": "[REDACTED]" }]
+        }])
+    );
     let system: serde_json::Value =
         serde_json::from_str(&string(chat, "gen_ai.system_instructions").unwrap()).unwrap();
     assert_eq!(
@@ -470,7 +476,26 @@ async fn content_is_exported_only_when_asked_and_redacted() {
     let output: serde_json::Value =
         serde_json::from_str(&string(chat, "gen_ai.output.messages").unwrap()).unwrap();
     assert_eq!(output[0]["role"], "assistant");
-    assert_eq!(output[0]["parts"][0]["content"], "the answer");
+    assert_eq!(
+        output[0]["parts"],
+        serde_json::json!([{ "type": "text", "content": "the answer" }])
+    );
+
+    // Without `content`, none of it is exported (checked for a streamed
+    // call in the first test; here for a generated one).
+    let (model, _traces, exporter) = recorder(
+        ScriptedModel::new(Script::text("the answer")),
+        OtelOptions::new().anchor(anchor()),
+    );
+    model
+        .generate(ModelRequest::new("m").user("my secret is 1234"))
+        .await
+        .unwrap();
+    assert!(model.flush().await.is_clean());
+    let spans = exporter.get_finished_spans().unwrap();
+    let chat = named(&spans, "chat m");
+    assert_eq!(attr(chat, "gen_ai.input.messages"), None);
+    assert_eq!(attr(chat, "gen_ai.output.messages"), None);
 }
 
 /// An exporter that refuses every batch.
