@@ -73,7 +73,7 @@
 //! | [`context`] | the task's current span: [`with_span`], [`with_span_result`](context::with_span_result) (for errors that do not serialize), [`spawn`], [`InSpan`], [`current_span`](context::current_span) |
 //! | [`span`] | finished [`Span`]s and [`Trace`]s ([`Trace::render`], [`Trace::snapshot`]), [`SpanKind`](span::SpanKind), [`SpanStatus`](span::SpanStatus), [`Timing`](span::Timing), [`TraceStats`](span::TraceStats) |
 //! | [`sink`] | where finished traces go: the [`Sink`] trait, the in-memory [`Collector`], [`FlushReport`](sink::FlushReport), [`SinkError`](sink::SinkError), the background [`QueuedSink`](sink::QueuedSink) every durable sink reuses, [`Tee`](sink::Tee) to feed several |
-//! | `export` | (feature `tracing`) `TracingSink`: every recorded span also a `tracing` span, with the OpenTelemetry GenAI names |
+//! | `export` | (feature `tracing`) `TracingSink`: every recorded span also a `tracing` span, with the OpenTelemetry GenAI names; (feature `otel`) `OtelSink`: finished traces exported as OpenTelemetry spans |
 //! | [`record`] | the [`Recorder`] middleware |
 //! | [`json`] | JSON Pointers with `*`, the canonical JSON text cassettes are hashed from, structural diffs |
 //! | [`cassette`] | the content-addressed [`Store`] of traces, its background [`StoreSink`](cassette::StoreSink), [`Redaction`](cassette::Redaction), [`CassetteError`](cassette::CassetteError), verify reports |
@@ -144,8 +144,8 @@
 pub mod adapters;
 pub mod cassette;
 pub mod context;
-#[cfg(feature = "tracing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+#[cfg(any(feature = "tracing", feature = "otel"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "tracing", feature = "otel"))))]
 pub mod export;
 pub mod json;
 pub mod model;

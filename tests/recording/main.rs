@@ -1,9 +1,11 @@
-//! Recording: attribution, finalization, passthrough, timing, recorded requests, sink failures, spawned-task context and the export to `tracing`.
+//! Recording: attribution, finalization, passthrough, timing, recorded requests, sink failures, spawned-task context and the exports to `tracing` and OpenTelemetry.
 
 mod attribution;
 #[path = "../common/mod.rs"]
 mod common;
 mod finalization;
+#[cfg(feature = "otel")]
+mod otel_export;
 mod passthrough;
 mod paused_clock;
 mod recorded_request;
