@@ -3,6 +3,8 @@
 mod attribution;
 #[path = "../common/mod.rs"]
 mod common;
+#[cfg(any(feature = "otel", feature = "tracing"))]
+mod export_scenario;
 mod finalization;
 #[cfg(feature = "otel")]
 mod otel_export;

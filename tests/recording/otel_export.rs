@@ -13,7 +13,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData, SpanExporter};
 use tracedeck::cassette::Redaction;
 use tracedeck::export::{OtelOptions, OtelSink};
-use tracedeck::model::{FinishReason, ModelInfo, Role, Usage};
+use tracedeck::model::ModelInfo;
 use tracedeck::sink::{SinkError, Tee};
 use tracedeck::{
     Collector, Model, ModelError, ModelRequest, Recorder, Script, ScriptedModel, Span, StreamPart,
@@ -112,31 +112,7 @@ fn assert_times_exact(exported: &SpanData, span: &Span, anchor: SystemTime) {
 /// 1.2 s. An exporter taking TTFT from the first part would say 0.8.
 #[tokio::test(start_paused = true)]
 async fn a_streamed_call_exports_ttft_from_the_first_content_part_and_every_gen_ai_attribute() {
-    let usage = Usage {
-        cached_input_tokens: Some(4),
-        cache_creation_input_tokens: Some(2),
-        reasoning_tokens: Some(3),
-        ..Usage::new(12, 7)
-    };
-    let script = Script::new()
-        .open_after(ms(800))
-        .part(StreamPart::StreamStart)
-        .part(StreamPart::ResponseMetadata {
-            id: Some("resp_42".into()),
-            model: Some("gpt-test-2025-01-01".into()),
-        })
-        .part(StreamPart::RoleDelta {
-            role: Role::Assistant,
-        })
-        .part_after(ms(400), StreamPart::text("Hello"))
-        .part_after(ms(30), StreamPart::text(" world"))
-        .part_after(
-            ms(5),
-            StreamPart::Finish {
-                reason: FinishReason::length(),
-                usage: Some(usage),
-            },
-        );
+    let script = crate::export_scenario::framing_then_content();
     let (model, traces, exporter) = recorder(
         ScriptedModel::new(script).with_info(ModelInfo::new("openai", "gpt-test")),
         OtelOptions::new().anchor(anchor()),

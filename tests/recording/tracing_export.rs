@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tracedeck::export::TracingSink;
-use tracedeck::model::{FinishReason, ModelInfo, Role, Usage};
+use tracedeck::model::{FinishReason, ModelInfo, Usage};
 use tracedeck::sink::Tee;
 use tracedeck::{
     Collector, Model, ModelError, ModelRequest, ModelResponse, Recorder, Script, ScriptedModel,
@@ -180,31 +180,7 @@ fn assert_times_match(seen: &Seen, span: &Span) {
 async fn a_streamed_call_exports_ttft_from_the_first_content_part_and_every_gen_ai_attribute() {
     let capture = Capture::default();
     let _guard = tracing::subscriber::set_default(capture.clone());
-    let usage = Usage {
-        cached_input_tokens: Some(4),
-        cache_creation_input_tokens: Some(2),
-        reasoning_tokens: Some(3),
-        ..Usage::new(12, 7)
-    };
-    let script = Script::new()
-        .open_after(ms(800))
-        .part(StreamPart::StreamStart)
-        .part(StreamPart::ResponseMetadata {
-            id: Some("resp_42".into()),
-            model: Some("gpt-test-2025-01-01".into()),
-        })
-        .part(StreamPart::RoleDelta {
-            role: Role::Assistant,
-        })
-        .part_after(ms(400), StreamPart::text("Hello"))
-        .part_after(ms(30), StreamPart::text(" world"))
-        .part_after(
-            ms(5),
-            StreamPart::Finish {
-                reason: FinishReason::length(),
-                usage: Some(usage),
-            },
-        );
+    let script = crate::export_scenario::framing_then_content();
     let (model, traces) =
         recorder(ScriptedModel::new(script).with_info(ModelInfo::new("openai", "gpt-test")));
     let mut request = ModelRequest::new("gpt-test")
