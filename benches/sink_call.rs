@@ -59,6 +59,9 @@ fn calls(c: &mut Criterion) {
     let otel = Recorder::new(model.clone(), OtelSink::new(exporter.clone()));
 
     let mut group = c.benchmark_group("sink_call");
+    // A small sample keeps the run short on a shared machine (each sample
+    // also pays the untimed flushes).
+    group.sample_size(20);
     group.bench_function(BenchmarkId::from_parameter("none"), |b| {
         b.iter_custom(|iters| rt.block_on(recorded_calls(&none, iters, &req, || {})))
     });
