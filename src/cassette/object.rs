@@ -400,6 +400,10 @@ impl TraceWriter for ObjectStoreWriter {
     }
 
     fn destination(&self) -> String {
-        format!("{}/{}", self.cassettes.store, self.cassettes.prefix.as_ref())
+        format!(
+            "{}/{}",
+            self.cassettes.store,
+            self.cassettes.prefix.as_ref()
+        )
     }
 }
