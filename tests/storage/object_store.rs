@@ -275,6 +275,9 @@ async fn eight_concurrent_writers_on_s3_lose_and_overwrite_nothing() {
         );
         return;
     };
+    // object_store's HTTP client is on rustls without a default provider
+    // (see Cargo.toml): use ring. Fails only if another test installed one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let bucket = format!("tracedeck-{}", std::process::id());
     let created = reqwest::Client::new()
         .put(format!("{endpoint}/{bucket}"))
