@@ -407,3 +407,27 @@ impl TraceWriter for ObjectStoreWriter {
         )
     }
 }
+
+impl crate::replay::Player {
+    /// A player serving every trace recorded under `key` in `cassettes`
+    /// (feature `object-store`): the object-store counterpart of
+    /// [`Player::from_store`](crate::replay::Player::from_store), each cassette
+    /// named by its object in errors and misses. No redaction is applied to
+    /// live requests unless set with
+    /// [`with_redaction`](crate::replay::Player::with_redaction).
+    ///
+    /// # Errors
+    /// [`ReplayError::Cassette`](crate::replay::ReplayError::Cassette) for an
+    /// invalid key, a failed listing or any object under the key that fails
+    /// to load (a test must not pass on half a cassette).
+    pub async fn from_object_store(
+        cassettes: &ObjectStoreCassettes,
+        key: &str,
+    ) -> Result<Self, crate::replay::ReplayError> {
+        let loaded = cassettes.traces(key).await?;
+        if let Some(err) = loaded.errors.into_iter().next() {
+            return Err(err.into());
+        }
+        Ok(Self::from_files(key, loaded.traces))
+    }
+}

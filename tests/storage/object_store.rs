@@ -320,3 +320,30 @@ async fn eight_concurrent_writers_on_s3_lose_and_overwrite_nothing() {
     let report = cassettes.verify().await.unwrap();
     assert!(report.is_clean(), "{:?}", report.errors);
 }
+
+#[test]
+fn a_session_recorded_through_the_sink_replays_from_the_object_store() {
+    use tracedeck::{Model, ModelRequest, Player, Recorder, Script, ScriptedModel, with_span};
+    let cassettes = ObjectStoreCassettes::new(Arc::new(InMemory::new()), "replay");
+    let model = Recorder::new(
+        ScriptedModel::new(Script::text("Paris")),
+        cassettes.sink().unwrap(),
+    );
+    let ask = || ModelRequest::new("m").user("Capital of France?");
+    tracedeck::testing::run_paused(async {
+        with_span("capital", "France", async { model.generate(ask()).await })
+            .await
+            .unwrap();
+        assert!(model.flush().await.is_clean());
+        let player = Player::from_object_store(&cassettes, "capital")
+            .await
+            .unwrap();
+        assert_eq!(player.generate(ask()).await.unwrap().text, "Paris");
+        // An empty key replays nothing, and an invalid key is a typed error.
+        let empty = Player::from_object_store(&cassettes, "nothing")
+            .await
+            .unwrap();
+        assert!(empty.generate(ask()).await.is_err());
+        assert!(Player::from_object_store(&cassettes, "../x").await.is_err());
+    });
+}
