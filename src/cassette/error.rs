@@ -211,6 +211,18 @@ pub enum CassetteError {
         #[source]
         source: Arc<io::Error>,
     },
+    /// An object-store operation failed (feature `object-store`).
+    #[cfg(feature = "object-store")]
+    #[error("{}: could not {action}: {source}", path.display())]
+    ObjectStore {
+        /// The object, or the prefix being listed, as `prefix/key/hash.json`.
+        path: PathBuf,
+        /// What was being done, e.g. `put object`.
+        action: &'static str,
+        /// The object store's error.
+        #[source]
+        source: Arc<object_store::Error>,
+    },
     /// A `.json` file in the store whose name is not `<64 lowercase hex digits>.json`.
     #[error("{}: not a cassette file name; expected `<sha256 of the bytes, 64 lowercase hex digits>.json`", path.display())]
     BadFileName {
@@ -347,6 +359,8 @@ impl CassetteError {
             | Self::PartialWrite { path }
             | Self::TooLarge { path, .. }
             | Self::NotRegular { path, .. } => Some(path),
+            #[cfg(feature = "object-store")]
+            Self::ObjectStore { path, .. } => Some(path),
             Self::InvalidKey { .. }
             | Self::InvalidHash { .. }
             | Self::AmbiguousHash { .. }

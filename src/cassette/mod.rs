@@ -47,6 +47,8 @@ mod format;
 mod key;
 mod ledger;
 mod listing;
+#[cfg(feature = "object-store")]
+mod object;
 mod redaction;
 mod scan;
 mod secrets;
@@ -65,6 +67,8 @@ pub use format::{FORMAT, VERSION};
 pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, key_distance, validate_key};
 pub use ledger::{CassetteFile, LEDGER_ROOT, UsageLedger};
 pub use listing::{KeyListing, ListedCassette};
+#[cfg(feature = "object-store")]
+pub use object::{ObjectStoreCassettes, ObjectStoreWriter, ObjectVerifyReport};
 pub use redaction::{DEFAULT_PLACEHOLDER, Redaction};
 pub use secrets::{SecretFinding, SecretKind, find_secrets, find_secrets_in_text};
 pub use sink::{StoreSink, StoreSinkStats};

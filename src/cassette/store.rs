@@ -794,7 +794,7 @@ pub(crate) fn read_cassette(
 /// [`MAX_JSON_DEPTH`], or one [`with_span`](crate::with_span) stopped
 /// serializing for that reason: such a cassette could not be read back, and
 /// encoding it would recurse as deep as it nests. Measured without recursion.
-fn check_depth(trace: &Trace) -> Result<(), CassetteError> {
+pub(crate) fn check_depth(trace: &Trace) -> Result<(), CassetteError> {
     for span in &trace.spans {
         let fields = [
             ("input", Some(&span.input)),

@@ -13,6 +13,8 @@ mod example_session;
 mod format_doc;
 mod keys;
 mod lifecycle;
+#[cfg(feature = "object-store")]
+mod object_store;
 mod readonly;
 mod redaction;
 mod roundtrip;

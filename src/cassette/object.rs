@@ -1,0 +1,433 @@
+//! Cassettes on object storage (feature `object-store`): the local
+//! [`Store`](super::Store)'s content-addressed layout and bytes on any
+//! [`object_store`] backend.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::TryStreamExt as _;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
+
+use super::error::CassetteError;
+use super::format::{self, check_trace, is_full_hash};
+use super::key::validate_key;
+use super::store::{DEFAULT_MAX_FILE_BYTES, KeyTraces, StoredTrace, check_depth};
+use crate::json::{canonical_json, sha256_hex};
+use crate::sink::{DEFAULT_QUEUE_CAPACITY, QueuedSink, SinkError, TraceWriter};
+use crate::span::Trace;
+
+/// Cassettes in an object store: one object per trace at
+/// `<prefix>/<key>/<sha256>.json`, holding exactly the bytes the local
+/// [`Store`](super::Store) writes for that trace (same canonical encoding,
+/// same hash), so a folder synced to a bucket, or a bucket synced to a
+/// folder, reads the same on both.
+///
+/// - **Writes** are put-if-absent ([`PutMode::Create`]): an object's name is
+///   the hash of its bytes, so an existing object of that name already holds
+///   those bytes, and [`object_store::Error::AlreadyExists`] counts as
+///   success. Nothing is ever overwritten. Unlike the local store, a write
+///   does not supersede older cassettes of the same root input (that needs a
+///   read-then-delete no object store makes atomic); old recordings stay
+///   until removed.
+/// - **Reads** check every object exactly as the local store checks a file
+///   (its name is `<sha256>.json`, it is a cassette of this format and
+///   version, its bytes hash to its name, its trace is well-formed and of
+///   its folder's key); a failure is a [`CassetteError`] naming the object.
+/// - **Listing** uses prefixes: [`keys`](Self::keys) lists everything under
+///   the prefix, [`traces`](Self::traces) only the objects directly under
+///   `<prefix>/<key>/`.
+///
+/// The handle is cheap to clone and can be shared between tasks.
+///
+/// ```
+/// # tracedeck::testing::run_paused(async {
+/// use std::sync::Arc;
+/// use object_store::memory::InMemory;
+/// use tracedeck::cassette::ObjectStoreCassettes;
+///
+/// let cassettes = ObjectStoreCassettes::new(Arc::new(InMemory::new()), "cassettes");
+/// assert!(cassettes.keys().await.unwrap().is_empty());
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct ObjectStoreCassettes {
+    store: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+    max_object_bytes: u64,
+}
+
+impl fmt::Debug for ObjectStoreCassettes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectStoreCassettes")
+            .field("store", &self.store.to_string())
+            .field("prefix", &self.prefix.as_ref())
+            .finish()
+    }
+}
+
+/// What [`ObjectStoreCassettes::verify`] found.
+#[derive(Debug, Default)]
+pub struct ObjectVerifyReport {
+    /// How many cassettes loaded and checked clean.
+    pub ok: usize,
+    /// One error per object that did not, naming it.
+    pub errors: Vec<CassetteError>,
+}
+
+impl ObjectVerifyReport {
+    /// Whether every cassette checked clean.
+    pub fn is_clean(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+fn store_error(path: &str, action: &'static str, e: object_store::Error) -> CassetteError {
+    CassetteError::ObjectStore {
+        path: PathBuf::from(path),
+        action,
+        source: Arc::new(e),
+    }
+}
+
+impl ObjectStoreCassettes {
+    /// Cassettes in `store` under `prefix` (`""` for the bucket's root;
+    /// slashes separate levels, as in `team/cassettes`).
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: &str) -> Self {
+        Self {
+            store,
+            prefix: ObjectPath::from(prefix),
+            max_object_bytes: DEFAULT_MAX_FILE_BYTES,
+        }
+    }
+
+    /// The largest object read as a cassette (default
+    /// [`DEFAULT_MAX_FILE_BYTES`], as the local store); a larger one is a
+    /// [`CassetteError::TooLarge`] and is not downloaded.
+    pub fn with_max_object_bytes(mut self, limit: u64) -> Self {
+        self.max_object_bytes = limit;
+        self
+    }
+
+    /// The backend.
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The prefix every object is under.
+    pub fn prefix(&self) -> &str {
+        self.prefix.as_ref()
+    }
+
+    fn key_path(&self, key: &str) -> ObjectPath {
+        key.split('/')
+            .fold(self.prefix.clone(), |path, segment| path.join(segment))
+    }
+
+    /// The canonical bytes and hash of `trace`, checked as the local store
+    /// checks a trace before writing it.
+    fn prepare(trace: &Trace) -> Result<(Vec<u8>, String), CassetteError> {
+        check_trace(trace).map_err(|problem| CassetteError::InvalidTrace {
+            key: trace
+                .spans
+                .first()
+                .map(|s| s.key.clone())
+                .unwrap_or_default(),
+            problem,
+        })?;
+        validate_key(trace.key())?;
+        check_depth(trace)?;
+        let bytes = format::encode(trace, None)?;
+        let hash = sha256_hex(&bytes);
+        Ok((bytes, hash))
+    }
+
+    /// Writes `trace` as `<prefix>/<key>/<sha256>.json` with put-if-absent
+    /// and returns it as stored. An object already there under that name
+    /// holds the same bytes: the call succeeds without writing.
+    ///
+    /// # Errors
+    /// [`CassetteError::InvalidTrace`], [`CassetteError::InvalidKey`],
+    /// [`CassetteError::Serialize`], or [`CassetteError::ObjectStore`]
+    /// naming the object when the backend fails.
+    pub async fn write(&self, trace: &Trace) -> Result<StoredTrace, CassetteError> {
+        let (bytes, hash) = Self::prepare(trace)?;
+        let location = self.key_path(trace.key()).join(format!("{hash}.json"));
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(&location, PutPayload::from(bytes), options)
+            .await
+        {
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
+            Err(e) => return Err(store_error(location.as_ref(), "put object", e)),
+        }
+        Ok(StoredTrace {
+            hash,
+            path: PathBuf::from(location.as_ref()),
+            trace: trace.clone(),
+            recorded_at: None,
+            modified: None,
+        })
+    }
+
+    /// Every cassette of `key` (the objects directly under
+    /// `<prefix>/<key>/` named `*.json`), each checked like the local
+    /// store's, in the same content order as
+    /// [`Store::traces`](super::Store::traces). Objects that fail are
+    /// returned as errors naming them, alongside the good ones.
+    ///
+    /// # Errors
+    /// [`CassetteError::InvalidKey`], or [`CassetteError::ObjectStore`] when
+    /// the listing fails.
+    pub async fn traces(&self, key: &str) -> Result<KeyTraces, CassetteError> {
+        validate_key(key)?;
+        let dir = self.key_path(key);
+        let listed = self
+            .store
+            .list_with_delimiter(Some(&dir))
+            .await
+            .map_err(|e| store_error(dir.as_ref(), "list objects", e))?;
+        let mut objects = listed.objects;
+        objects.sort_by(|a, b| a.location.cmp(&b.location));
+        let mut found = KeyTraces::default();
+        for meta in objects {
+            if !meta.location.as_ref().ends_with(".json") {
+                continue;
+            }
+            match self.read(&meta.location, meta.size, Some(key)).await {
+                Ok(mut stored) => {
+                    stored.modified = Some(meta.last_modified.into());
+                    found.traces.push(stored);
+                }
+                Err(e) => found.errors.push(e),
+            }
+        }
+        found.traces.sort_by_cached_key(|t| {
+            // A loaded trace's input is JSON, so this cannot fail.
+            let input = canonical_json(&t.trace.root().input).unwrap_or_default();
+            (input, t.hash.clone())
+        });
+        Ok(found)
+    }
+
+    /// Reads and checks one object, as the local store reads a file.
+    async fn read(
+        &self,
+        location: &ObjectPath,
+        size: u64,
+        key: Option<&str>,
+    ) -> Result<StoredTrace, CassetteError> {
+        let path = PathBuf::from(location.as_ref());
+        if size > self.max_object_bytes {
+            return Err(CassetteError::TooLarge {
+                path,
+                size: Some(size),
+                limit: self.max_object_bytes,
+            });
+        }
+        let bytes = async { self.store.get(location).await?.bytes().await }
+            .await
+            .map_err(|e| store_error(location.as_ref(), "get object", e))?;
+        let decoded = format::decode_trace(&path, &bytes, key)?;
+        Ok(StoredTrace {
+            hash: decoded.hash,
+            path,
+            trace: decoded.trace,
+            recorded_at: decoded.recorded_at,
+            modified: None,
+        })
+    }
+
+    /// Every key with at least one `<sha256>.json` object, sorted by bytes;
+    /// nested keys read `a/b`.
+    ///
+    /// # Errors
+    /// [`CassetteError::ObjectStore`] when the listing fails.
+    pub async fn keys(&self) -> Result<Vec<String>, CassetteError> {
+        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+        let depth = self.prefix.parts().count();
+        let objects: Vec<_> = self
+            .store
+            .list(prefix)
+            .try_collect()
+            .await
+            .map_err(|e| store_error(self.prefix.as_ref(), "list objects", e))?;
+        let mut keys = BTreeSet::new();
+        for meta in objects {
+            let parts: Vec<_> = meta.location.parts().skip(depth).collect();
+            let Some((name, folder)) = parts.split_last() else {
+                continue;
+            };
+            let is_cassette = name
+                .as_ref()
+                .strip_suffix(".json")
+                .is_some_and(is_full_hash);
+            if is_cassette && !folder.is_empty() {
+                let key = folder
+                    .iter()
+                    .map(|p| p.as_ref())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                keys.insert(key);
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+
+    /// Reads and checks every cassette of every key.
+    ///
+    /// # Errors
+    /// [`CassetteError::ObjectStore`] when a listing fails.
+    pub async fn verify(&self) -> Result<ObjectVerifyReport, CassetteError> {
+        let mut report = ObjectVerifyReport::default();
+        for key in self.keys().await? {
+            let found = self.traces(&key).await?;
+            report.ok += found.traces.len();
+            report.errors.extend(found.errors);
+        }
+        Ok(report)
+    }
+
+    /// A [`Sink`](crate::Sink) writing into these cassettes from a background
+    /// writer thread, with a queue of [`DEFAULT_QUEUE_CAPACITY`] traces.
+    ///
+    /// The writer thread drives the async object-store calls on a
+    /// current-thread tokio runtime of its own (built with I/O and timers
+    /// on, as HTTP backends need), so the sink works from sync and async
+    /// code alike and never blocks the caller's runtime.
+    ///
+    /// # Errors
+    /// [`CassetteError::Io`] when that runtime cannot be built.
+    pub fn sink(&self) -> Result<QueuedSink<ObjectStoreWriter>, CassetteError> {
+        self.sink_with_capacity(DEFAULT_QUEUE_CAPACITY)
+    }
+
+    /// Like [`sink`](Self::sink), with a queue of `capacity` traces (at least 1).
+    ///
+    /// # Errors
+    /// [`CassetteError::Io`] when the writer's runtime cannot be built.
+    pub fn sink_with_capacity(
+        &self,
+        capacity: usize,
+    ) -> Result<QueuedSink<ObjectStoreWriter>, CassetteError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| CassetteError::Io {
+                path: PathBuf::from(self.prefix.as_ref()),
+                action: "start the object-store writer's runtime",
+                source: Arc::new(e),
+            })?;
+        let writer = ObjectStoreWriter {
+            cassettes: self.clone(),
+            runtime: Some(runtime),
+        };
+        Ok(QueuedSink::new(
+            writer,
+            capacity,
+            "tracedeck-object-store-writer",
+        ))
+    }
+}
+
+/// The [`TraceWriter`] of [`ObjectStoreCassettes::sink`]: writes each trace
+/// with [`ObjectStoreCassettes::write`] on a current-thread tokio runtime it
+/// owns.
+pub struct ObjectStoreWriter {
+    cassettes: ObjectStoreCassettes,
+    /// Always `Some` until dropped (taken by `Drop`).
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl ObjectStoreWriter {
+    /// The cassettes written to.
+    pub fn cassettes(&self) -> &ObjectStoreCassettes {
+        &self.cassettes
+    }
+}
+
+impl fmt::Debug for ObjectStoreWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectStoreWriter")
+            .field("cassettes", &self.cassettes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ObjectStoreWriter {
+    fn drop(&mut self) {
+        // The last handle may go away inside async code, where dropping a
+        // runtime normally panics; a background shutdown never does.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl TraceWriter for ObjectStoreWriter {
+    fn write(&self, trace: &Trace) -> Result<(), SinkError> {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| SinkError::write(trace.key(), "the writer's runtime is gone"))?;
+        runtime
+            .block_on(self.cassettes.write(trace))
+            .map(drop)
+            .map_err(|e| SinkError::write_failed(trace.key(), e))
+    }
+
+    fn check(&self, trace: &Trace) -> Result<(), SinkError> {
+        let key = || {
+            trace
+                .spans
+                .first()
+                .map(|r| r.key.clone())
+                .unwrap_or_default()
+        };
+        if let Err(message) = check_trace(trace) {
+            return Err(SinkError::write(
+                key(),
+                format!("not written to {}: {message}", self.destination()),
+            ));
+        }
+        validate_key(trace.key()).map_err(|e| SinkError::write_failed(key(), e))
+    }
+
+    fn destination(&self) -> String {
+        format!(
+            "{}/{}",
+            self.cassettes.store,
+            self.cassettes.prefix.as_ref()
+        )
+    }
+}
+
+impl crate::replay::Player {
+    /// A player serving every trace recorded under `key` in `cassettes`
+    /// (feature `object-store`): the object-store counterpart of
+    /// [`Player::from_store`](crate::replay::Player::from_store), each cassette
+    /// named by its object in errors and misses. No redaction is applied to
+    /// live requests unless set with
+    /// [`with_redaction`](crate::replay::Player::with_redaction).
+    ///
+    /// # Errors
+    /// [`ReplayError::Cassette`](crate::replay::ReplayError::Cassette) for an
+    /// invalid key, a failed listing or any object under the key that fails
+    /// to load (a test must not pass on half a cassette).
+    pub async fn from_object_store(
+        cassettes: &ObjectStoreCassettes,
+        key: &str,
+    ) -> Result<Self, crate::replay::ReplayError> {
+        let loaded = cassettes.traces(key).await?;
+        if let Some(err) = loaded.errors.into_iter().next() {
+            return Err(err.into());
+        }
+        Ok(Self::from_files(key, loaded.traces))
+    }
+}

@@ -1,0 +1,349 @@
+//! Issue 14, item 3: cassettes on object storage (`ObjectStoreCassettes`),
+//! on the in-memory and local-file backends, and on the real S3 API of a
+//! loopback moto server when `TRACEDECK_TEST_S3_ENDPOINT` is set (`.ci/run`
+//! starts one).
+
+use crate::common::{self, TempStore};
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
+use serde_json::json;
+use tracedeck::cassette::{CassetteError, ObjectStoreCassettes, Store};
+use tracedeck::{Sink, Trace};
+
+const KEYS: [&str; 4] = [
+    "chat",
+    "chat/fast",
+    "agents/planner",
+    "agents/planner/tools",
+];
+const WRITERS: usize = 8;
+const PER_WRITER: usize = 500;
+const SHARED: usize = 16;
+
+fn trace(i: usize) -> Trace {
+    common::simple_trace(KEYS[i % KEYS.len()], json!({ "object_trace": i }))
+}
+
+fn shared(i: usize) -> Trace {
+    common::simple_trace(KEYS[i % KEYS.len()], json!({ "shared": i }))
+}
+
+fn backends() -> Vec<(
+    &'static str,
+    Arc<dyn ObjectStore>,
+    Option<tempfile::TempDir>,
+)> {
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+    vec![
+        ("memory", Arc::new(InMemory::new()), None),
+        ("local", Arc::new(local), Some(dir)),
+    ]
+}
+
+#[tokio::test]
+async fn round_trip_keeps_the_local_stores_layout_and_bytes() {
+    for (name, backend, _dir) in backends() {
+        let cassettes = ObjectStoreCassettes::new(Arc::clone(&backend), "team/cassettes");
+        let local = TempStore::new();
+        let store = Store::open(local.path()).unwrap();
+        let mut written = Vec::new();
+        for i in 0..8 {
+            let t = trace(i);
+            let stored = cassettes.write(&t).await.unwrap();
+            let (hash, bytes) = store.encode(&t).unwrap();
+            assert_eq!(stored.hash, hash, "{name}");
+            let location = format!("team/cassettes/{}/{hash}.json", t.key());
+            assert_eq!(stored.path.to_str(), Some(location.as_str()), "{name}");
+            let object = backend.get(&ObjectPath::from(location)).await.unwrap();
+            assert_eq!(
+                object.bytes().await.unwrap().as_ref(),
+                bytes.as_slice(),
+                "{name}"
+            );
+            written.push(t);
+        }
+        let mut keys = KEYS.map(str::to_owned).to_vec();
+        keys.sort();
+        assert_eq!(cassettes.keys().await.unwrap(), keys, "{name}");
+        for key in KEYS {
+            let found = cassettes.traces(key).await.unwrap();
+            assert!(found.errors.is_empty(), "{name}: {:?}", found.errors);
+            let got: Vec<_> = found.traces.iter().map(|s| s.trace.clone()).collect();
+            // The local store lists the same traces in the same (content) order.
+            for t in written.iter().filter(|t| t.key() == key) {
+                store.write(t).unwrap();
+            }
+            let want: Vec<_> = store
+                .traces(key)
+                .unwrap()
+                .traces
+                .into_iter()
+                .map(|s| s.trace)
+                .collect();
+            assert_eq!(got, want, "{name}: {key}");
+            assert_eq!(got.len(), 2, "{name}: {key}");
+        }
+        let report = cassettes.verify().await.unwrap();
+        assert!(report.is_clean(), "{name}: {:?}", report.errors);
+        assert_eq!(report.ok, 8, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_corrupted_object_is_a_typed_error_naming_it() {
+    for (name, backend, _dir) in backends() {
+        let cassettes = ObjectStoreCassettes::new(Arc::clone(&backend), "c");
+        let good = cassettes.write(&trace(0)).await.unwrap();
+        let bad = cassettes.write(&trace(4)).await.unwrap();
+        let location = ObjectPath::from(bad.path.to_str().unwrap());
+        let mut bytes = backend
+            .get(&location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec();
+        let at = bytes
+            .windows(12)
+            .position(|w| w == b"object_trace")
+            .unwrap();
+        bytes[at] = b'O';
+        backend
+            .put(&location, PutPayload::from(bytes))
+            .await
+            .unwrap();
+
+        let found = cassettes.traces("chat").await.unwrap();
+        assert_eq!(found.traces.len(), 1, "{name}");
+        assert_eq!(found.traces[0].hash, good.hash, "{name}");
+        assert_eq!(found.errors.len(), 1, "{name}");
+        assert!(
+            matches!(&found.errors[0], CassetteError::HashMismatch { path, .. } if *path == bad.path),
+            "{name}: {:?}",
+            found.errors[0]
+        );
+        assert!(found.errors[0].to_string().contains(&bad.hash), "{name}");
+        let report = cassettes.verify().await.unwrap();
+        assert_eq!((report.ok, report.errors.len()), (1, 1), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn writing_an_identical_trace_again_succeeds_without_overwriting() {
+    let backend = Arc::new(InMemory::new());
+    let cassettes = ObjectStoreCassettes::new(backend.clone(), "");
+    let first = cassettes.write(&trace(1)).await.unwrap();
+    let location = ObjectPath::from(first.path.to_str().unwrap());
+    // The in-memory backend gives every put a new e-tag.
+    let tag = backend.head(&location).await.unwrap().e_tag;
+    let again = cassettes.write(&trace(1)).await.unwrap();
+    assert_eq!(again.hash, first.hash);
+    assert_eq!(backend.head(&location).await.unwrap().e_tag, tag);
+    assert_eq!(cassettes.traces("chat/fast").await.unwrap().traces.len(), 1);
+    assert_eq!(cassettes.keys().await.unwrap(), ["chat/fast"]);
+}
+
+#[tokio::test]
+async fn an_invalid_trace_is_refused_before_any_put() {
+    let backend = Arc::new(InMemory::new());
+    let cassettes = ObjectStoreCassettes::new(backend.clone(), "");
+    let bad = common::simple_trace("../escape", json!(1));
+    assert!(matches!(
+        cassettes.write(&bad).await,
+        Err(CassetteError::InvalidKey { .. })
+    ));
+    assert!(cassettes.keys().await.unwrap().is_empty());
+}
+
+/// Every object under the backend's root, with its e-tag.
+async fn tags(backend: &dyn ObjectStore) -> BTreeMap<String, Option<String>> {
+    use futures::TryStreamExt as _;
+    let all: Vec<_> = backend.list(None).try_collect().await.unwrap();
+    all.into_iter()
+        .map(|m| (m.location.to_string(), m.e_tag))
+        .collect()
+}
+
+/// 8 concurrent writers x 500 traces each, every writer also writing the
+/// same shared traces; then all of them again. Checks 0 lost (every trace
+/// loads back), 0 overwritten (e-tags unchanged by the second round), and
+/// `verify` clean.
+async fn concurrent_writers(cassettes: &ObjectStoreCassettes, overwrite_check: bool) {
+    let round = || async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for w in 0..WRITERS {
+            let cassettes = cassettes.clone();
+            tasks.spawn(async move {
+                for i in 0..PER_WRITER {
+                    cassettes.write(&trace(w * PER_WRITER + i)).await.unwrap();
+                    if i < SHARED {
+                        cassettes.write(&shared(i)).await.unwrap();
+                    }
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+    };
+    round().await;
+    let before = tags(cassettes.object_store().as_ref()).await;
+    assert_eq!(before.len(), WRITERS * PER_WRITER + SHARED);
+
+    let mut inputs = BTreeSet::new();
+    for key in cassettes.keys().await.unwrap() {
+        let found = cassettes.traces(&key).await.unwrap();
+        assert!(found.errors.is_empty(), "{:?}", found.errors);
+        inputs.extend(
+            found
+                .traces
+                .into_iter()
+                .map(|s| s.trace.root().input.to_string()),
+        );
+    }
+    let expected: BTreeSet<_> = (0..WRITERS * PER_WRITER)
+        .map(|i| trace(i).root().input.to_string())
+        .chain((0..SHARED).map(|i| shared(i).root().input.to_string()))
+        .collect();
+    assert_eq!(inputs, expected, "lost traces");
+    let report = cassettes.verify().await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.errors);
+    assert_eq!(report.ok, WRITERS * PER_WRITER + SHARED);
+
+    if overwrite_check {
+        round().await;
+        assert_eq!(
+            tags(cassettes.object_store().as_ref()).await,
+            before,
+            "overwritten objects"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_concurrent_writers_lose_and_overwrite_nothing_in_memory() {
+    let cassettes = ObjectStoreCassettes::new(Arc::new(InMemory::new()), "ci");
+    concurrent_writers(&cassettes, true).await;
+}
+
+#[test]
+fn the_sink_writes_from_its_own_thread_and_flush_reports_losses() {
+    let backend = Arc::new(InMemory::new());
+    let cassettes = ObjectStoreCassettes::new(backend, "sunk");
+    let sink = cassettes.sink_with_capacity(4).unwrap();
+    for i in 0..40 {
+        loop {
+            // A full queue refuses: wait for the writer, then try again.
+            match sink.accept(Arc::new(trace(i))) {
+                Ok(()) => break,
+                Err(_) => assert!(sink.flush_blocking().is_empty()),
+            }
+        }
+    }
+    assert!(sink.flush_blocking().is_empty());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = rt.block_on(cassettes.verify()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.errors);
+    assert_eq!(report.ok, 40);
+    // A trace that cannot be written is refused on the caller's thread.
+    assert!(
+        sink.accept(Arc::new(common::simple_trace("", json!(1))))
+            .is_err()
+    );
+    // Dropping the sink (and its runtime) inside async code must not panic.
+    rt.block_on(async move { drop(sink) });
+}
+
+/// The real S3 API, over loopback: `.ci/run` starts moto's server and sets
+/// `TRACEDECK_TEST_S3_ENDPOINT`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_concurrent_writers_on_s3_lose_and_overwrite_nothing() {
+    let Ok(endpoint) = std::env::var("TRACEDECK_TEST_S3_ENDPOINT") else {
+        println!(
+            "skipped: TRACEDECK_TEST_S3_ENDPOINT is not set (.ci/run starts moto_server and sets it)"
+        );
+        return;
+    };
+    // object_store's HTTP client is on rustls without a default provider
+    // (see Cargo.toml): use ring. Fails only if another test installed one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let bucket = format!("tracedeck-{}", std::process::id());
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        created.status().is_success(),
+        "create bucket: {}",
+        created.status()
+    );
+    let s3 = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(&endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(&bucket)
+        .with_region("us-east-1")
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .build()
+        .unwrap();
+    let s3: Arc<dyn ObjectStore> = Arc::new(s3);
+    let cassettes = ObjectStoreCassettes::new(Arc::clone(&s3), "ci/cassettes");
+    concurrent_writers(&cassettes, false).await;
+
+    // The server honours put-if-absent: a different body under an existing
+    // name is refused, so no writer can overwrite another's cassette.
+    let some = cassettes.traces("chat").await.unwrap().traces.remove(0);
+    let location = ObjectPath::from(some.path.to_str().unwrap());
+    let create = PutOptions {
+        mode: PutMode::Create,
+        ..PutOptions::default()
+    };
+    let refused = s3
+        .put_opts(&location, PutPayload::from_static(b"{}"), create)
+        .await;
+    assert!(
+        matches!(refused, Err(object_store::Error::AlreadyExists { .. })),
+        "{refused:?}"
+    );
+    let report = cassettes.verify().await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.errors);
+}
+
+#[test]
+fn a_session_recorded_through_the_sink_replays_from_the_object_store() {
+    use tracedeck::{Model, ModelRequest, Player, Recorder, Script, ScriptedModel, with_span};
+    let cassettes = ObjectStoreCassettes::new(Arc::new(InMemory::new()), "replay");
+    let model = Recorder::new(
+        ScriptedModel::new(Script::text("Paris")),
+        cassettes.sink().unwrap(),
+    );
+    let ask = || ModelRequest::new("m").user("Capital of France?");
+    tracedeck::testing::run_paused(async {
+        with_span("capital", "France", async { model.generate(ask()).await })
+            .await
+            .unwrap();
+        assert!(model.flush().await.is_clean());
+        let player = Player::from_object_store(&cassettes, "capital")
+            .await
+            .unwrap();
+        assert_eq!(player.generate(ask()).await.unwrap().text, "Paris");
+        // An empty key replays nothing, and an invalid key is a typed error.
+        let empty = Player::from_object_store(&cassettes, "nothing")
+            .await
+            .unwrap();
+        assert!(empty.generate(ask()).await.is_err());
+        assert!(Player::from_object_store(&cassettes, "../x").await.is_err());
+    });
+}
