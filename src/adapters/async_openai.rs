@@ -14,6 +14,9 @@
 //! use tracedeck::context::with_span_result;
 //! use tracedeck::{Collector, Recorder, Script, ScriptedModel};
 //!
+//! # // This workspace's dev-dependencies enable reqwest 0.13's rustls with no
+//! # // default crypto provider (for object_store's S3 test): pick one.
+//! # let _ = rustls::crypto::ring::default_provider().install_default();
 //! # tracedeck::testing::run_paused(async {
 //! let traces = Collector::new();
 //! let model = Recorder::new(ScriptedModel::new(Script::text("Paris")), traces.clone());

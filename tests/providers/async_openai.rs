@@ -22,7 +22,6 @@ use async_openai::types::chat::{
 };
 use futures::StreamExt;
 use tokio::time::Instant;
-use tracedeck::adapters::async_openai::client;
 use tracedeck::context::with_span_result;
 use tracedeck::model::{FinishReason, ModelInfo, Role, Usage};
 use tracedeck::span::{Span, SpanStatus};
@@ -30,6 +29,18 @@ use tracedeck::{
     Collector, Model, ModelError, ModelRequest, Player, Recorder, Script, ScriptedModel,
     StreamPart, Trace, with_span,
 };
+
+/// `tracedeck::adapters::async_openai::client`, after installing rustls's
+/// ring provider once: async-openai builds a reqwest 0.13 client, and this
+/// workspace's dev-dependencies turn on reqwest 0.13's rustls without a
+/// default provider (for object_store's S3 test), so the test process
+/// chooses one, as an application with that setup would.
+fn client(
+    model: Arc<dyn tracedeck::Model>,
+) -> async_openai::Client<async_openai::config::OpenAIConfig> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tracedeck::adapters::async_openai::client(model)
+}
 
 const MODEL: &str = "gpt-4o-mini";
 

@@ -582,6 +582,10 @@ fn otlp_receiver() -> (String, std::sync::mpsc::Receiver<Received>) {
 /// in-memory exporter sees.
 #[test]
 fn an_otlp_http_export_delivers_the_same_spans_to_a_collector() {
+    // This workspace's dev-dependencies enable reqwest 0.13's rustls with no
+    // default crypto provider (for object_store's S3 test): pick one, as an
+    // application with that setup would.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let (endpoint, received) = otlp_receiver();
     let sink = OtelSink::otlp_http(&endpoint, OtelOptions::new().anchor(anchor())).unwrap();
     let traces = Collector::new();
