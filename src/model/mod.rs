@@ -103,62 +103,47 @@ pub trait Model: Send + Sync {
     }
 }
 
-impl<M: Model + ?Sized> Model for Arc<M> {
-    fn info(&self) -> ModelInfo {
-        (**self).info()
-    }
-    fn is_live(&self) -> bool {
-        (**self).is_live()
-    }
-    fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
-        (**self).generate(req)
-    }
-    fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
-        (**self).stream(req)
-    }
-    fn generate_noted(
-        &self,
-        req: ModelRequest,
-    ) -> (
-        BoxFuture<'static, Result<ModelResponse, ModelError>>,
-        CallNote,
-    ) {
-        (**self).generate_noted(req)
-    }
-    fn stream_noted(
-        &self,
-        req: ModelRequest,
-    ) -> (BoxFuture<'static, Result<PartStream, ModelError>>, CallNote) {
-        (**self).stream_noted(req)
-    }
+/// `Model` for a smart pointer to a model: every method forwards, so
+/// `Arc<dyn Model>` and `Box<dyn Model>` are models too.
+macro_rules! forward_model {
+    ($pointer:ident) => {
+        impl<M: Model + ?Sized> Model for $pointer<M> {
+            fn info(&self) -> ModelInfo {
+                (**self).info()
+            }
+            fn is_live(&self) -> bool {
+                (**self).is_live()
+            }
+            fn generate(
+                &self,
+                req: ModelRequest,
+            ) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
+                (**self).generate(req)
+            }
+            fn stream(
+                &self,
+                req: ModelRequest,
+            ) -> BoxFuture<'static, Result<PartStream, ModelError>> {
+                (**self).stream(req)
+            }
+            fn generate_noted(
+                &self,
+                req: ModelRequest,
+            ) -> (
+                BoxFuture<'static, Result<ModelResponse, ModelError>>,
+                CallNote,
+            ) {
+                (**self).generate_noted(req)
+            }
+            fn stream_noted(
+                &self,
+                req: ModelRequest,
+            ) -> (BoxFuture<'static, Result<PartStream, ModelError>>, CallNote) {
+                (**self).stream_noted(req)
+            }
+        }
+    };
 }
 
-impl<M: Model + ?Sized> Model for Box<M> {
-    fn info(&self) -> ModelInfo {
-        (**self).info()
-    }
-    fn is_live(&self) -> bool {
-        (**self).is_live()
-    }
-    fn generate(&self, req: ModelRequest) -> BoxFuture<'static, Result<ModelResponse, ModelError>> {
-        (**self).generate(req)
-    }
-    fn stream(&self, req: ModelRequest) -> BoxFuture<'static, Result<PartStream, ModelError>> {
-        (**self).stream(req)
-    }
-    fn generate_noted(
-        &self,
-        req: ModelRequest,
-    ) -> (
-        BoxFuture<'static, Result<ModelResponse, ModelError>>,
-        CallNote,
-    ) {
-        (**self).generate_noted(req)
-    }
-    fn stream_noted(
-        &self,
-        req: ModelRequest,
-    ) -> (BoxFuture<'static, Result<PartStream, ModelError>>, CallNote) {
-        (**self).stream_noted(req)
-    }
-}
+forward_model!(Arc);
+forward_model!(Box);
