@@ -445,6 +445,31 @@ impl Player {
             .collect()
     }
 
+    /// Finds the recorded call that answers `request`, marks it served (as
+    /// [`stream`](Model::stream) or [`generate`](Model::generate) would) and
+    /// gives its recorded span, for serving the recording in another shape
+    /// than parts: the `tracedeck proxy` encodes it into its wire protocol
+    /// with [`WireProtocol::encode_call`](crate::providers::codec::WireProtocol::encode_call)
+    /// and times it itself. `stream` says whether the caller asks for a
+    /// stream (a whole answer can be served from a recorded stream, not the
+    /// other way round).
+    ///
+    /// # Errors
+    /// The [`ModelError::CassetteMiss`] that `stream`/`generate` would fail
+    /// with for `request`: the key and the path-by-path diff against the
+    /// closest recorded request.
+    pub fn take_call(&self, request: &ModelRequest, stream: bool) -> Result<Span, ModelError> {
+        let kind = if stream {
+            CallKind::Stream
+        } else {
+            CallKind::Generate
+        };
+        match self.take(request, kind, Instant::now()) {
+            Ok(playback) => Ok(Span::clone(&playback.span)),
+            Err(miss) => Err(miss.into_error(self)),
+        }
+    }
+
     /// The playback hash of `request`: the sha256 of its canonical JSON
     /// after redaction and ignored paths.
     pub fn request_hash(&self, request: &ModelRequest) -> String {
