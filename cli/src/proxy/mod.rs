@@ -585,7 +585,12 @@ async fn forward_live(
             let body = futures::stream::unfold(tapped, |mut tapped| async move {
                 match tapped.recv().await? {
                     Tap::Data(bytes) => Some((Ok(Frame::data(bytes)), tapped)),
-                    Tap::Abort(message) => Some((Err(BodyError(message)), tapped)),
+                    Tap::Abort(message) => {
+                        // Pending once first, so hyper flushes the bytes
+                        // already written before it cuts the connection.
+                        tokio::task::yield_now().await;
+                        Some((Err(BodyError(message)), tapped))
+                    }
                     // One head per call; never sent twice.
                     Tap::Head { .. } => None,
                 }

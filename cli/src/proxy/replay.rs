@@ -87,7 +87,12 @@ pub(crate) fn paced(
                     wait(speed, start, offset_us).await;
                     Some((Ok(bytes), (chunks, broken, false)))
                 }
-                None if broken => Some((Err(RecordedBreak), (chunks, broken, true))),
+                None if broken => {
+                    // Pending once first, so hyper flushes the chunks
+                    // already written before it cuts the connection.
+                    tokio::task::yield_now().await;
+                    Some((Err(RecordedBreak), (chunks, broken, true)))
+                }
                 None => None,
             }
         },
