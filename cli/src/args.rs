@@ -58,27 +58,26 @@ pub enum Command {
     /// (`--yes` deletes them, `--reset` starts the ledger again).
     Prune(PruneArgs),
     /// Record and replay model calls over HTTP, for any client in any
-    /// language: a loopback proxy serving OpenAI Chat Completions
-    /// (`/v1/chat/completions`), Responses (`/v1/responses`) and Anthropic
-    /// Messages (`/v1/messages`).
-    ///
-    /// Point the client's base URL at the proxy (`http://127.0.0.1:8787/v1`
-    /// for OpenAI SDKs, `http://127.0.0.1:8787` for Anthropic's). Record
-    /// forwards each call to --upstream byte for byte (API keys go upstream
-    /// only, never into a cassette) and streams the answer back as it
-    /// arrives, recording it with its part timing. Replay serves the
-    /// recorded answer at its recorded part offsets; a call never recorded
-    /// gets HTTP 404 with the diff against the closest recorded request.
-    ///
-    /// The cassette key is the `x-tracedeck-key` header, else a path prefix
-    /// (`/k/<key>/v1/...`), else --key. A W3C `traceparent` header is
-    /// recorded in the root span's input (each request is its own trace).
-    #[command(after_help = "Examples:\n  \
+    /// language: a loopback proxy for OpenAI Chat Completions, Responses
+    /// and Anthropic Messages.
+    #[command(
+        after_help = "Point the client's base URL at the proxy: http://127.0.0.1:8787/v1 for \
+        OpenAI SDKs, http://127.0.0.1:8787 for Anthropic's. It serves /v1/chat/completions, \
+        /v1/responses and /v1/messages.\n\n\
+        record: each call goes to the upstream byte for byte (API keys go upstream only, never \
+        into a cassette) and the answer streams back as it arrives, recorded with its part \
+        timing. replay: the recorded answer is served at its recorded part offsets; a call \
+        never recorded gets HTTP 404 with the diff against the closest recorded request. auto: \
+        replay what is recorded, record the rest.\n\n\
+        The cassette key is the x-tracedeck-key header, else a path prefix (/k/<key>/v1/...), \
+        else the default key. A W3C traceparent header is recorded in the root span's input \
+        (each request is its own trace).\n\n\
+        Examples:\n  \
         tracedeck proxy --mode record --upstream https://api.openai.com\n  \
         tracedeck proxy --mode replay --speed instant\n  \
-        curl -N http://127.0.0.1:8787/k/chat-turn/v1/chat/completions \\\n    \
-        -H 'content-type: application/json' -H \"authorization: Bearer $OPENAI_API_KEY\" \\\n    \
-        -d '{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'")]
+        curl -N -H 'content-type: application/json' -d @chat-request.json \\\n      \
+        http://127.0.0.1:8787/k/chat-turn/v1/chat/completions"
+    )]
     Proxy(ProxyArgs),
 }
 
