@@ -454,6 +454,22 @@ impl Player {
     /// stream (a whole answer can be served from a recorded stream, not the
     /// other way round).
     ///
+    /// ```
+    /// use tracedeck::{Collector, Model, ModelRequest, Player, Recorder, Script, ScriptedModel, with_span};
+    /// # tracedeck::testing::run_paused(async {
+    /// let traces = Collector::new();
+    /// let model = Recorder::new(ScriptedModel::new(Script::text("Paris")), traces.clone());
+    /// let ask = || ModelRequest::new("m").user("Capital of France?");
+    /// with_span("qa", "France", async { model.generate(ask()).await.map(|r| r.text) }).await.unwrap();
+    ///
+    /// let player = Player::from_traces("qa", traces.traces());
+    /// let span = player.take_call(&ask(), false).unwrap();
+    /// assert_eq!(span.response().unwrap().text, "Paris");
+    /// // Served once: asked again, it is a miss.
+    /// assert!(player.take_call(&ask(), false).is_err());
+    /// # });
+    /// ```
+    ///
     /// # Errors
     /// The [`ModelError::CassetteMiss`] that `stream`/`generate` would fail
     /// with for `request`: the key and the path-by-path diff against the

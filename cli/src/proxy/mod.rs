@@ -19,7 +19,9 @@
 //!   the speed. A miss is HTTP 404 whose JSON body carries the library's
 //!   [`CassetteMiss`](ModelError::CassetteMiss) text: the key and the
 //!   path-by-path diff against the closest recorded request.
-//! - **Auto**: replay what the key's cassettes hold, record the rest.
+//! - **Auto**: replay what the key's cassettes hold, record the rest. A
+//!   key's cassettes are read at its first request: calls recorded since
+//!   are served by the next proxy started on the folder.
 //! - **Passthrough**: forward everything, record nothing.
 //!
 //! **Keys.** The cassette key is the `x-tracedeck-key` header, else a path
@@ -400,6 +402,13 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(body) => body.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return proxy_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                &format!("tracedeck proxy reads request bodies up to {MAX_BODY_BYTES} bytes"),
+            );
+        }
         Err(e) => {
             return proxy_error(
                 StatusCode::BAD_REQUEST,

@@ -238,6 +238,24 @@ impl WireProtocol {
     /// as), or the provider's error it holds. `provider` is named in errors.
     /// The way back from [`encode_response`](WireProtocol::encode_response).
     ///
+    /// ```
+    /// use tracedeck::model::{FinishReason, ModelInfo, ResponseAccumulator};
+    /// use tracedeck::providers::codec::WireProtocol;
+    /// use tracedeck::StreamPart;
+    ///
+    /// let mut answer = ResponseAccumulator::new(ModelInfo::new("anthropic", "claude"));
+    /// answer.push(&StreamPart::text("Paris"));
+    /// answer.push(&StreamPart::finish(FinishReason::stop()));
+    /// let wire = WireProtocol::Messages.encode_response(&answer.finish());
+    /// let body: serde_json::Value = serde_json::from_slice(&wire.body).unwrap();
+    ///
+    /// let mut read = ResponseAccumulator::new(ModelInfo::new("anthropic", "claude"));
+    /// for part in WireProtocol::Messages.decode_response("anthropic", &body).unwrap() {
+    ///     read.push(&part);
+    /// }
+    /// assert_eq!(read.finish().text, "Paris");
+    /// ```
+    ///
     /// # Errors
     /// The [`ModelError`] the body reports, or [`ModelError::Decode`] for a
     /// body that is not this protocol's answer.
