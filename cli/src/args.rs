@@ -57,6 +57,28 @@ pub enum Command {
     /// List the cassettes no replay used since the usage ledger was reset
     /// (`--yes` deletes them, `--reset` starts the ledger again).
     Prune(PruneArgs),
+    /// Record and replay model calls over HTTP, for any client in any
+    /// language: a loopback proxy for OpenAI Chat Completions, Responses
+    /// and Anthropic Messages.
+    #[command(
+        after_help = "Point the client's base URL at the proxy: http://127.0.0.1:8787/v1 for \
+        OpenAI SDKs, http://127.0.0.1:8787 for Anthropic's. It serves /v1/chat/completions, \
+        /v1/responses and /v1/messages.\n\n\
+        record: each call goes to the upstream byte for byte (API keys go upstream only, never \
+        into a cassette) and the answer streams back as it arrives, recorded with its part \
+        timing. replay: the recorded answer is served at its recorded part offsets; a call \
+        never recorded gets HTTP 404 with the diff against the closest recorded request. auto: \
+        replay what is recorded, record the rest.\n\n\
+        The cassette key is the x-tracedeck-key header, else a path prefix (/k/<key>/v1/...), \
+        else the default key. A W3C traceparent header is recorded in the root span's input \
+        (each request is its own trace).\n\n\
+        Examples:\n  \
+        tracedeck proxy --mode record --upstream https://api.openai.com\n  \
+        tracedeck proxy --mode replay --speed instant\n  \
+        curl -N -H 'content-type: application/json' -d @chat-request.json \\\n      \
+        http://127.0.0.1:8787/k/chat-turn/v1/chat/completions"
+    )]
+    Proxy(ProxyArgs),
 }
 
 /// `tracedeck ls`.
@@ -164,4 +186,33 @@ pub struct PruneArgs {
     /// replay uses it again.
     #[arg(long)]
     pub reset: bool,
+}
+
+/// `tracedeck proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// `record`, `replay`, `auto` (replay what is recorded, record the rest)
+    /// or `passthrough`. Default: TRACEDECK_MODE, else `replay` when CI is
+    /// set, else `auto`.
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+
+    /// The API's origin calls are forwarded to, e.g. `https://api.openai.com`
+    /// or `https://api.anthropic.com`; the request's path (`/v1/...`) is
+    /// appended. Not needed with `--mode replay`.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+
+    /// Replay pace, as a factor on the recorded offsets: `1` as recorded,
+    /// `0.5` twice as fast, `2` half as fast, `0` or `instant` with no waiting.
+    #[arg(long, default_value = "1", value_name = "FACTOR|instant")]
+    pub speed: String,
+
+    /// The key of requests that name none (by header or path prefix).
+    #[arg(long, default_value = "proxy", value_name = "KEY")]
+    pub key: String,
 }

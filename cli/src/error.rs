@@ -115,6 +115,27 @@ pub enum CliError {
     /// Encoding JSON output failed.
     #[error("could not encode the output as JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// `proxy` could not start.
+    #[error(transparent)]
+    Proxy(#[from] tracedeck_cli::proxy::ProxyError),
+    /// A `proxy` option has a value it cannot use.
+    #[error("{option} `{value}`: {reason}")]
+    BadOption {
+        /// The option, e.g. `--speed`.
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// What it must be.
+        reason: String,
+    },
+    /// The proxy stopped with recordings it could not write.
+    #[error("{lost} recording(s) could not be written to the cassette folder: {reasons}")]
+    Lost {
+        /// How many.
+        lost: u64,
+        /// Why, joined.
+        reasons: String,
+    },
 }
 
 impl From<io::Error> for CliError {

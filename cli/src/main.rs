@@ -8,6 +8,8 @@
 //! tracedeck diff 3f2a9c 81bd04      span-tree diff of two traces
 //! tracedeck timeline 3f2a9c -o t.svg  a waterfall picture of one trace
 //! tracedeck prune [--yes|--reset]   cassettes no replay used since the ledger was reset
+//! tracedeck proxy --mode record --upstream https://api.openai.com
+//!                                   record and replay any HTTP client (see `tracedeck_cli::proxy`)
 //! ```
 //!
 //! Exit status: 0 on success; 1 when `verify` finds a problem, `diff`
@@ -21,6 +23,7 @@ mod diff;
 mod error;
 mod git;
 mod ls;
+mod proxy_cmd;
 mod prune;
 mod show;
 mod stats;
@@ -75,5 +78,6 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
         Command::Diff(args) => diff::run(&cli.dir, args, out),
         Command::Timeline(args) => timeline::run(&cli.dir, args, out),
         Command::Prune(args) => prune::run(args.dir.as_deref().unwrap_or(&cli.dir), args, out),
+        Command::Proxy(args) => proxy_cmd::run(&cli.dir, args, out),
     }
 }

@@ -816,7 +816,9 @@ fn verify_fix_removes_stale_temporary_files_and_says_so() {
 fn every_command_and_flag_has_help() {
     let top = tracedeck(&["--help"]);
     assert_eq!(top.code, 0);
-    for command in ["ls", "show", "verify", "stats", "diff", "timeline", "prune"] {
+    for command in [
+        "ls", "show", "verify", "stats", "diff", "timeline", "prune", "proxy",
+    ] {
         assert!(
             top.stdout.contains(&format!("  {command} ")),
             "{command} listed"

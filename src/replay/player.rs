@@ -445,6 +445,47 @@ impl Player {
             .collect()
     }
 
+    /// Finds the recorded call that answers `request`, marks it served (as
+    /// [`stream`](Model::stream) or [`generate`](Model::generate) would) and
+    /// gives its recorded span, for serving the recording in another shape
+    /// than parts: the `tracedeck proxy` encodes it into its wire protocol
+    /// with [`WireProtocol::encode_call`](crate::providers::codec::WireProtocol::encode_call)
+    /// and times it itself. `stream` says whether the caller asks for a
+    /// stream (a whole answer can be served from a recorded stream, not the
+    /// other way round).
+    ///
+    /// ```
+    /// use tracedeck::{Collector, Model, ModelRequest, Player, Recorder, Script, ScriptedModel, with_span};
+    /// # tracedeck::testing::run_paused(async {
+    /// let traces = Collector::new();
+    /// let model = Recorder::new(ScriptedModel::new(Script::text("Paris")), traces.clone());
+    /// let ask = || ModelRequest::new("m").user("Capital of France?");
+    /// with_span("qa", "France", async { model.generate(ask()).await.map(|r| r.text) }).await.unwrap();
+    ///
+    /// let player = Player::from_traces("qa", traces.traces());
+    /// let span = player.take_call(&ask(), false).unwrap();
+    /// assert_eq!(span.response().unwrap().text, "Paris");
+    /// // Served once: asked again, it is a miss.
+    /// assert!(player.take_call(&ask(), false).is_err());
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    /// The [`ModelError::CassetteMiss`] that `stream`/`generate` would fail
+    /// with for `request`: the key and the path-by-path diff against the
+    /// closest recorded request.
+    pub fn take_call(&self, request: &ModelRequest, stream: bool) -> Result<Span, ModelError> {
+        let kind = if stream {
+            CallKind::Stream
+        } else {
+            CallKind::Generate
+        };
+        match self.take(request, kind, Instant::now()) {
+            Ok(playback) => Ok(Span::clone(&playback.span)),
+            Err(miss) => Err(miss.into_error(self)),
+        }
+    }
+
     /// The playback hash of `request`: the sha256 of its canonical JSON
     /// after redaction and ignored paths.
     pub fn request_hash(&self, request: &ModelRequest) -> String {

@@ -23,7 +23,7 @@ use serde_json::Value;
 #[cfg(feature = "http")]
 use request::messages_body;
 #[cfg(feature = "http")]
-use response::messages_response_parts;
+pub(crate) use response::messages_response_parts;
 
 #[cfg(feature = "http")]
 use super::adapter::HttpAdapter;

@@ -233,6 +233,46 @@ impl WireProtocol {
         out.into_stream(last, end)
     }
 
+    /// A whole (non-streamed) response body of this protocol, as the parts
+    /// a stream of it would carry (what the adapters read a plain answer
+    /// as), or the provider's error it holds. `provider` is named in errors.
+    /// The way back from [`encode_response`](WireProtocol::encode_response).
+    ///
+    /// ```
+    /// use tracedeck::model::{FinishReason, ModelInfo, ResponseAccumulator};
+    /// use tracedeck::providers::codec::WireProtocol;
+    /// use tracedeck::StreamPart;
+    ///
+    /// let mut answer = ResponseAccumulator::new(ModelInfo::new("anthropic", "claude"));
+    /// answer.push(&StreamPart::text("Paris"));
+    /// answer.push(&StreamPart::finish(FinishReason::stop()));
+    /// let wire = WireProtocol::Messages.encode_response(&answer.finish());
+    /// let body: serde_json::Value = serde_json::from_slice(&wire.body).unwrap();
+    ///
+    /// let mut read = ResponseAccumulator::new(ModelInfo::new("anthropic", "claude"));
+    /// for part in WireProtocol::Messages.decode_response("anthropic", &body).unwrap() {
+    ///     read.push(&part);
+    /// }
+    /// assert_eq!(read.finish().text, "Paris");
+    /// ```
+    ///
+    /// # Errors
+    /// The [`ModelError`] the body reports, or [`ModelError::Decode`] for a
+    /// body that is not this protocol's answer.
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    pub fn decode_response(
+        self,
+        provider: &str,
+        body: &serde_json::Value,
+    ) -> Result<Vec<StreamPart>, ModelError> {
+        match self {
+            Self::ChatCompletions => super::openai_chat::chat_response_parts(provider, body),
+            Self::Responses => super::openai_responses::responses_response_parts(provider, body),
+            Self::Messages => super::anthropic::messages_response_parts(provider, body),
+        }
+    }
+
     /// A non-streamed answer as this protocol's JSON response (status 200).
     /// It decodes back to the same text, reasoning, refusal (not in
     /// Messages), tool calls, usage, finish reason and model. A response

@@ -26,7 +26,7 @@ use serde_json::Value;
 #[cfg(feature = "http")]
 use request::{MaxTokensField, chat_body};
 #[cfg(feature = "http")]
-use response::chat_response_parts;
+pub(crate) use response::chat_response_parts;
 
 #[cfg(feature = "http")]
 use super::adapter::HttpAdapter;

@@ -22,7 +22,7 @@ use serde_json::Value;
 #[cfg(feature = "http")]
 use request::responses_body;
 #[cfg(feature = "http")]
-use response::responses_response_parts;
+pub(crate) use response::responses_response_parts;
 
 #[cfg(feature = "http")]
 use super::adapter::HttpAdapter;
