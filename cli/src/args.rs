@@ -207,9 +207,9 @@ pub struct ProxyArgs {
     #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
     pub listen: std::net::SocketAddr,
 
-    /// Replay pace, as a factor on the recorded offsets: `1` as recorded,
-    /// `0.5` twice as fast, `2` half as fast, `0` or `instant` with no waiting.
-    #[arg(long, default_value = "1", value_name = "FACTOR|instant")]
+    /// Replay pace: how many times faster than recorded (`1` as recorded,
+    /// `2` twice as fast, `0.5` half as fast), `0` or `instant` with no waiting.
+    #[arg(long, default_value = "1", value_name = "TIMES|instant")]
     pub speed: String,
 
     /// The key of requests that name none (by header or path prefix).

@@ -12,7 +12,8 @@ use crate::Outcome;
 use crate::args::ProxyArgs;
 use crate::error::CliError;
 
-/// `--speed`: `instant`, or a factor on the recorded offsets.
+/// `--speed`: `instant`, or how many times faster than recorded to replay
+/// (`2` twice as fast: every recorded offset divided by 2).
 pub(crate) fn parse_speed(value: &str) -> Result<Speed, CliError> {
     let bad = |reason: String| CliError::BadOption {
         option: "--speed",
@@ -29,7 +30,10 @@ pub(crate) fn parse_speed(value: &str) -> Result<Speed, CliError> {
     if factor == 0.0 {
         return Ok(Speed::instant());
     }
-    Speed::scaled(factor).map_err(|e| bad(e.to_string()))
+    if factor.is_nan() || factor < 0.0 {
+        return Err(bad("must be a positive number, 0 or `instant`".to_owned()));
+    }
+    Speed::scaled(1.0 / factor).map_err(|e| bad(e.to_string()))
 }
 
 pub(crate) fn run(dir: &Path, args: &ProxyArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
@@ -99,9 +103,11 @@ mod tests {
     fn speed_takes_instant_zero_and_factors() {
         assert!(parse_speed("instant").unwrap().is_instant());
         assert!(parse_speed("0").unwrap().is_instant());
-        assert_eq!(parse_speed("2.0").unwrap(), Speed::scaled(2.0).unwrap());
+        assert_eq!(parse_speed("2.0").unwrap(), Speed::scaled(0.5).unwrap());
+        assert_eq!(parse_speed("0.5").unwrap(), Speed::scaled(2.0).unwrap());
         assert_eq!(parse_speed("1").unwrap(), Speed::scaled(1.0).unwrap());
         assert!(parse_speed("-1").is_err());
         assert!(parse_speed("fast").is_err());
+        assert!(parse_speed("NaN").is_err());
     }
 }
