@@ -14,6 +14,8 @@ pub use request_decode::{ResponsesRequest, decode_responses_request};
 pub use stream::ResponsesStreamDecoder;
 
 pub(crate) use encode::{ResponsesEncoder, responses_response_body};
+#[cfg(feature = "async-openai")]
+pub(crate) use encode::responses_response_body_complete;
 
 #[cfg(feature = "http")]
 use std::borrow::Cow;
