@@ -13,9 +13,9 @@ mod tool_item;
 pub use request_decode::{ResponsesRequest, decode_responses_request};
 pub use stream::ResponsesStreamDecoder;
 
-pub(crate) use encode::{ResponsesEncoder, responses_response_body};
 #[cfg(feature = "async-openai")]
 pub(crate) use encode::responses_response_body_complete;
+pub(crate) use encode::{ResponsesEncoder, responses_response_body};
 
 #[cfg(feature = "http")]
 use std::borrow::Cow;
