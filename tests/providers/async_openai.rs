@@ -28,7 +28,7 @@ use async_openai::types::chat::{
 };
 use async_openai::types::responses::{
     CreateResponse, CreateResponseArgs, EasyInputContent, EasyInputMessage, InputContent,
-    InputFileArgs, InputParam, ResponseStream, ResponseStreamEvent, Status,
+    InputFileArgs, InputParam, OutputItem, ResponseStream, ResponseStreamEvent, Status,
 };
 use futures::StreamExt;
 use tokio::time::Instant;
@@ -1164,4 +1164,69 @@ async fn responses_requests_tracedeck_cannot_serve_are_clear_errors() {
         "{}",
         api.api_error.message
     );
+}
+
+/// A tool call streamed as the Responses decoder reads one (a block start,
+/// then the call's start and arguments): async-openai's caller sees one
+/// `function_call` output item from the first event, as OpenAI sends it,
+/// and the final response holds just that call.
+#[tokio::test(start_paused = true)]
+async fn a_streamed_tool_call_reaches_async_openai_as_one_function_call_item() {
+    let script = Script::new()
+        .part(StreamPart::ResponseMetadata {
+            id: Some("resp_1".into()),
+            model: Some(MODEL.into()),
+        })
+        .part_after(
+            Duration::from_millis(20),
+            StreamPart::BlockStart { index: 0 },
+        )
+        .part(StreamPart::ToolCallStart {
+            id: "call_1".into(),
+            name: "get_weather".into(),
+        })
+        .part_after(
+            Duration::from_millis(10),
+            StreamPart::ToolCallDelta {
+                id: "call_1".into(),
+                arguments: "{\"city\":\"Oslo\"}".into(),
+            },
+        )
+        .part(StreamPart::BlockStop { index: 0 })
+        .part(StreamPart::Finish {
+            reason: FinishReason::new(tracedeck::model::FinishKind::ToolCalls, "completed"),
+            usage: Some(usage()),
+        });
+    let client = client(Arc::new(ScriptedModel::new(script)));
+    let mut stream = client
+        .responses()
+        .create_stream(aoai_responses_request("Weather in Oslo?"))
+        .await
+        .unwrap();
+    let (mut added, mut arguments, mut output) = (Vec::new(), String::new(), None);
+    while let Some(event) = stream.next().await {
+        match event.unwrap() {
+            ResponseStreamEvent::ResponseOutputItemAdded(item) => added.push(item.item),
+            ResponseStreamEvent::ResponseFunctionCallArgumentsDelta(delta) => {
+                arguments.push_str(&delta.delta)
+            }
+            ResponseStreamEvent::ResponseCompleted(done) => output = Some(done.response.output),
+            _ => {}
+        }
+    }
+    assert_eq!(added.len(), 1, "{added:?}");
+    let OutputItem::FunctionCall(call) = &added[0] else {
+        panic!("expected a function call item, got {:?}", added[0]);
+    };
+    assert_eq!(
+        (call.call_id.as_str(), call.name.as_str()),
+        ("call_1", "get_weather")
+    );
+    assert_eq!(arguments, "{\"city\":\"Oslo\"}");
+    let output = output.expect("a completed response");
+    assert_eq!(output.len(), 1);
+    let OutputItem::FunctionCall(call) = &output[0] else {
+        panic!("expected a function call item, got {:?}", output[0]);
+    };
+    assert_eq!(call.arguments, "{\"city\":\"Oslo\"}");
 }
