@@ -4,11 +4,11 @@
 //! Responses API calls (`client.responses().create(..)` and
 //! `create_stream(..)`) are served in process by the model you give it,
 //! through async-openai's tower seam (`Client::with_http_service`, its
-//! `middleware` feature). Put a
-//! [`Recorder`](crate::Recorder) around a live model to record an existing
-//! async-openai program; give it a [`Player`](crate::Player) or a
-//! [`CassetteModel`](crate::CassetteModel) in Replay mode to replay it with
-//! no server and no network at all.
+//! `middleware` feature). Put a [`Recorder`](crate::Recorder) around a live
+//! model to record an existing async-openai program; give it a
+//! [`Player`](crate::Player) or a [`CassetteModel`](crate::CassetteModel) in
+//! Replay mode to replay it with no server and no network at all
+//! (`examples/async_openai.rs` does both).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -38,6 +38,18 @@
 //!     .unwrap();
 //! assert_eq!(answer.choices[0].message.content.as_deref(), Some("Paris"));
 //! assert_eq!(traces.traces_for("qa")[0].spans.len(), 2, "the turn and its model call");
+//!
+//! // The Responses API, through the same client.
+//! let request = async_openai::types::responses::CreateResponseArgs::default()
+//!     .model("gpt-4o-mini")
+//!     .input("Capital of France?")
+//!     .build()
+//!     .unwrap();
+//! let answer = with_span_result("qa", "Capital of France?", client.responses().create(request))
+//!     .await
+//!     .unwrap();
+//! assert_eq!(answer.output_text().as_deref(), Some("Paris"));
+//! assert_eq!(traces.traces_for("qa").len(), 2);
 //! # });
 //! ```
 //!
