@@ -27,8 +27,9 @@ use async_openai::types::chat::{
     CreateChatCompletionRequest, CreateChatCompletionRequestArgs, FinishReason as AoaiFinish,
 };
 use async_openai::types::responses::{
-    CreateResponse, CreateResponseArgs, EasyInputContent, EasyInputMessage, InputContent,
-    InputFileArgs, InputParam, OutputItem, ResponseStream, ResponseStreamEvent, Status,
+    CreateResponse, CreateResponseArgs, EasyInputContent, EasyInputMessage, FunctionCallOutput,
+    FunctionCallOutputItemParam, FunctionToolArgs, InputContent, InputFileArgs, InputItem,
+    InputParam, Item, OutputItem, ResponseStream, ResponseStreamEvent, Status, Tool,
 };
 use futures::StreamExt;
 use tokio::time::Instant;
@@ -1229,4 +1230,103 @@ async fn a_streamed_tool_call_reaches_async_openai_as_one_function_call_item() {
         panic!("expected a function call item, got {:?}", output[0]);
     };
     assert_eq!(call.arguments, "{\"city\":\"Oslo\"}");
+}
+
+/// async-openai's tool loop over the Responses API: the caller hands the
+/// response's output items back as input (with their ids and statuses),
+/// then the tool's output. The second call records the request tracedeck's
+/// own callers would write: the assistant turn with its text and call, then
+/// the tool result.
+#[tokio::test(start_paused = true)]
+async fn a_responses_tool_loop_records_the_conversation_as_tracedeck_requests() {
+    let traces = Collector::new();
+    let model = ScriptedModel::from_fn(|req| {
+        if req.messages.last().is_some_and(|m| m.role == Role::Tool) {
+            return Script::text("Sunny in Oslo.");
+        }
+        Script::new()
+            .part(StreamPart::text("Let me check."))
+            .part(StreamPart::ToolCallStart {
+                id: "call_1".into(),
+                name: "get_weather".into(),
+            })
+            .part(StreamPart::ToolCallDelta {
+                id: "call_1".into(),
+                arguments: "{\"city\":\"Oslo\"}".into(),
+            })
+            .part(StreamPart::Finish {
+                reason: FinishReason::new(tracedeck::model::FinishKind::ToolCalls, "completed"),
+                usage: None,
+            })
+    });
+    let client = client(Arc::new(Recorder::new(model, traces.clone())));
+    let schema = serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}});
+    let tool = Tool::Function(
+        FunctionToolArgs::default()
+            .name("get_weather")
+            .description("The weather in a city")
+            .parameters(schema.clone())
+            .strict(false)
+            .build()
+            .unwrap(),
+    );
+    let ask = |input: Vec<InputItem>| {
+        CreateResponseArgs::default()
+            .model(MODEL)
+            .input(InputParam::Items(input))
+            .tools(vec![tool.clone()])
+            .build()
+            .unwrap()
+    };
+
+    let answer = in_turn("tools", async {
+        let mut input: Vec<InputItem> = vec![EasyInputMessage::from("Weather in Oslo?").into()];
+        let first = client.responses().create(ask(input.clone())).await.unwrap();
+        let call_id = first
+            .output
+            .iter()
+            .find_map(|item| match item {
+                OutputItem::FunctionCall(call) => Some(call.call_id.clone()),
+                _ => None,
+            })
+            .expect("a function call");
+        input.extend(first.output.into_iter().map(InputItem::from));
+        input.push(InputItem::Item(Item::FunctionCallOutput(
+            FunctionCallOutputItemParam {
+                call_id: Some(call_id),
+                output: FunctionCallOutput::Text("sunny".into()),
+                id: None,
+                status: None,
+                name: None,
+                namespace: None,
+                caller: None,
+            },
+        )));
+        let second = client.responses().create(ask(input)).await.unwrap();
+        second.output_text()
+    })
+    .await;
+    assert_eq!(answer.as_deref(), Some("Sunny in Oslo."));
+
+    let trace = &traces.traces_for("tools")[0];
+    let calls: Vec<&Span> = trace.spans.iter().filter(|s| s.is_llm()).collect();
+    assert_eq!(calls.len(), 2);
+    let weather =
+        tracedeck::model::ToolDefinition::new("get_weather", "The weather in a city", schema);
+    let expected = ModelRequest::new(MODEL)
+        .user("Weather in Oslo?")
+        .tool(weather)
+        .message(tracedeck::model::Message {
+            role: Role::Assistant,
+            content: vec![
+                tracedeck::model::ContentPart::text("Let me check."),
+                tracedeck::model::ContentPart::ToolCall {
+                    id: "call_1".into(),
+                    name: "get_weather".into(),
+                    arguments: serde_json::json!({"city": "Oslo"}),
+                },
+            ],
+        })
+        .message(tracedeck::model::Message::tool_result("call_1", "sunny"));
+    assert_eq!(calls[1].request(), Some(expected));
 }
