@@ -1,12 +1,14 @@
 //! [async-openai](https://docs.rs/async-openai) over a tracedeck
 //! [`Model`]: [`client`] gives an `async_openai::Client` whose chat
-//! completions (`client.chat().create(..)` and `create_stream(..)`) are
-//! served in process by the model you give it, through async-openai's tower
-//! seam (`Client::with_http_service`, its `middleware` feature). Put a
-//! [`Recorder`](crate::Recorder) around a live model to record an existing
-//! async-openai program; give it a [`Player`](crate::Player) or a
-//! [`CassetteModel`](crate::CassetteModel) in Replay mode to replay it with
-//! no server and no network at all.
+//! completions (`client.chat().create(..)` and `create_stream(..)`) and
+//! Responses API calls (`client.responses().create(..)` and
+//! `create_stream(..)`) are served in process by the model you give it,
+//! through async-openai's tower seam (`Client::with_http_service`, its
+//! `middleware` feature). Put a [`Recorder`](crate::Recorder) around a live
+//! model to record an existing async-openai program; give it a
+//! [`Player`](crate::Player) or a [`CassetteModel`](crate::CassetteModel) in
+//! Replay mode to replay it with no server and no network at all
+//! (`examples/async_openai.rs` does both).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -36,6 +38,18 @@
 //!     .unwrap();
 //! assert_eq!(answer.choices[0].message.content.as_deref(), Some("Paris"));
 //! assert_eq!(traces.traces_for("qa")[0].spans.len(), 2, "the turn and its model call");
+//!
+//! // The Responses API, through the same client.
+//! let request = async_openai::types::responses::CreateResponseArgs::default()
+//!     .model("gpt-4o-mini")
+//!     .input("Capital of France?")
+//!     .build()
+//!     .unwrap();
+//! let answer = with_span_result("qa", "Capital of France?", client.responses().create(request))
+//!     .await
+//!     .unwrap();
+//! assert_eq!(answer.output_text().as_deref(), Some("Paris"));
+//! assert_eq!(traces.traces_for("qa").len(), 2);
 //! # });
 //! ```
 //!
@@ -43,30 +57,43 @@
 //!
 //! 1. async-openai builds the HTTP request and hands it to the tower service
 //!    ([`TracedeckService`]), awaiting its future inline: in the *caller's*
-//!    task. The service reads the JSON body back into a [`ModelRequest`]
-//!    ([`decode_chat_request`]: the inverse of the
-//!    [`OpenAi`](crate::providers::OpenAi) adapter's mapping) and calls the
-//!    model right there, so the call's parent is the caller's current span
-//!    (contract 1), whichever task or client instance is shared, and its t0
-//!    is the instant async-openai sent the request.
-//! 2. A non-streamed call's [`ModelResponse`](crate::ModelResponse) is
-//!    encoded as the `chat.completion` JSON
-//!    ([`WireProtocol::encode_response`]); an error as the provider's error
+//!    task. The service picks the protocol by the request path (`POST
+//!    .../chat/completions` or `POST .../responses`) and reads the JSON body
+//!    back into a [`ModelRequest`] ([`decode_chat_request`] or
+//!    [`decode_responses_request`]: the inverses of the
+//!    [`OpenAi`](crate::providers::OpenAi) and
+//!    [`OpenAiResponses`](crate::providers::OpenAiResponses) adapters'
+//!    mappings), then calls the model right there, so the call's parent is
+//!    the caller's current span (contract 1), whichever task or client
+//!    instance is shared, and its t0 is the instant async-openai sent the
+//!    request.
+//! 2. A non-streamed call's [`ModelResponse`] is encoded as the protocol's
+//!    JSON (`chat.completion` or `response`,
+//!    [`WireProtocol::encode_response`]); an error as the provider's error
 //!    response ([`WireProtocol::encode_error`]: status, body, `Retry-After`),
 //!    which async-openai reports as its `ApiError`.
 //! 3. A stream is answered at once with an SSE body that encodes each part
-//!    the moment the model yields it (the Chat Completions encoder of
-//!    [`codec`](crate::providers::codec), part by part): no buffering, so
-//!    replayed parts reach the caller at their recorded offsets. `[DONE]` is
-//!    sent once the model's stream has ended, so a recorder sees the stream
-//!    finish before async-openai stops reading; an error mid-stream is the
-//!    protocol's error event, a transport error a broken body.
+//!    the moment the model yields it (the protocol's encoder in
+//!    [`codec`](crate::providers::codec), part by part): no buffering of
+//!    content, so replayed parts reach the caller at their recorded offsets.
+//!    Only framing waits for what follows it: a block start goes out with
+//!    the content it opens (a Responses output item must say whether it is
+//!    a message, reasoning or a tool call), and the end once the model's
+//!    stream has ended (Chat Completions' `[DONE]`; the Responses final
+//!    event, which is `response.failed` when an error follows), so a
+//!    recorder sees the stream finish before async-openai stops reading.
+//!    An error mid-stream is the protocol's error event (async-openai gives
+//!    Chat Completions' as an `Err` item, the Responses `error` event as an
+//!    event), a transport error a broken body.
 //!
-//! The request path must end in `/chat/completions` (async-openai's other
-//! APIs, the Responses API included, are answered with a 404 error body:
-//! only chat completions are served). A body the model boundary cannot hold
-//! (an audio part, a message `name`) is a 400 error naming the field.
-//! Headers, and so the API key async-openai sends, are never read.
+//! Other requests (the Responses API's endpoints that read a stored
+//! response, embeddings, models, ...) are answered with a 404 error body
+//! saying what is served. A body the model boundary cannot hold (an audio
+//! part, a message `name`, a reasoning input item) is a 400 error naming
+//! the field. Headers, and so the API key async-openai sends, are never
+//! read. Responses usage is sent with every figure async-openai's types
+//! require (a figure the model did not report as `0`); what is recorded is
+//! the model's own parts, unchanged.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -79,11 +106,14 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 
-use crate::model::{Model, ModelError, ModelRequest, PartStream, StreamPart};
+use crate::model::{Model, ModelError, ModelRequest, ModelResponse, PartStream, StreamPart};
 use crate::providers::codec::{
     EncodedStream, PartEncoder, SseWriter, StreamEnd, StreamError, WireProtocol, WireResponse,
 };
-use crate::providers::openai_chat::{ChatEncoder, decode_chat_request};
+use crate::providers::openai_chat::{ChatEncoder, RequestDecodeError, decode_chat_request};
+use crate::providers::openai_responses::{
+    ResponsesEncoder, decode_responses_request, responses_response_body_complete,
+};
 
 /// The base URL the client's requests name. Nothing listens there: the
 /// service answers every request in process.
@@ -92,9 +122,9 @@ pub const BASE_URL: &str = "http://tracedeck.invalid/v1";
 /// The provider named in the errors the service itself answers with.
 const PROVIDER: &str = "tracedeck";
 
-/// An `async_openai::Client` served by `model`: its chat completions,
-/// streamed or not, are calls to `model` made in the caller's task. See the
-/// [module docs](self).
+/// An `async_openai::Client` served by `model`: its chat completions and
+/// Responses API calls, streamed or not, are calls to `model` made in the
+/// caller's task. See the [module docs](self).
 ///
 /// The client's API key is a placeholder (nothing is sent anywhere); use
 /// [`with_config`] to keep your own configuration.
@@ -114,8 +144,9 @@ pub fn with_config(model: Arc<dyn Model>, config: OpenAIConfig) -> Client<OpenAI
 }
 
 /// The tower service behind [`client`]: it answers async-openai's chat
-/// completion requests with a tracedeck [`Model`]. Install it yourself with
-/// `Client::with_http_service`, under any tower layers you like.
+/// completion and Responses API requests with a tracedeck [`Model`].
+/// Install it yourself with `Client::with_http_service`, under any tower
+/// layers you like.
 #[derive(Clone)]
 pub struct TracedeckService {
     model: Arc<dyn Model>,
@@ -154,42 +185,84 @@ impl tower_service::Service<HttpRequestFactory> for TracedeckService {
     }
 }
 
+/// The protocol a request speaks, by its method and path: `POST
+/// .../chat/completions` or `POST .../responses` (creating a response; the
+/// Responses API's other endpoints, such as `.../responses/{id}`, name a
+/// response stored on a server, which there is none of).
+fn protocol(request: &reqwest013::Request) -> Option<WireProtocol> {
+    if *request.method() != http::Method::POST {
+        return None;
+    }
+    let path = request.url().path();
+    if path.ends_with("/chat/completions") {
+        Some(WireProtocol::ChatCompletions)
+    } else if path.ends_with("/responses") {
+        Some(WireProtocol::Responses)
+    } else {
+        None
+    }
+}
+
+/// A request body read as a model request, and whether it asks for a stream.
+fn decode(protocol: WireProtocol, body: &[u8]) -> Result<(ModelRequest, bool), RequestDecodeError> {
+    match protocol {
+        WireProtocol::Responses => decode_responses_request(body).map(|r| (r.request, r.stream)),
+        _ => decode_chat_request(body).map(|c| (c.request, c.stream)),
+    }
+}
+
 /// The response to one request: the model's answer, or an error response.
 async fn answer(model: &dyn Model, request: &reqwest013::Request) -> reqwest013::Response {
-    if *request.method() != http::Method::POST
-        || !request.url().path().ends_with("/chat/completions")
-    {
+    let Some(protocol) = protocol(request) else {
         return error_response(
+            WireProtocol::ChatCompletions,
             404,
             format!(
-                "tracedeck's async-openai client serves chat completions only \
-             (POST .../chat/completions), not `{} {}`",
+                "tracedeck's async-openai client serves chat completions \
+                 (POST .../chat/completions) and creating responses \
+                 (POST .../responses), not `{} {}`",
                 request.method(),
                 request.url().path()
             ),
         );
-    }
+    };
     let Some(body) = request.body().and_then(|b| b.as_bytes()) else {
-        return error_response(400, "the request has no JSON body".to_owned());
+        return error_response(protocol, 400, "the request has no JSON body".to_owned());
     };
-    let chat = match decode_chat_request(body) {
-        Ok(chat) => chat,
-        Err(error) => return error_response(400, error.to_string()),
+    let (request, stream) = match decode(protocol, body) {
+        Ok(decoded) => decoded,
+        Err(error) => return error_response(protocol, 400, error.to_string()),
     };
-    if chat.stream {
-        stream(model, chat.request).await
+    if stream {
+        self::stream(model, request, protocol).await
     } else {
-        match model.generate(chat.request).await {
-            Ok(response) => json_response(WireProtocol::ChatCompletions.encode_response(&response)),
-            Err(error) => json_response(WireProtocol::ChatCompletions.encode_error(&error)),
+        match model.generate(request).await {
+            Ok(response) => json_response(encode_response(protocol, &response)),
+            Err(error) => json_response(protocol.encode_error(&error)),
         }
     }
 }
 
-async fn stream(model: &dyn Model, request: ModelRequest) -> reqwest013::Response {
+/// A non-streamed answer as `protocol`'s JSON. A Responses answer sends
+/// every usage figure (a missing one as `0`): async-openai's usage type
+/// requires them.
+fn encode_response(protocol: WireProtocol, response: &ModelResponse) -> WireResponse {
+    match protocol {
+        WireProtocol::Responses => {
+            WireResponse::json(200, &responses_response_body_complete(response))
+        }
+        _ => protocol.encode_response(response),
+    }
+}
+
+async fn stream(
+    model: &dyn Model,
+    request: ModelRequest,
+    protocol: WireProtocol,
+) -> reqwest013::Response {
     match model.stream(request).await {
         Ok(parts) => {
-            let body = reqwest013::Body::wrap_stream(sse_body(parts));
+            let body = reqwest013::Body::wrap_stream(sse_body(parts, protocol));
             let mut response = http::Response::new(body);
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -197,21 +270,19 @@ async fn stream(model: &dyn Model, request: ModelRequest) -> reqwest013::Respons
             );
             response.into()
         }
-        Err(error) => json_response(WireProtocol::ChatCompletions.encode_error(&error)),
+        Err(error) => json_response(protocol.encode_error(&error)),
     }
 }
 
 /// An error the service answers itself (a path it does not serve, a body it
 /// cannot read), as the provider's error response.
-fn error_response(status: u16, message: String) -> reqwest013::Response {
-    json_response(
-        WireProtocol::ChatCompletions.encode_error(&ModelError::Http {
-            provider: PROVIDER.to_owned(),
-            status,
-            message,
-            retry_after_ms: None,
-        }),
-    )
+fn error_response(protocol: WireProtocol, status: u16, message: String) -> reqwest013::Response {
+    json_response(protocol.encode_error(&ModelError::Http {
+        provider: PROVIDER.to_owned(),
+        status,
+        message,
+        retry_after_ms: None,
+    }))
 }
 
 fn json_response(wire: WireResponse) -> reqwest013::Response {
@@ -237,28 +308,121 @@ fn json_response(wire: WireResponse) -> reqwest013::Response {
 #[error("{0}")]
 struct BrokenStream(ModelError);
 
+/// The encoder of a live stream, of either protocol.
+enum LiveEncoder {
+    Chat(ChatEncoder),
+    Responses(ResponsesEncoder),
+}
+
+impl LiveEncoder {
+    fn new(protocol: WireProtocol) -> Self {
+        match protocol {
+            WireProtocol::Responses => {
+                Self::Responses(ResponsesEncoder::new(None).with_complete_usage())
+            }
+            // `[DONE]` is deferred to the stream's end: the encoder is told
+            // the stream may still fail, so a finish sends no end marker of
+            // its own.
+            _ => Self::Chat(ChatEncoder::new(true)),
+        }
+    }
+
+    fn encoder(&mut self) -> &mut dyn PartEncoder {
+        match self {
+            Self::Chat(encoder) => encoder,
+            Self::Responses(encoder) => encoder,
+        }
+    }
+
+    /// Whether a finish waits for the stream's end before it is sent: a
+    /// Responses finish is the final event, which must say whether the
+    /// stream failed (`response.failed` carries the error that follows).
+    fn holds_finish(&self) -> bool {
+        matches!(self, Self::Responses(_))
+    }
+
+    fn will_fail(&mut self, error: &StreamError) {
+        if let Self::Responses(encoder) = self {
+            encoder.will_fail(error);
+        }
+    }
+}
+
+/// A live stream being served: the model's parts, the encoder, and the
+/// parts received but not yet sent because the encoder must see what comes
+/// after them (framing only: a content part is never held).
+struct Serving {
+    parts: PartStream,
+    encoder: LiveEncoder,
+    held: Vec<StreamPart>,
+}
+
+impl Serving {
+    /// Encodes the held parts, keeping back a trailing block start whose
+    /// kind of content is not known yet and, unless `all`, a finish the
+    /// encoder holds for the end.
+    fn encode(&mut self, all: bool, out: &mut SseWriter) {
+        let mut at = 0;
+        while at < self.held.len() {
+            let rest = &self.held[at..];
+            if !all {
+                let waits = match &rest[0] {
+                    StreamPart::BlockStart { .. } => !rest[1..].iter().any(|p| {
+                        p.is_content()
+                            || matches!(
+                                p,
+                                StreamPart::ToolCallStart { .. }
+                                    | StreamPart::BlockStart { .. }
+                                    | StreamPart::BlockStop { .. }
+                                    | StreamPart::Finish { .. }
+                            )
+                    }),
+                    StreamPart::Finish { .. } => self.encoder.holds_finish() && rest.len() == 1,
+                    _ => false,
+                };
+                if waits {
+                    break;
+                }
+            }
+            let used = self.encoder.encoder().part(&self.held, at, out);
+            at += used.clamp(1, self.held.len() - at);
+        }
+        self.held.drain(..at);
+    }
+}
+
 /// The SSE body of a model's stream, part by part as the model yields them:
 /// each part's events are sent the moment it arrives (a part with no event,
-/// such as a block start, sends nothing), then the end marker once the
-/// stream has ended, or the error it ended in.
-fn sse_body(parts: PartStream) -> impl Stream<Item = Result<Bytes, BrokenStream>> + Send {
-    // `[DONE]` is deferred to the stream's end: the encoder is told the
-    // stream may still fail, so a finish sends no end marker of its own.
-    let state = Some((parts, ChatEncoder::new(true)));
+/// such as a role delta, sends nothing; a block start goes with the content
+/// it opens), then the end marker once the stream has ended, or the error
+/// it ended in.
+fn sse_body(
+    parts: PartStream,
+    protocol: WireProtocol,
+) -> impl Stream<Item = Result<Bytes, BrokenStream>> + Send {
+    let state = Some(Serving {
+        parts,
+        encoder: LiveEncoder::new(protocol),
+        held: Vec::new(),
+    });
     futures::stream::unfold(state, |state| async move {
-        let (mut parts, mut encoder) = state?;
+        let mut serving = state?;
         loop {
             let mut out = SseWriter::default();
-            match parts.next().await {
+            match serving.parts.next().await {
                 Some(Ok(part)) => {
-                    let bytes = encode_part(&mut encoder, part, out);
+                    serving.held.push(part);
+                    serving.encode(false, &mut out);
+                    let bytes = Bytes::from(out.into_stream(0, StreamEnd::Close).body());
                     if !bytes.is_empty() {
-                        return Some((Ok(bytes), Some((parts, encoder))));
+                        return Some((Ok(bytes), Some(serving)));
                     }
                 }
                 Some(Err(error)) => {
-                    drop(parts);
-                    let end = encoder.end(Some(&StreamError::of(&error)), &mut out);
+                    let error_end = StreamError::of(&error);
+                    serving.encoder.will_fail(&error_end);
+                    serving.encode(true, &mut out);
+                    let end = serving.encoder.encoder().end(Some(&error_end), &mut out);
                     let bytes = Bytes::from(out.into_stream(0, end).body());
                     return Some(match end {
                         StreamEnd::Break => (Err(BrokenStream(error)), None),
@@ -266,15 +430,11 @@ fn sse_body(parts: PartStream) -> impl Stream<Item = Result<Bytes, BrokenStream>
                     });
                 }
                 None => {
-                    let end = encoder.end(None, &mut out);
+                    serving.encode(true, &mut out);
+                    let end = serving.encoder.encoder().end(None, &mut out);
                     return Some((Ok(Bytes::from(out.into_stream(0, end).body())), None));
                 }
             }
         }
     })
-}
-
-fn encode_part(encoder: &mut ChatEncoder, part: StreamPart, mut out: SseWriter) -> Bytes {
-    encoder.part(std::slice::from_ref(&part), 0, &mut out);
-    Bytes::from(out.into_stream(0, StreamEnd::Close).body())
 }

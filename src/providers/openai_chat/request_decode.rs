@@ -57,14 +57,14 @@ pub enum RequestDecodeError {
     },
 }
 
-fn invalid(at: impl Into<String>, expected: &'static str) -> RequestDecodeError {
+pub(crate) fn invalid(at: impl Into<String>, expected: &'static str) -> RequestDecodeError {
     RequestDecodeError::Invalid {
         at: at.into(),
         expected,
     }
 }
 
-fn unsupported(at: impl Into<String>, what: impl Into<String>) -> RequestDecodeError {
+pub(crate) fn unsupported(at: impl Into<String>, what: impl Into<String>) -> RequestDecodeError {
     RequestDecodeError::Unsupported {
         at: at.into(),
         what: what.into(),
@@ -377,7 +377,7 @@ fn user_content(content: Value, at: &str) -> Result<Vec<ContentPart>, RequestDec
 }
 
 /// A URL, or the media type and data of a `data:<type>;base64,<data>` URL.
-fn image_source(url: &str) -> ImageSource {
+pub(crate) fn image_source(url: &str) -> ImageSource {
     url.strip_prefix("data:")
         .and_then(|rest| rest.split_once(";base64,"))
         .map(|(media_type, data)| ImageSource::Base64 {

@@ -10,17 +10,19 @@ use crate::providers::codec::SseWriter;
 use crate::providers::codec::{PartEncoder, StreamEnd, StreamError, next_content};
 use crate::providers::openai_chat::arguments_text;
 
-/// A [`Usage`] as a Responses `usage` object.
-fn usage_json(usage: &Usage) -> Value {
+/// A [`Usage`] as a Responses `usage` object. A figure the usage lacks has
+/// no details object, unless `complete`: then it is `0`, as the API always
+/// sends it and as SDKs that require the details (async-openai) read it.
+fn usage_json(usage: &Usage, complete: bool) -> Value {
     let mut object = json!({
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens(),
     });
-    if let Some(cached) = usage.cached_input_tokens {
+    if let Some(cached) = usage.cached_input_tokens.or(complete.then_some(0)) {
         object["input_tokens_details"] = json!({"cached_tokens": cached});
     }
-    if let Some(reasoning) = usage.reasoning_tokens {
+    if let Some(reasoning) = usage.reasoning_tokens.or(complete.then_some(0)) {
         object["output_tokens_details"] = json!({"reasoning_tokens": reasoning});
     }
     object
@@ -143,12 +145,14 @@ pub(crate) struct ResponsesEncoder {
     fails: bool,
     error: Option<(String, String)>,
     done: bool,
+    /// Usage details are always sent (see [`usage_json`]).
+    complete_usage: bool,
 }
 
 impl ResponsesEncoder {
     /// An encoder for a recording that ends in `error`, if any.
     pub(crate) fn new(error: Option<&StreamError>) -> Self {
-        Self {
+        let mut encoder = Self {
             created: false,
             id: String::new(),
             model: String::new(),
@@ -157,13 +161,33 @@ impl ResponsesEncoder {
             current: None,
             next_index: 0,
             usage: None,
-            fails: error.is_some(),
-            error: match error {
-                Some(StreamError::Event { kind, message }) => Some((kind.clone(), message.clone())),
-                _ => None,
-            },
+            fails: false,
+            error: None,
             done: false,
+            complete_usage: false,
+        };
+        if let Some(error) = error {
+            encoder.will_fail(error);
         }
+        encoder
+    }
+
+    /// The stream being encoded turns out to end in `error` (an encoder of
+    /// a live stream learns it once the parts before it are sent): a
+    /// `failed` finish not yet encoded becomes `response.failed` with it.
+    pub(crate) fn will_fail(&mut self, error: &StreamError) {
+        self.fails = true;
+        if let StreamError::Event { kind, message } = error {
+            self.error = Some((kind.clone(), message.clone()));
+        }
+    }
+
+    /// Sends every usage figure, a missing one as `0`, for clients whose
+    /// types require them (see [`usage_json`]).
+    #[cfg(feature = "async-openai")]
+    pub(crate) fn with_complete_usage(mut self) -> Self {
+        self.complete_usage = true;
+        self
     }
 
     fn event(&mut self, kind: &str, mut data: Value, out: &mut SseWriter) {
@@ -321,7 +345,7 @@ impl ResponsesEncoder {
         let mut response = self.response(status);
         response["output"] = self.items.iter().map(|item| item.json(true)).collect();
         if let Some(usage) = usage.or(self.usage) {
-            response["usage"] = usage_json(&usage);
+            response["usage"] = usage_json(&usage, self.complete_usage);
         }
         if let Some(reason) = details {
             response["incomplete_details"] = json!({"reason": reason});
@@ -486,6 +510,17 @@ impl PartEncoder for ResponsesEncoder {
 /// (its summary), a message item (text and refusal) and a function call
 /// item per tool call.
 pub(crate) fn responses_response_body(response: &ModelResponse) -> Value {
+    response_body(response, false)
+}
+
+/// [`responses_response_body`] with every usage figure sent, a missing one
+/// as `0` (see [`usage_json`]): what SDKs whose types require them read.
+#[cfg(feature = "async-openai")]
+pub(crate) fn responses_response_body_complete(response: &ModelResponse) -> Value {
+    response_body(response, true)
+}
+
+fn response_body(response: &ModelResponse, complete_usage: bool) -> Value {
     let mut output = Vec::new();
     if !response.reasoning.is_empty() {
         output.push(json!({"id": "rs_0", "type": "reasoning",
@@ -520,7 +555,7 @@ pub(crate) fn responses_response_body(response: &ModelResponse) -> Value {
         "incomplete_details": details.map(|reason| json!({"reason": reason})),
     });
     if let Some(usage) = &response.usage {
-        body["usage"] = usage_json(usage);
+        body["usage"] = usage_json(usage, complete_usage);
     }
     body
 }

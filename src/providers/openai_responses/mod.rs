@@ -4,13 +4,17 @@ mod encode;
 mod mapping;
 #[cfg(feature = "http")]
 mod request;
+mod request_decode;
 #[cfg(feature = "http")]
 mod response;
 mod stream;
 mod tool_item;
 
+pub use request_decode::{ResponsesRequest, decode_responses_request};
 pub use stream::ResponsesStreamDecoder;
 
+#[cfg(feature = "async-openai")]
+pub(crate) use encode::responses_response_body_complete;
 pub(crate) use encode::{ResponsesEncoder, responses_response_body};
 
 #[cfg(feature = "http")]
