@@ -7,14 +7,16 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use futures::TryStreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 
 use super::error::CassetteError;
 use super::format::{self, check_trace, is_full_hash};
 use super::key::validate_key;
+use super::listing::{KeyListing, ListedCassette};
 use super::store::{DEFAULT_MAX_FILE_BYTES, KeyTraces, StoredTrace, check_depth};
+use super::verify::{FileReport, VerifyReport, verify_bytes};
 use crate::json::{canonical_json, sha256_hex};
 use crate::sink::{DEFAULT_QUEUE_CAPACITY, QueuedSink, SinkError, TraceWriter};
 use crate::span::Trace;
@@ -36,9 +38,10 @@ use crate::span::Trace;
 ///   (its name is `<sha256>.json`, it is a cassette of this format and
 ///   version, its bytes hash to its name, its trace is well-formed and of
 ///   its folder's key); a failure is a [`CassetteError`] naming the object.
-/// - **Listing** uses prefixes: [`keys`](Self::keys) lists everything under
-///   the prefix, [`traces`](Self::traces) only the objects directly under
-///   `<prefix>/<key>/`.
+/// - **Listing** uses prefixes: [`keys`](Self::keys), [`load`](Self::load)
+///   and [`verify`](Self::verify) list everything under the prefix,
+///   [`traces`](Self::traces) and [`list`](Self::list) only the objects
+///   directly under `<prefix>/<key>/`.
 ///
 /// The handle is cheap to clone and can be shared between tasks.
 ///
@@ -65,22 +68,6 @@ impl fmt::Debug for ObjectStoreCassettes {
             .field("store", &self.store.to_string())
             .field("prefix", &self.prefix.as_ref())
             .finish()
-    }
-}
-
-/// What [`ObjectStoreCassettes::verify`] found.
-#[derive(Debug, Default)]
-pub struct ObjectVerifyReport {
-    /// How many cassettes loaded and checked clean.
-    pub ok: usize,
-    /// One error per object that did not, naming it.
-    pub errors: Vec<CassetteError>,
-}
-
-impl ObjectVerifyReport {
-    /// Whether every cassette checked clean.
-    pub fn is_clean(&self) -> bool {
-        self.errors.is_empty()
     }
 }
 
@@ -280,18 +267,195 @@ impl ObjectStoreCassettes {
         Ok(keys.into_iter().collect())
     }
 
-    /// Reads and checks every cassette of every key.
+    /// Every object under the prefix, in location order.
+    async fn list_all(&self) -> Result<Vec<ObjectMeta>, CassetteError> {
+        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+        let mut objects: Vec<ObjectMeta> = self
+            .store
+            .list(prefix)
+            .try_collect()
+            .await
+            .map_err(|e| store_error(self.prefix.as_ref(), "list objects", e))?;
+        objects.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok(objects)
+    }
+
+    /// Where `location` lies below the prefix: its folder (`/`-separated,
+    /// empty for the prefix itself) and its name. `None` for the prefix.
+    fn relative(&self, location: &ObjectPath) -> Option<(String, String)> {
+        let depth = self.prefix.parts().count();
+        let parts: Vec<_> = location.parts().skip(depth).collect();
+        let (name, folder) = parts.split_last()?;
+        let folder = folder
+            .iter()
+            .map(|p| p.as_ref())
+            .collect::<Vec<_>>()
+            .join("/");
+        Some((folder, name.as_ref().to_owned()))
+    }
+
+    /// The cassette objects of `key` with their sizes and upload times,
+    /// without downloading them: the object-store counterpart of
+    /// [`Store::list`](super::Store::list), from one listing of
+    /// `<prefix>/<key>/`.
+    ///
+    /// Every object there named `<sha256>.json` is listed, in name order,
+    /// with its size and its last-modified time as the backend reports it
+    /// (for S3, the upload time); `recorded_at` is always `None`, since
+    /// finding it would take a request per object. Any other `*.json`
+    /// object is a [`CassetteError::BadFileName`] in
+    /// [`KeyListing::errors`]. Nothing is checked: an object whose bytes no
+    /// longer hash to its name is listed;
+    /// [`verify`](Self::verify) and [`traces`](Self::traces) find it.
     ///
     /// # Errors
-    /// [`CassetteError::ObjectStore`] when a listing fails.
-    pub async fn verify(&self) -> Result<ObjectVerifyReport, CassetteError> {
-        let mut report = ObjectVerifyReport::default();
-        for key in self.keys().await? {
-            let found = self.traces(&key).await?;
-            report.ok += found.traces.len();
-            report.errors.extend(found.errors);
+    /// [`CassetteError::InvalidKey`], or [`CassetteError::ObjectStore`]
+    /// when the listing fails.
+    pub async fn list(&self, key: &str) -> Result<KeyListing, CassetteError> {
+        validate_key(key)?;
+        let dir = self.key_path(key);
+        let listed = self
+            .store
+            .list_with_delimiter(Some(&dir))
+            .await
+            .map_err(|e| store_error(dir.as_ref(), "list objects", e))?;
+        let mut objects = listed.objects;
+        objects.sort_by(|a, b| a.location.cmp(&b.location));
+        let mut listing = KeyListing::default();
+        for meta in objects {
+            let Some(name) = meta.location.filename() else {
+                continue;
+            };
+            let Some(stem) = name.strip_suffix(".json") else {
+                continue;
+            };
+            let path = PathBuf::from(meta.location.as_ref());
+            if is_full_hash(stem) {
+                listing.files.push(ListedCassette {
+                    hash: stem.to_owned(),
+                    path,
+                    bytes: meta.size,
+                    recorded_at: None,
+                    modified: Some(meta.last_modified.into()),
+                });
+            } else {
+                listing.errors.push(CassetteError::BadFileName { path });
+            }
         }
-        Ok(report)
+        Ok(listing)
+    }
+
+    /// Loads the cassette whose hash is `hash` or starts with it (at least
+    /// 4 hex digits; upper case is accepted), wherever its key, as
+    /// [`Store::load`](super::Store::load) does: found from one listing of
+    /// the prefix (names only), then downloaded and checked as
+    /// [`traces`](Self::traces) checks every object.
+    ///
+    /// # Errors
+    /// [`CassetteError::InvalidHash`], [`CassetteError::NotFound`] (its
+    /// `dir` is the prefix), [`CassetteError::AmbiguousHash`],
+    /// [`CassetteError::ObjectStore`] when the listing or download fails, or
+    /// whatever is wrong with the object.
+    pub async fn load(&self, hash: &str) -> Result<StoredTrace, CassetteError> {
+        let wanted = hash.to_ascii_lowercase();
+        let hex = wanted.bytes().all(|b| b.is_ascii_hexdigit());
+        if !(4..=64).contains(&wanted.len()) || !hex {
+            return Err(CassetteError::InvalidHash {
+                hash: hash.to_owned(),
+            });
+        }
+        let mut matches: Vec<(ObjectMeta, String)> = Vec::new();
+        for meta in self.list_all().await? {
+            let Some((folder, name)) = self.relative(&meta.location) else {
+                continue;
+            };
+            let is_match = name
+                .strip_suffix(".json")
+                .is_some_and(|stem| is_full_hash(stem) && stem.starts_with(&wanted));
+            if is_match {
+                matches.push((meta, folder));
+            }
+        }
+        match matches.len() {
+            0 => Err(CassetteError::NotFound {
+                hash: wanted,
+                dir: PathBuf::from(self.prefix.as_ref()),
+            }),
+            1 => {
+                let (meta, folder) = matches.remove(0);
+                // A cassette at the top of the prefix has no key folder: the
+                // empty folder key then names the mismatch.
+                let mut stored = self.read(&meta.location, meta.size, Some(&folder)).await?;
+                stored.modified = Some(meta.last_modified.into());
+                Ok(stored)
+            }
+            _ => Err(CassetteError::AmbiguousHash {
+                prefix: wanted,
+                matches: matches
+                    .into_iter()
+                    .map(|(meta, _)| PathBuf::from(meta.location.as_ref()))
+                    .collect(),
+            }),
+        }
+    }
+
+    /// Downloads and checks every `*.json` object under the prefix, as
+    /// [`Store::verify`](super::Store::verify) checks every file: its name
+    /// is the sha256 of its bytes, it is whole JSON of a known format and
+    /// version, its trace is well-formed and of its folder's key (a folder
+    /// that is a valid key; an object at the top of the prefix is a
+    /// [`CassetteError::KeyMismatch`]), its bytes are canonical, and no
+    /// string in it looks like a secret. An object larger than
+    /// [`with_max_object_bytes`](Self::with_max_object_bytes) is
+    /// [`CassetteError::TooLarge`], not downloaded; a failed download is a
+    /// [`CassetteError::ObjectStore`] problem of that object. Other objects
+    /// are ignored. Up to 16 objects are downloaded at once; the report
+    /// lists them in location order.
+    ///
+    /// # Errors
+    /// [`CassetteError::ObjectStore`] when listing the prefix fails.
+    pub async fn verify(&self) -> Result<VerifyReport, CassetteError> {
+        let objects = self.list_all().await?;
+        let checks = objects.into_iter().filter_map(|meta| {
+            let (folder, name) = self.relative(&meta.location)?;
+            name.ends_with(".json").then_some((meta, folder))
+        });
+        let files: Vec<FileReport> = futures::stream::iter(checks)
+            .map(|(meta, folder)| self.verify_object(meta, folder))
+            .buffered(16)
+            .collect()
+            .await;
+        Ok(VerifyReport {
+            files,
+            errors: Vec::new(),
+        })
+    }
+
+    /// The [`verify`](Self::verify) report of one object.
+    async fn verify_object(&self, meta: ObjectMeta, folder: String) -> FileReport {
+        let path = PathBuf::from(meta.location.as_ref());
+        let key = (!folder.is_empty() && validate_key(&folder).is_ok()).then(|| folder.clone());
+        let fetched = if meta.size > self.max_object_bytes {
+            Err(CassetteError::TooLarge {
+                path: path.clone(),
+                size: Some(meta.size),
+                limit: self.max_object_bytes,
+            })
+        } else {
+            async { self.store.get(&meta.location).await?.bytes().await }
+                .await
+                .map_err(|e| store_error(meta.location.as_ref(), "get object", e))
+        };
+        match fetched {
+            Ok(bytes) => verify_bytes(path, &folder, key, &bytes),
+            Err(problem) => FileReport {
+                key,
+                hash: None,
+                problems: vec![problem],
+                secrets: Vec::new(),
+                path,
+            },
+        }
     }
 
     /// A [`Sink`](crate::Sink) writing into these cassettes from a background

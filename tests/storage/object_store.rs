@@ -91,8 +91,8 @@ async fn round_trip_keeps_the_local_stores_layout_and_bytes() {
             assert_eq!(got.len(), 2, "{name}: {key}");
         }
         let report = cassettes.verify().await.unwrap();
-        assert!(report.is_clean(), "{name}: {:?}", report.errors);
-        assert_eq!(report.ok, 8, "{name}");
+        assert!(report.is_clean(), "{name}: {report}");
+        assert_eq!(report.checked(), 8, "{name}");
     }
 }
 
@@ -132,7 +132,146 @@ async fn a_corrupted_object_is_a_typed_error_naming_it() {
         );
         assert!(found.errors[0].to_string().contains(&bad.hash), "{name}");
         let report = cassettes.verify().await.unwrap();
-        assert_eq!((report.ok, report.errors.len()), (1, 1), "{name}");
+        assert_eq!(report.checked(), 2, "{name}");
+        let failing: Vec<_> = report.failing().collect();
+        assert_eq!(failing.len(), 1, "{name}: {report}");
+        assert_eq!(failing[0].path, bad.path, "{name}");
+        assert_eq!(failing[0].key.as_deref(), Some("chat"), "{name}");
+        assert!(
+            matches!(
+                &failing[0].problems[..],
+                [CassetteError::HashMismatch { .. }]
+            ),
+            "{name}: {report}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn list_and_load_by_hash_prefix_match_the_local_store() {
+    for (name, backend, _dir) in backends() {
+        let cassettes = ObjectStoreCassettes::new(Arc::clone(&backend), "team/cassettes");
+        let local = TempStore::new();
+        let store = Store::open(local.path()).unwrap();
+        for i in 0..8 {
+            cassettes.write(&trace(i)).await.unwrap();
+            store.write(&trace(i)).unwrap();
+        }
+        for key in KEYS {
+            let listed = cassettes.list(key).await.unwrap();
+            let want = store.list(key).unwrap();
+            assert!(listed.errors.is_empty(), "{name}: {:?}", listed.errors);
+            let got: Vec<_> = listed.files.iter().map(|f| (&f.hash, f.bytes)).collect();
+            let expected: Vec<_> = want.files.iter().map(|f| (&f.hash, f.bytes)).collect();
+            assert_eq!(got, expected, "{name}: {key}");
+            assert!(listed.files.iter().all(|f| f.modified.is_some()), "{name}");
+            for file in &listed.files {
+                let loaded = cassettes
+                    .load(&file.hash[..6].to_uppercase())
+                    .await
+                    .unwrap();
+                assert_eq!(loaded.hash, file.hash, "{name}");
+                assert_eq!(loaded.path, file.path, "{name}");
+                assert_eq!(
+                    loaded.trace,
+                    store.load(&file.hash).unwrap().trace,
+                    "{name}"
+                );
+            }
+        }
+        // Anything else named `*.json` in a key's folder is listed as bad.
+        let odd = ObjectPath::from("team/cassettes/chat/notes.json");
+        backend
+            .put(&odd, PutPayload::from_static(b"{}"))
+            .await
+            .unwrap();
+        let listed = cassettes.list("chat").await.unwrap();
+        assert!(
+            matches!(&listed.errors[..], [CassetteError::BadFileName { path }] if path.to_str() == Some(odd.as_ref())),
+            "{name}: {:?}",
+            listed.errors
+        );
+        assert!(matches!(
+            cassettes.load(&"f".repeat(64)).await,
+            Err(CassetteError::NotFound { .. })
+        ));
+        assert!(matches!(
+            cassettes.load("xyz").await,
+            Err(CassetteError::InvalidHash { .. })
+        ));
+        assert!(matches!(
+            cassettes.list("../up").await,
+            Err(CassetteError::InvalidKey { .. })
+        ));
+        for tail in ["0", "1"] {
+            let twin = format!("team/cassettes/chat/abcd{}.json", tail.repeat(60));
+            backend
+                .put(&ObjectPath::from(twin), PutPayload::from_static(b"{}"))
+                .await
+                .unwrap();
+        }
+        assert!(
+            matches!(cassettes.load("abcd").await, Err(CassetteError::AmbiguousHash { matches, .. }) if matches.len() == 2),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn verify_reports_what_the_local_stores_verify_reports() {
+    for (name, backend, _dir) in backends() {
+        let cassettes = ObjectStoreCassettes::new(Arc::clone(&backend), "v");
+        let local = TempStore::new();
+        let store = Store::open(local.path()).unwrap();
+        let mut leaky = trace(1);
+        leaky.spans[0].input = json!({"api_key": "sk-proj-abcdefghijklmnopqrstuvwxyz0123"});
+        for t in [trace(0), trace(2), leaky] {
+            cassettes.write(&t).await.unwrap();
+            store.write(&t).unwrap();
+        }
+        // A cassette outside any key folder, in both.
+        let stray = cassettes.write(&trace(3)).await.unwrap();
+        let top = ObjectPath::from(format!("v/{}.json", stray.hash));
+        let bytes = backend
+            .get(&ObjectPath::from(stray.path.to_str().unwrap()))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        backend
+            .put(&top, PutPayload::from(bytes.clone()))
+            .await
+            .unwrap();
+        std::fs::write(local.path().join(format!("{}.json", stray.hash)), &bytes).unwrap();
+        store.write(&trace(3)).unwrap();
+
+        let got = cassettes.verify().await.unwrap();
+        let want = store.verify();
+        let summary = |r: &tracedeck::cassette::VerifyReport| -> Vec<_> {
+            let mut files: Vec<_> = r
+                .files
+                .iter()
+                .map(|f| {
+                    (
+                        f.key.clone(),
+                        f.hash.clone(),
+                        f.problems.len(),
+                        f.secrets.iter().map(|s| s.kind).collect::<Vec<_>>(),
+                    )
+                })
+                .collect();
+            files.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+            files
+        };
+        assert_eq!(summary(&got), summary(&want), "{name}: {got}\n---\n{want}");
+        assert_eq!(got.checked(), 5, "{name}");
+        assert_eq!(got.failing().count(), 2, "{name}: {got}");
+        assert!(
+            got.failing().any(|f| f.key.is_none()
+                && matches!(&f.problems[..], [CassetteError::KeyMismatch { .. }])),
+            "{name}: {got}"
+        );
     }
 }
 
@@ -215,8 +354,8 @@ async fn concurrent_writers(cassettes: &ObjectStoreCassettes, overwrite_check: b
         .collect();
     assert_eq!(inputs, expected, "lost traces");
     let report = cassettes.verify().await.unwrap();
-    assert!(report.is_clean(), "{:?}", report.errors);
-    assert_eq!(report.ok, WRITERS * PER_WRITER + SHARED);
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.checked(), WRITERS * PER_WRITER + SHARED);
 
     if overwrite_check {
         round().await;
@@ -254,8 +393,8 @@ fn the_sink_writes_from_its_own_thread_and_flush_reports_losses() {
         .build()
         .unwrap();
     let report = rt.block_on(cassettes.verify()).unwrap();
-    assert!(report.is_clean(), "{:?}", report.errors);
-    assert_eq!(report.ok, 40);
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.checked(), 40);
     // A trace that cannot be written is refused on the caller's thread.
     assert!(
         sink.accept(Arc::new(common::simple_trace("", json!(1))))
@@ -318,7 +457,7 @@ async fn eight_concurrent_writers_on_s3_lose_and_overwrite_nothing() {
         "{refused:?}"
     );
     let report = cassettes.verify().await.unwrap();
-    assert!(report.is_clean(), "{:?}", report.errors);
+    assert!(report.is_clean(), "{report}");
 }
 
 #[test]
