@@ -410,4 +410,23 @@ fn an_s3_url_lists_shows_and_verifies_cassettes_written_by_the_library() {
         verify.stdout,
         format!("6 cassettes checked in {url}: 6 ok\n")
     );
+
+    // An object overwritten behind the library's back is caught.
+    use object_store::ObjectStoreExt as _;
+    let location = object_store::path::Path::from(format!("ci/cassettes/chat-turn/{WEATHER}.json"));
+    runtime
+        .block_on(
+            cassettes
+                .object_store()
+                .put(&location, object_store::PutPayload::from_static(b"{}")),
+        )
+        .unwrap();
+    let broken = tracedeck(&url, &["verify"], &env, 1);
+    assert!(
+        broken
+            .stdout
+            .contains(&format!("FAIL {url}/chat-turn/{WEATHER}.json\n")),
+        "{}",
+        broken.stdout
+    );
 }
