@@ -26,8 +26,9 @@ use crate::store::Location;
     S3: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (or \
     AWS_DEFAULT_REGION), AWS_ENDPOINT_URL (or AWS_ENDPOINT) for S3-compatible servers \
     (MinIO, moto, R2), AWS_ALLOW_HTTP=true for a plain-http endpoint\n  \
-    GCS: GOOGLE_SERVICE_ACCOUNT (a key file's path), GOOGLE_SERVICE_ACCOUNT_KEY\n  \
-    Azure: AZURE_STORAGE_ACCOUNT_NAME, AZURE_STORAGE_ACCOUNT_KEY\n\
+    GCS: GOOGLE_SERVICE_ACCOUNT (a key file's path), GOOGLE_SERVICE_ACCOUNT_KEY, \
+    GOOGLE_APPLICATION_CREDENTIALS\n  \
+    Azure: AZURE_STORAGE_ACCOUNT_NAME, AZURE_STORAGE_ACCOUNT_KEY\n\n\
     On object storage, `verify --fix` has nothing to remove (object writes leave no temporary \
     files) and `prune` is not available (replays note usage in a local folder only)."
 )]
