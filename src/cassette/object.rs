@@ -2,10 +2,10 @@
 //! [`Store`](super::Store)'s content-addressed layout and bytes on any
 //! [`object_store`] backend.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::path::Path as ObjectPath;
@@ -15,7 +15,7 @@ use super::error::CassetteError;
 use super::format::{self, check_trace, is_full_hash};
 use super::key::validate_key;
 use super::listing::{KeyListing, ListedCassette};
-use super::store::{DEFAULT_MAX_FILE_BYTES, KeyTraces, StoredTrace, check_depth};
+use super::store::{DEFAULT_MAX_FILE_BYTES, KeyTraces, StoredTrace, check_depth, root_digest};
 use super::verify::{FileReport, VerifyReport, verify_bytes};
 use crate::json::{canonical_json, sha256_hex};
 use crate::sink::{DEFAULT_QUEUE_CAPACITY, QueuedSink, SinkError, TraceWriter};
@@ -30,10 +30,11 @@ use crate::span::Trace;
 /// - **Writes** are put-if-absent ([`PutMode::Create`]): an object's name is
 ///   the hash of its bytes, so an existing object of that name already holds
 ///   those bytes, and [`object_store::Error::AlreadyExists`] counts as
-///   success. Nothing is ever overwritten. Unlike the local store, a write
-///   does not supersede older cassettes of the same root input (that needs a
-///   read-then-delete no object store makes atomic); old recordings stay
-///   until removed.
+///   success. Nothing is ever overwritten. By default a write does not
+///   supersede older cassettes of the same root input, as the local store's
+///   does: old recordings stay until removed. Turn that on with
+///   [`with_supersede`](Self::with_supersede) (it costs a listing of the
+///   key's folder per write and needs permission to delete).
 /// - **Reads** check every object exactly as the local store checks a file
 ///   (its name is `<sha256>.json`, it is a cassette of this format and
 ///   version, its bytes hash to its name, its trace is well-formed and of
@@ -60,6 +61,11 @@ pub struct ObjectStoreCassettes {
     store: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
     max_object_bytes: u64,
+    supersede: bool,
+    /// The root-input digest of every cassette this handle (or a clone)
+    /// has written or read while superseding, by hash: objects are
+    /// content-addressed, so an entry never goes stale.
+    roots: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl fmt::Debug for ObjectStoreCassettes {
@@ -87,7 +93,31 @@ impl ObjectStoreCassettes {
             store,
             prefix: ObjectPath::from(prefix),
             max_object_bytes: DEFAULT_MAX_FILE_BYTES,
+            supersede: false,
+            roots: Arc::default(),
         }
+    }
+
+    /// Whether a [`write`](Self::write) removes the other cassettes of its
+    /// key with the same canonical root input, as the local
+    /// [`Store::write`](super::Store::write) does (contract 10): off by
+    /// default.
+    ///
+    /// On, each write, once its own put has succeeded (so the new cassette
+    /// is durable first), lists `<prefix>/<key>/`, downloads each other
+    /// `<sha256>.json` object it has not seen before to learn its root
+    /// input (checked as [`traces`](Self::traces) checks; an object that
+    /// fails to load is never removed), and deletes those with the same
+    /// root input. Deleting by name is exact: a name is the hash of the
+    /// bytes, so it never removes other content. When writers race on the
+    /// same root input with different bytes, each checks after deleting
+    /// that its own object is still there and puts it again if not, so at
+    /// least one remains. The cost is a listing per write (and a download
+    /// per object first seen), and the credentials need delete permission:
+    /// the reasons it is not the default for a bucket many machines write.
+    pub fn with_supersede(mut self, on: bool) -> Self {
+        self.supersede = on;
+        self
     }
 
     /// The largest object read as a cassette (default
@@ -133,26 +163,26 @@ impl ObjectStoreCassettes {
 
     /// Writes `trace` as `<prefix>/<key>/<sha256>.json` with put-if-absent
     /// and returns it as stored. An object already there under that name
-    /// holds the same bytes: the call succeeds without writing.
+    /// holds the same bytes: the call succeeds without writing. With
+    /// [`with_supersede`](Self::with_supersede) on, the other cassettes of
+    /// the key with the same root input are then deleted.
     ///
     /// # Errors
     /// [`CassetteError::InvalidTrace`], [`CassetteError::InvalidKey`],
     /// [`CassetteError::Serialize`], or [`CassetteError::ObjectStore`]
-    /// naming the object when the backend fails.
+    /// naming the object when the backend fails (when superseding, the
+    /// listing, or a superseded object that could not be deleted: the new
+    /// cassette is written then).
     pub async fn write(&self, trace: &Trace) -> Result<StoredTrace, CassetteError> {
         let (bytes, hash) = Self::prepare(trace)?;
         let location = self.key_path(trace.key()).join(format!("{hash}.json"));
-        let options = PutOptions {
-            mode: PutMode::Create,
-            ..PutOptions::default()
-        };
-        match self
-            .store
-            .put_opts(&location, PutPayload::from(bytes), options)
-            .await
-        {
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => {}
-            Err(e) => return Err(store_error(location.as_ref(), "put object", e)),
+        let payload = PutPayload::from(bytes);
+        self.put_if_absent(&location, payload.clone()).await?;
+        if self.supersede {
+            let root = root_digest(&trace.root().input)?;
+            self.remember_root(&hash, &root);
+            self.remove_superseded(trace.key(), &hash, &root, &location, payload)
+                .await?;
         }
         Ok(StoredTrace {
             hash,
@@ -161,6 +191,108 @@ impl ObjectStoreCassettes {
             recorded_at: None,
             modified: None,
         })
+    }
+
+    async fn put_if_absent(
+        &self,
+        location: &ObjectPath,
+        payload: PutPayload,
+    ) -> Result<(), CassetteError> {
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self.store.put_opts(location, payload, options).await {
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(store_error(location.as_ref(), "put object", e)),
+        }
+    }
+
+    fn remember_root(&self, hash: &str, root: &str) {
+        self.roots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(hash.to_owned(), root.to_owned());
+    }
+
+    /// Deletes the other cassettes of `key` whose root input digest is
+    /// `root` (see [`with_supersede`](Self::with_supersede)), then makes sure
+    /// the new object at `location` is still there.
+    async fn remove_superseded(
+        &self,
+        key: &str,
+        hash: &str,
+        root: &str,
+        location: &ObjectPath,
+        payload: PutPayload,
+    ) -> Result<(), CassetteError> {
+        let dir = self.key_path(key);
+        let listed = self
+            .store
+            .list_with_delimiter(Some(&dir))
+            .await
+            .map_err(|e| store_error(dir.as_ref(), "list objects", e))?;
+        let mut removed = false;
+        let mut failed = None;
+        for meta in listed.objects {
+            let Some(other) = meta
+                .location
+                .filename()
+                .and_then(|name| name.strip_suffix(".json"))
+                .filter(|stem| is_full_hash(stem) && *stem != hash)
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            let known = self
+                .roots
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&other)
+                .cloned();
+            let other_root = match known {
+                Some(known) => known,
+                // Only an object that loads as a cassette of this key (its
+                // bytes hash to its name) is ever a candidate.
+                None => match self.read(&meta.location, meta.size, Some(key)).await {
+                    Ok(stored) => {
+                        let Ok(digest) = root_digest(&stored.trace.root().input) else {
+                            continue;
+                        };
+                        self.remember_root(&other, &digest);
+                        digest
+                    }
+                    Err(_) => continue,
+                },
+            };
+            if other_root != root {
+                continue;
+            }
+            match self.store.delete(&meta.location).await {
+                // Gone already: another writer superseded it too.
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => removed = true,
+                Err(e) => {
+                    failed.get_or_insert(store_error(
+                        meta.location.as_ref(),
+                        "delete the superseded object",
+                        e,
+                    ));
+                }
+            }
+        }
+        // A concurrent writer of the same root input (other bytes) may have
+        // deleted ours as superseded by its own while we deleted its: put
+        // ours again, so at least one remains. Nothing is deleted after this.
+        if removed {
+            match self.store.head(location).await {
+                Ok(_) => {}
+                Err(object_store::Error::NotFound { .. }) => {
+                    self.put_if_absent(location, payload).await?;
+                }
+                Err(e) => return Err(store_error(location.as_ref(), "head object", e)),
+            }
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     /// Every cassette of `key` (the objects directly under

@@ -8,6 +8,7 @@ use crate::common::{self, TempStore};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
@@ -275,6 +276,236 @@ async fn verify_reports_what_the_local_stores_verify_reports() {
     }
 }
 
+/// `trace` with another output: a re-recording of the same root input.
+fn rerecorded(t: &Trace, output: &str) -> Trace {
+    let mut t = t.clone();
+    t.spans[0].output = Some(json!(output));
+    t
+}
+
+async fn hashes(cassettes: &ObjectStoreCassettes, key: &str) -> BTreeSet<String> {
+    let found = cassettes.traces(key).await.unwrap();
+    assert!(found.errors.is_empty(), "{:?}", found.errors);
+    found.traces.into_iter().map(|t| t.hash).collect()
+}
+
+#[tokio::test]
+async fn with_supersede_a_rerecording_replaces_the_old_cassette_of_its_root_input() {
+    for (name, backend, _dir) in backends() {
+        let cassettes = ObjectStoreCassettes::new(Arc::clone(&backend), "s").with_supersede(true);
+        let first = cassettes.write(&trace(0)).await.unwrap();
+        let other_input = cassettes.write(&trace(4)).await.unwrap();
+        // The same input under another key is another recording.
+        let elsewhere = cassettes
+            .write(&common::simple_trace(
+                "elsewhere",
+                trace(0).root().input.clone(),
+            ))
+            .await
+            .unwrap();
+        // A handle that has never seen the old object learns its input by
+        // downloading it.
+        let fresh = ObjectStoreCassettes::new(Arc::clone(&backend), "s").with_supersede(true);
+        let second = fresh.write(&rerecorded(&trace(0), "again")).await.unwrap();
+        assert_ne!(second.hash, first.hash);
+        assert_eq!(
+            hashes(&cassettes, "chat").await,
+            BTreeSet::from([second.hash.clone(), other_input.hash.clone()]),
+            "{name}"
+        );
+        assert_eq!(
+            hashes(&cassettes, "elsewhere").await,
+            BTreeSet::from([elsewhere.hash.clone()]),
+            "{name}"
+        );
+        // Writing the same bytes again removes nothing.
+        fresh.write(&rerecorded(&trace(0), "again")).await.unwrap();
+        assert_eq!(hashes(&cassettes, "chat").await.len(), 2, "{name}");
+
+        // A damaged object is never taken for a superseded one.
+        let third = rerecorded(&trace(0), "third");
+        let damaged = ObjectPath::from(format!("s/chat/{}.json", "e".repeat(64)));
+        backend
+            .put(&damaged, PutPayload::from_static(b"{}"))
+            .await
+            .unwrap();
+        let third = cassettes.write(&third).await.unwrap();
+        let left: BTreeSet<String> = backend
+            .list(Some(&ObjectPath::from("s/chat")))
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(
+            left,
+            BTreeSet::from([
+                damaged.to_string(),
+                format!("s/chat/{}.json", third.hash),
+                format!("s/chat/{}.json", other_input.hash),
+            ]),
+            "{name}"
+        );
+
+        // Off (the default), old recordings stay.
+        let keeping = ObjectStoreCassettes::new(Arc::clone(&backend), "k");
+        let a = keeping.write(&trace(0)).await.unwrap();
+        let b = keeping.write(&rerecorded(&trace(0), "b")).await.unwrap();
+        assert_eq!(
+            hashes(&keeping, "chat").await,
+            BTreeSet::from([a.hash, b.hash]),
+            "{name}"
+        );
+    }
+}
+
+/// An in-memory backend that, the first time anything is deleted, also
+/// deletes `victim`: as if another writer of the same root input were
+/// superseding our new cassette at that very moment.
+#[derive(Debug)]
+struct RacingStore {
+    inner: Arc<InMemory>,
+    victim: std::sync::Mutex<Option<ObjectPath>>,
+}
+
+impl std::fmt::Display for RacingStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RacingStore({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for RacingStore {
+    async fn put_opts(
+        &self,
+        location: &ObjectPath,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &ObjectPath,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &ObjectPath,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<'static, object_store::Result<ObjectPath>>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<ObjectPath>> {
+        let victim = self.victim.lock().unwrap().take();
+        let inner = Arc::clone(&self.inner);
+        Box::pin(self.inner.delete_stream(locations).then(move |deleted| {
+            let inner = Arc::clone(&inner);
+            let victim = victim.clone();
+            async move {
+                if let Some(victim) = victim {
+                    inner.delete(&victim).await?;
+                }
+                deleted
+            }
+        }))
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &ObjectPath,
+        to: &ObjectPath,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[tokio::test]
+async fn a_writer_whose_new_cassette_a_racing_writer_deleted_puts_it_again() {
+    let racing = Arc::new(RacingStore {
+        inner: Arc::new(InMemory::new()),
+        victim: std::sync::Mutex::new(None),
+    });
+    let backend: Arc<dyn ObjectStore> = racing.clone();
+    // The other writer's re-recording is there first.
+    let theirs = ObjectStoreCassettes::new(Arc::clone(&backend), "r")
+        .write(&rerecorded(&trace(0), "theirs"))
+        .await
+        .unwrap();
+    let ours = rerecorded(&trace(0), "ours");
+    let (hash, _) = Store::open(TempStore::new().path())
+        .unwrap()
+        .encode(&ours)
+        .unwrap();
+    *racing.victim.lock().unwrap() = Some(ObjectPath::from(format!("r/chat/{hash}.json")));
+    // Ours deletes theirs; at that moment theirs deletes ours.
+    let written = ObjectStoreCassettes::new(Arc::clone(&backend), "r")
+        .with_supersede(true)
+        .write(&ours)
+        .await
+        .unwrap();
+    assert_eq!(written.hash, hash);
+    assert!(
+        racing.victim.lock().unwrap().is_none(),
+        "the race was staged"
+    );
+    let reader = ObjectStoreCassettes::new(backend, "r");
+    let left = hashes(&reader, "chat").await;
+    assert!(!left.contains(&theirs.hash));
+    assert_eq!(left, BTreeSet::from([hash]), "ours is put again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_rerecordings_of_one_root_input_leave_at_least_one() {
+    let backend: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    for round in 0..20 {
+        let prefix = format!("race{round}");
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let cassettes =
+                    ObjectStoreCassettes::new(Arc::clone(&backend), &prefix).with_supersede(true);
+                tokio::spawn(async move {
+                    cassettes
+                        .write(&rerecorded(&trace(0), &format!("writer {w}")))
+                        .await
+                        .unwrap()
+                        .hash
+                })
+            })
+            .collect();
+        let mut written = BTreeSet::new();
+        for writer in writers {
+            written.insert(writer.await.unwrap());
+        }
+        let reader = ObjectStoreCassettes::new(Arc::clone(&backend), &prefix);
+        let left = hashes(&reader, "chat").await;
+        assert!(!left.is_empty(), "round {round}: every re-recording lost");
+        assert!(left.is_subset(&written), "round {round}");
+    }
+}
+
 #[tokio::test]
 async fn writing_an_identical_trace_again_succeeds_without_overwriting() {
     let backend = Arc::new(InMemory::new());
@@ -304,7 +535,6 @@ async fn an_invalid_trace_is_refused_before_any_put() {
 
 /// Every object under the backend's root, with its e-tag.
 async fn tags(backend: &dyn ObjectStore) -> BTreeMap<String, Option<String>> {
-    use futures::TryStreamExt as _;
     let all: Vec<_> = backend.list(None).try_collect().await.unwrap();
     all.into_iter()
         .map(|m| (m.location.to_string(), m.e_tag))
