@@ -44,7 +44,11 @@ impl FromStr for Location {
 
 /// The cassettes a command reads: a local [`Store`], or a prefix of an
 /// object store. Paths in what it returns name a file on this machine, or
-/// the object by its full URL (`s3://bucket/prefix/key/<hash>.json`).
+/// the object by its full URL (`s3://bucket/prefix/key/<hash>.json`);
+/// errors from the library name an object by its location in the bucket
+/// (`prefix/key/<hash>.json`). A bucket is not checked for holding several
+/// stores, as a folder is: a nested store's cassettes show up as key
+/// mismatches, with the hint `ls` and `verify` give for those.
 #[derive(Debug)]
 pub enum Cassettes {
     /// A folder.
@@ -298,6 +302,42 @@ pub mod remote {
                 file.path = self.full(&file.path);
             }
             Ok(report)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Location {
+        text.parse().unwrap_or_else(|e: Infallible| match e {})
+    }
+
+    #[test]
+    fn urls_are_told_from_folders_by_their_scheme() {
+        for url in [
+            "s3://bucket/prefix",
+            "gs://bucket",
+            "az://container/p",
+            "file:///tmp/c",
+            "memory:///",
+        ] {
+            assert_eq!(parse(url), Location::Url(url.to_owned()), "{url}");
+        }
+        for folder in [
+            "cassettes",
+            "/abs/cassettes",
+            r"C:\cassettes",
+            "C://cassettes",
+            "weird name://x",
+            "./s3:/bucket",
+        ] {
+            assert_eq!(
+                parse(folder),
+                Location::Folder(PathBuf::from(folder)),
+                "{folder}"
+            );
         }
     }
 }
