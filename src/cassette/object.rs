@@ -364,36 +364,21 @@ impl ObjectStoreCassettes {
     }
 
     /// Every key with at least one `<sha256>.json` object, sorted by bytes;
-    /// nested keys read `a/b`.
+    /// nested keys read `a/b`. Folders that are not valid keys are left out.
     ///
     /// # Errors
     /// [`CassetteError::ObjectStore`] when the listing fails.
     pub async fn keys(&self) -> Result<Vec<String>, CassetteError> {
-        let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
-        let depth = self.prefix.parts().count();
-        let objects: Vec<_> = self
-            .store
-            .list(prefix)
-            .try_collect()
-            .await
-            .map_err(|e| store_error(self.prefix.as_ref(), "list objects", e))?;
         let mut keys = BTreeSet::new();
-        for meta in objects {
-            let parts: Vec<_> = meta.location.parts().skip(depth).collect();
-            let Some((name, folder)) = parts.split_last() else {
+        for meta in self.list_all().await? {
+            let Some((folder, name)) = self.relative(&meta.location) else {
                 continue;
             };
-            let is_cassette = name
-                .as_ref()
-                .strip_suffix(".json")
-                .is_some_and(is_full_hash);
-            if is_cassette && !folder.is_empty() {
-                let key = folder
-                    .iter()
-                    .map(|p| p.as_ref())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                keys.insert(key);
+            let is_cassette = name.strip_suffix(".json").is_some_and(is_full_hash);
+            // As the local store: only folders that are valid keys (`verify`
+            // reports cassettes in any other).
+            if is_cassette && !folder.is_empty() && validate_key(&folder).is_ok() {
+                keys.insert(folder);
             }
         }
         Ok(keys.into_iter().collect())

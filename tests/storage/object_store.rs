@@ -180,6 +180,14 @@ async fn list_and_load_by_hash_prefix_match_the_local_store() {
                 );
             }
         }
+        // A folder that is not a valid key holds no key.
+        let stray = ObjectPath::from(format!("team/cassettes/not a key/{}.json", "d".repeat(64)));
+        backend
+            .put(&stray, PutPayload::from_static(b"{}"))
+            .await
+            .unwrap();
+        let keys = cassettes.keys().await.unwrap();
+        assert_eq!(keys, store.keys().unwrap(), "{name}");
         // Anything else named `*.json` in a key's folder is listed as bad.
         let odd = ObjectPath::from("team/cassettes/chat/notes.json");
         backend
