@@ -4,30 +4,48 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::store::Location;
+
 /// Inspect, check and compare tracedeck cassettes.
 ///
 /// A cassette folder holds one file per recorded trace, at
-/// `<dir>/<key>/<sha256>.json`. Name a trace by its key (every trace of the
-/// key) or by its hash (the file name; a unique prefix of 4 or more hex
-/// digits is enough).
+/// `<dir>/<key>/<sha256>.json`; a bucket shared through object storage
+/// holds the same objects under a prefix (`--dir s3://bucket/prefix`). Name
+/// a trace by its key (every trace of the key) or by its hash (the file
+/// name; a unique prefix of 4 or more hex digits is enough).
 #[derive(Debug, Parser)]
 #[command(name = "tracedeck", version, propagate_version = true)]
 #[command(
     after_help = "Exit status: 0 on success; 1 when `verify` finds a problem, `diff` a \
     difference or `prune` a file it cannot delete; 2 on an error.\n\nExamples:\n  tracedeck ls\n  tracedeck show chat-turn\n  \
-    tracedeck verify\n  tracedeck timeline 3f2a9c -o turn.svg\n  tracedeck prune --yes"
+    tracedeck verify\n  tracedeck timeline 3f2a9c -o turn.svg\n  tracedeck prune --yes\n  \
+    tracedeck --dir s3://team-bucket/ci/cassettes ls\n\n\
+    Object storage (--dir s3://bucket/prefix, gs://bucket/prefix, az://container/prefix, \
+    file:///absolute/folder) reads its settings from the environment, as the object_store \
+    crate's builders do:\n  \
+    S3: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (or \
+    AWS_DEFAULT_REGION), AWS_ENDPOINT_URL (or AWS_ENDPOINT) for S3-compatible servers \
+    (MinIO, moto, R2), AWS_ALLOW_HTTP=true for a plain-http endpoint\n  \
+    GCS: GOOGLE_SERVICE_ACCOUNT (a key file's path), GOOGLE_SERVICE_ACCOUNT_KEY, \
+    GOOGLE_APPLICATION_CREDENTIALS\n  \
+    Azure: AZURE_STORAGE_ACCOUNT_NAME, AZURE_STORAGE_ACCOUNT_KEY\n\n\
+    On object storage, `verify --fix` has nothing to remove (object writes leave no temporary \
+    files) and `prune` is not available (replays note usage in a local folder only)."
 )]
 pub struct Cli {
-    /// The cassette folder (one store). Every command takes it; `ls`,
-    /// `verify` and `prune` also take it as their argument.
+    /// The cassette folder (one store), or an object-store URL such as
+    /// `s3://bucket/prefix` (credentials, region and endpoint from the
+    /// environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+    /// AWS_ENDPOINT_URL, AWS_ALLOW_HTTP; see below). Every command takes
+    /// it; `ls`, `verify` and `prune` also take it as their argument.
     #[arg(
         long,
         global = true,
         env = "TRACEDECK_DIR",
         default_value = "cassettes",
-        value_name = "DIR"
+        value_name = "DIR|URL"
     )]
-    pub dir: PathBuf,
+    pub dir: Location,
 
     /// What to do.
     #[command(subcommand)]
@@ -84,9 +102,9 @@ pub enum Command {
 /// `tracedeck ls`.
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    /// The cassette folder (overrides --dir).
-    #[arg(value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    /// The cassette folder or object-store URL (overrides --dir).
+    #[arg(value_name = "DIR|URL")]
+    pub dir: Option<Location>,
 
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -112,12 +130,13 @@ pub struct ShowArgs {
 /// `tracedeck verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The cassette folder (overrides --dir).
-    #[arg(value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    /// The cassette folder or object-store URL (overrides --dir).
+    #[arg(value_name = "DIR|URL")]
+    pub dir: Option<Location>,
 
     /// First remove the temporary files crashed writers left behind (older
-    /// than 10 minutes), saying which, then verify.
+    /// than 10 minutes), saying which, then verify. On object storage there
+    /// are none to remove (an object is written whole or not at all).
     #[arg(long)]
     pub fix: bool,
 
@@ -174,9 +193,9 @@ pub struct TimelineArgs {
 /// `tracedeck prune`.
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// The cassette folder (overrides --dir).
-    #[arg(value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    /// The cassette folder or object-store URL (overrides --dir).
+    #[arg(value_name = "DIR|URL")]
+    pub dir: Option<Location>,
 
     /// Delete the unused cassettes instead of only listing them.
     #[arg(long, conflicts_with = "reset")]

@@ -1,4 +1,5 @@
-//! Opening the cassette folder and finding the traces a command names.
+//! Opening the cassette folder (or bucket) and finding the traces a
+//! command names.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -7,23 +8,35 @@ use std::path::{Path, PathBuf};
 use tracedeck::cassette::{CassetteError, Store, StoredTrace, key_distance, validate_key};
 
 use crate::error::CliError;
+use crate::store::{Cassettes, Location, open_url};
 use crate::text::short_hash;
 
-/// Opens the store in `dir`, which must already exist: reading commands
-/// never create a folder (a typo in `--dir` is an error, not an empty store).
+/// Opens the store at `location`. A folder must already exist: reading
+/// commands never create one (a typo in `--dir` is an error, not an empty
+/// store). An object-store URL is opened as given (see [`open_url`]).
 ///
 /// A folder that holds stores instead of being one (as a repository's
 /// `cassettes/` holding `cassettes/examples/` and `cassettes/quickstart/`)
 /// is [`CliError::SeveralStores`], naming them.
-pub fn open(dir: &Path) -> Result<Store, CliError> {
-    open_with(dir, |dir: &Path| Store::open(dir))
+pub fn open(location: &Location) -> Result<Cassettes, CliError> {
+    match location {
+        Location::Folder(dir) => {
+            open_with(dir, |dir: &Path| Store::open(dir)).map(Cassettes::Local)
+        }
+        Location::Url(url) => open_url(url),
+    }
 }
 
-/// [`open`] for commands that only look: the store is opened as it is
+/// [`open`] for commands that only look: a folder is opened as it is
 /// ([`Store::open_existing`]), without the walk over every folder that
 /// removing stale temporary files takes.
-pub fn open_to_read(dir: &Path) -> Result<Store, CliError> {
-    open_with(dir, |dir: &Path| Store::open_existing(dir))
+pub fn open_to_read(location: &Location) -> Result<Cassettes, CliError> {
+    match location {
+        Location::Folder(dir) => {
+            open_with(dir, |dir: &Path| Store::open_existing(dir)).map(Cassettes::Local)
+        }
+        Location::Url(url) => open_url(url),
+    }
 }
 
 fn open_with(
@@ -60,7 +73,7 @@ fn open_with(
 /// hash (or unique hash prefix, or file name `<hash>.json`) it is. Files of
 /// the key that fail to load are reported on standard error; the good ones
 /// are still returned.
-pub fn resolve(store: &Store, target: &str) -> Result<Vec<StoredTrace>, CliError> {
+pub fn resolve(store: &Cassettes, target: &str) -> Result<Vec<StoredTrace>, CliError> {
     if validate_key(target).is_ok() {
         let found = store.traces(target)?;
         if !found.traces.is_empty() {
@@ -158,7 +171,7 @@ fn root_key(path: &Path, max_bytes: u64) -> Option<String> {
 }
 
 /// The one trace `target` names; a key must have exactly one.
-pub fn resolve_one(store: &Store, target: &str) -> Result<StoredTrace, CliError> {
+pub fn resolve_one(store: &Cassettes, target: &str) -> Result<StoredTrace, CliError> {
     let mut traces = resolve(store, target)?;
     if traces.len() == 1 {
         return Ok(traces.remove(0));

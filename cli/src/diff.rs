@@ -2,7 +2,6 @@
 //! every model call; exit 1 when they differ.
 
 use std::io::Write;
-use std::path::Path;
 
 use serde::Serialize;
 use tracedeck::replay::{LlmTiming, SpanTreeDiff};
@@ -12,6 +11,7 @@ use crate::Outcome;
 use crate::args::DiffArgs;
 use crate::cassettes::{open, resolve_one};
 use crate::error::CliError;
+use crate::store::Location;
 use crate::text::{Align, count, short_hash, table};
 
 /// The comparison as `--json` prints it.
@@ -27,9 +27,9 @@ struct JsonDiff<'a> {
     timing_ignored: bool,
 }
 
-/// Runs `diff` on the store in `dir`.
-pub fn run(dir: &Path, args: &DiffArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let store = open(dir)?;
+/// Runs `diff` on the store at `location`.
+pub fn run(location: &Location, args: &DiffArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let store = open(location)?;
     let old = resolve_one(&store, &args.old)?;
     let new = resolve_one(&store, &args.new)?;
     let spans = SpanTreeDiff::between(&old.trace, &new.trace);

@@ -90,6 +90,35 @@ pub enum CliError {
         /// Their short hashes.
         hashes: Vec<String>,
     },
+    /// `--dir` is a URL that names no object store this binary can open.
+    #[cfg_attr(not(feature = "object-store"), allow(dead_code))]
+    #[error("cannot open `{url}` as an object store: {problem}")]
+    ObjectStoreUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// `--dir` is a URL, but this binary was built without object storage.
+    #[cfg_attr(feature = "object-store", allow(dead_code))]
+    #[error(
+        "`{url}` is an object-store URL, but this tracedeck was built without the `object-store` feature; \
+         reinstall it with default features, or copy the cassettes to a folder"
+    )]
+    ObjectStoreDisabled {
+        /// The URL given.
+        url: String,
+    },
+    /// A command (or option) that works on folders only.
+    #[error("`tracedeck {command}` does not work on object storage (`{url}`): {why}")]
+    NotOnObjectStorage {
+        /// The command, with the option when it is the option that cannot.
+        command: &'static str,
+        /// The store's URL.
+        url: PathBuf,
+        /// Why not, and what to do instead.
+        why: &'static str,
+    },
     /// Reading the store failed.
     #[error(transparent)]
     Cassette(#[from] CassetteError),

@@ -14,7 +14,6 @@
 //! damage further in is for `tracedeck verify`.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -24,6 +23,7 @@ use crate::args::LsArgs;
 use crate::cassettes::{hint_nested_stores, nested_stores, open_to_read, warn};
 use crate::error::CliError;
 use crate::git::commit_times;
+use crate::store::Location;
 use crate::text::{Align, count, human_size, table, timestamp};
 
 /// One key of the listing.
@@ -75,12 +75,16 @@ impl TimeSource {
     }
 }
 
-/// Runs `ls` on the store in `dir`.
-pub fn run(dir: &Path, args: &LsArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let store = open_to_read(dir)?;
+/// Runs `ls` on the store at `location`. On object storage the time shown
+/// is each object's last-modified time (its upload), as the store reports it.
+pub fn run(location: &Location, args: &LsArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let store = open_to_read(location)?;
     let mut entries = Vec::new();
     let mut nested = std::collections::BTreeSet::new();
-    let commits = commit_times(store.dir());
+    let commits = match store.local() {
+        Some(local) => commit_times(local.dir()),
+        None => std::collections::HashMap::new(),
+    };
     for key in store.keys()? {
         // Names, sizes and times only: no cassette is decoded (`verify` does that).
         let found = store.list(&key)?;

@@ -1,4 +1,6 @@
-//! `tracedeck`: inspect, check and compare a folder of cassettes.
+//! `tracedeck`: inspect, check and compare a folder of cassettes, or the
+//! same cassettes on object storage (`--dir s3://bucket/prefix`, feature
+//! `object-store`, on by default).
 //!
 //! ```text
 //! tracedeck ls                      keys, trace counts, sizes, newest recording
@@ -27,6 +29,7 @@ mod proxy_cmd;
 mod prune;
 mod show;
 mod stats;
+mod store;
 mod text;
 mod timeline;
 mod verify;
@@ -71,13 +74,13 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
     match &cli.command {
-        Command::Ls(args) => ls::run(args.dir.as_deref().unwrap_or(&cli.dir), args, out),
+        Command::Ls(args) => ls::run(args.dir.as_ref().unwrap_or(&cli.dir), args, out),
         Command::Show(args) => show::run(&cli.dir, args, out),
-        Command::Verify(args) => verify::run(args.dir.as_deref().unwrap_or(&cli.dir), args, out),
+        Command::Verify(args) => verify::run(args.dir.as_ref().unwrap_or(&cli.dir), args, out),
         Command::Stats(args) => stats::run(&cli.dir, args, out),
         Command::Diff(args) => diff::run(&cli.dir, args, out),
         Command::Timeline(args) => timeline::run(&cli.dir, args, out),
-        Command::Prune(args) => prune::run(args.dir.as_deref().unwrap_or(&cli.dir), args, out),
+        Command::Prune(args) => prune::run(args.dir.as_ref().unwrap_or(&cli.dir), args, out),
         Command::Proxy(args) => proxy_cmd::run(&cli.dir, args, out),
     }
 }

@@ -11,6 +11,7 @@ use tracedeck_cli::proxy::{self, ProxyConfig};
 use crate::Outcome;
 use crate::args::ProxyArgs;
 use crate::error::CliError;
+use crate::store::Location;
 
 /// `--speed`: `instant`, or how many times faster than recorded to replay
 /// (`2` twice as fast: every recorded offset divided by 2).
@@ -36,7 +37,25 @@ pub(crate) fn parse_speed(value: &str) -> Result<Speed, CliError> {
     Speed::scaled(1.0 / factor).map_err(|e| bad(e.to_string()))
 }
 
-pub(crate) fn run(dir: &Path, args: &ProxyArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+/// Runs the proxy over the cassette folder at `location`. The proxy records
+/// through the local store's writer (atomic files, superseding, the usage
+/// ledger), so an object-store URL is [`CliError::NotOnObjectStorage`].
+pub(crate) fn run(
+    location: &Location,
+    args: &ProxyArgs,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let dir: &Path = match location {
+        Location::Folder(dir) => dir,
+        Location::Url(url) => {
+            return Err(CliError::NotOnObjectStorage {
+                command: "proxy",
+                url: url.into(),
+                why: "the proxy records through the local store (atomic files, superseding \
+                      re-recordings); run it on a folder and copy the cassettes to the bucket",
+            });
+        }
+    };
     let mode = match &args.mode {
         Some(mode) => Mode::from_str(mode).map_err(|e| CliError::BadOption {
             option: "--mode",

@@ -8,17 +8,33 @@
 //! to review, `tracedeck prune --yes` to delete.
 
 use std::io::Write;
-use std::path::Path;
 
 use crate::Outcome;
 use crate::args::PruneArgs;
 use crate::cassettes::open;
 use crate::error::CliError;
+use crate::store::Location;
 use crate::text::{count, timestamp};
 
-/// Runs `prune` on the store in `dir`.
-pub fn run(dir: &Path, args: &PruneArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let store = open(dir)?;
+/// Runs `prune` on the store at `location`: a folder. On object storage it
+/// is [`CliError::NotOnObjectStorage`]: replays from a bucket note nothing
+/// (the usage ledger is a folder of the local store), so every cassette
+/// there would look unused.
+pub fn run(
+    location: &Location,
+    args: &PruneArgs,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let cassettes = open(location)?;
+    let Some(store) = cassettes.local() else {
+        return Err(CliError::NotOnObjectStorage {
+            command: "prune",
+            url: cassettes.dir().to_owned(),
+            why: "the usage ledger that says which cassettes replays used lives in a local \
+                  store's folder, and replays from object storage note nothing, so every \
+                  cassette would look unused; delete objects with your storage's own tools",
+        });
+    };
     let ledger = store.usage();
     if args.reset {
         ledger.reset()?;

@@ -12,6 +12,7 @@ use crate::Outcome;
 use crate::args::ShowArgs;
 use crate::cassettes::{open_to_read, resolve};
 use crate::error::CliError;
+use crate::store::Location;
 use crate::text::{count, cut, preview, short_hash};
 
 /// The widest root input or output shown on its line.
@@ -28,9 +29,9 @@ struct ShownTrace<'a> {
     trace: &'a Trace,
 }
 
-/// Runs `show` on the store in `dir`.
-pub fn run(dir: &Path, args: &ShowArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let store = open_to_read(dir)?;
+/// Runs `show` on the store at `location`.
+pub fn run(location: &Location, args: &ShowArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    let store = open_to_read(location)?;
     let traces = resolve(&store, &args.target)?;
     if args.json {
         let shown: Vec<ShownTrace<'_>> = traces

@@ -1,7 +1,6 @@
 //! `tracedeck stats`: latency and tokens per model over one or more keys.
 
 use std::io::Write;
-use std::path::Path;
 
 use serde::Serialize;
 use tracedeck::span::TraceStats;
@@ -11,6 +10,7 @@ use crate::Outcome;
 use crate::args::StatsArgs;
 use crate::cassettes::{open, resolve, warn};
 use crate::error::CliError;
+use crate::store::Location;
 use crate::text::{Align, count, table};
 
 /// The statistics as `--json` prints them.
@@ -21,9 +21,13 @@ struct JsonStats<'a> {
     stats: &'a TraceStats,
 }
 
-/// Runs `stats` on the store in `dir`.
-pub fn run(dir: &Path, args: &StatsArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let store = open(dir)?;
+/// Runs `stats` on the store at `location`.
+pub fn run(
+    location: &Location,
+    args: &StatsArgs,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let store = open(location)?;
     let keys = if args.keys.is_empty() {
         store.keys()?
     } else {

@@ -1,17 +1,21 @@
 //! `tracedeck timeline`: one trace as a waterfall picture (SVG).
 
 use std::io::Write;
-use std::path::Path;
 
 use crate::Outcome;
 use crate::args::TimelineArgs;
 use crate::cassettes::{open, resolve_one};
 use crate::error::CliError;
+use crate::store::Location;
 use crate::text::{count, short_hash};
 
-/// Runs `timeline` on the store in `dir`.
-pub fn run(dir: &Path, args: &TimelineArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let store = open(dir)?;
+/// Runs `timeline` on the store at `location`.
+pub fn run(
+    location: &Location,
+    args: &TimelineArgs,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let store = open(location)?;
     let stored = resolve_one(&store, &args.target)?;
     let svg = stored.trace.timeline_svg();
     let Some(path) = &args.output else {

@@ -5,11 +5,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use tracedeck::cassette::TempCleanup;
 
 use crate::Outcome;
 use crate::args::VerifyArgs;
 use crate::cassettes::{hint_nested_stores, nested_stores, open};
 use crate::error::CliError;
+use crate::store::Location;
 use crate::text::count;
 
 /// The report as `--json` prints it.
@@ -46,28 +48,44 @@ struct JsonFile {
     secrets: Vec<String>,
 }
 
-/// Runs `verify` on the store in `dir`.
-pub fn run(dir: &Path, args: &VerifyArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    // Opening a store removes stale temporary files silently: note them first
-    // so `--fix` can say what it removed.
-    let before = if args.fix {
-        temp_files(dir)
-    } else {
-        Vec::new()
+/// Runs `verify` on the store at `location`.
+///
+/// On object storage, `--fix` has nothing to do: an object is put whole or
+/// not at all, so no write leaves a temporary object behind. It says so and
+/// verifies.
+pub fn run(
+    location: &Location,
+    args: &VerifyArgs,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let (store, fixed) = match location {
+        Location::Folder(dir) => {
+            // Opening a store removes stale temporary files silently: note
+            // them first so `--fix` can say what it removed.
+            let before = if args.fix {
+                temp_files(dir)
+            } else {
+                Vec::new()
+            };
+            let store = open(location)?;
+            let fixed = match store.local() {
+                Some(local) if args.fix => {
+                    let mut cleanup = local.remove_stale_temp_files()?;
+                    let gone = before
+                        .into_iter()
+                        .filter(|p| !p.exists() && !cleanup.removed.contains(p));
+                    cleanup.removed.extend(gone.collect::<Vec<_>>());
+                    cleanup.removed.sort();
+                    Some(cleanup)
+                }
+                _ => None,
+            };
+            (store, fixed)
+        }
+        Location::Url(_) => (open(location)?, args.fix.then(TempCleanup::default)),
     };
-    let store = open(dir)?;
-    let fixed = if args.fix {
-        let mut cleanup = store.remove_stale_temp_files()?;
-        let gone = before
-            .into_iter()
-            .filter(|p| !p.exists() && !cleanup.removed.contains(p));
-        cleanup.removed.extend(gone.collect::<Vec<_>>());
-        cleanup.removed.sort();
-        Some(cleanup)
-    } else {
-        None
-    };
-    let report = store.verify();
+    let remote = store.local().is_none();
+    let report = store.verify()?;
     let outcome = if report.is_clean() {
         Outcome::Clean
     } else {
@@ -121,8 +139,13 @@ pub fn run(dir: &Path, args: &VerifyArgs, out: &mut dyn Write) -> Result<Outcome
         }
         writeln!(
             out,
-            "--fix: {} removed",
-            count(cleanup.removed.len(), "temporary file")
+            "--fix: {} removed{}",
+            count(cleanup.removed.len(), "temporary file"),
+            if remote {
+                " (object storage holds none: an object is written whole or not at all)"
+            } else {
+                ""
+            }
         )?;
     }
     for error in &report.errors {

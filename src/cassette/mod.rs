@@ -68,7 +68,7 @@ pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, key_distance, validate_key};
 pub use ledger::{CassetteFile, LEDGER_ROOT, UsageLedger};
 pub use listing::{KeyListing, ListedCassette};
 #[cfg(feature = "object-store")]
-pub use object::{ObjectStoreCassettes, ObjectStoreWriter, ObjectVerifyReport};
+pub use object::{ObjectStoreCassettes, ObjectStoreWriter};
 pub use redaction::{DEFAULT_PLACEHOLDER, Redaction};
 pub use secrets::{SecretFinding, SecretKind, find_secrets, find_secrets_in_text};
 pub use sink::{StoreSink, StoreSinkStats};

@@ -738,7 +738,7 @@ impl Store {
 
 /// The sha256 of the canonical JSON of a root span's input: what makes two
 /// recordings of a key "the same root input" (contract 10).
-fn root_digest(input: &serde_json::Value) -> Result<String, CassetteError> {
+pub(crate) fn root_digest(input: &serde_json::Value) -> Result<String, CassetteError> {
     Ok(sha256_hex(&canonical_json(input)?))
 }
 

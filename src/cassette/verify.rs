@@ -216,39 +216,55 @@ fn verify_files(files: Vec<FoundFile>, max_bytes: u64) -> Vec<FileReport> {
 }
 
 fn verify_file(file: FoundFile, max_bytes: u64) -> FileReport {
+    let key = file.folder_is_key.then(|| file.folder.clone());
+    match read_bounded(&file.path, max_bytes) {
+        Ok(bytes) => verify_bytes(file.path, &file.folder, key, &bytes),
+        Err(e) => FileReport {
+            key,
+            hash: None,
+            problems: vec![e],
+            secrets: Vec::new(),
+            path: file.path,
+        },
+    }
+}
+
+/// The checks of [`Store::verify`] on the bytes of one cassette read from
+/// `path`, which lies in `folder` (relative to the store, `/`-separated,
+/// empty for the store's top); `key` is `folder` when that is a valid key.
+/// Shared with the object-store cassettes' `verify`.
+pub(crate) fn verify_bytes(
+    path: PathBuf,
+    folder: &str,
+    key: Option<String>,
+    bytes: &[u8],
+) -> FileReport {
     let mut report = FileReport {
-        key: file.folder_is_key.then(|| file.folder.clone()),
+        key,
         hash: None,
         problems: Vec::new(),
         secrets: Vec::new(),
-        path: file.path,
+        path,
     };
     let path = report.path.as_path();
-    let bytes = match read_bounded(path, max_bytes) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            report.problems.push(e);
-            return report;
-        }
-    };
-    report.hash = Some(sha256_hex(&bytes));
-    if !file.folder.is_empty() {
+    report.hash = Some(sha256_hex(bytes));
+    if !folder.is_empty() {
         // A folder that is not a valid key: no key could have put the file there.
-        if let Err(e) = validate_key(&file.folder) {
+        if let Err(e) = validate_key(folder) {
             report.problems.push(e);
         }
     }
     let folder_key = report.key.as_deref();
-    match format::decode(path, &bytes, folder_key) {
+    match format::decode(path, bytes, folder_key) {
         Ok(decoded) => {
-            if file.folder.is_empty() {
+            if folder.is_empty() {
                 report.problems.push(CassetteError::KeyMismatch {
                     path: path.to_owned(),
                     folder_key: String::new(),
                     trace_key: decoded.trace.key().to_owned(),
                 });
             }
-            if canonical_json(&decoded.value).ok().as_deref() != Some(bytes.as_slice()) {
+            if canonical_json(&decoded.value).ok().as_deref() != Some(bytes) {
                 report.problems.push(CassetteError::NotCanonical {
                     path: path.to_owned(),
                 });
@@ -257,9 +273,9 @@ fn verify_file(file: FoundFile, max_bytes: u64) -> FileReport {
         }
         Err(problem) => {
             report.problems.push(problem);
-            report.secrets = match format::parse(path, &bytes) {
+            report.secrets = match format::parse(path, bytes) {
                 Ok(value) => find_secrets(&value),
-                Err(_) => find_secrets_in_text(&String::from_utf8_lossy(&bytes)),
+                Err(_) => find_secrets_in_text(&String::from_utf8_lossy(bytes)),
             };
         }
     }

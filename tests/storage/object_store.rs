@@ -8,6 +8,7 @@ use crate::common::{self, TempStore};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
@@ -91,8 +92,8 @@ async fn round_trip_keeps_the_local_stores_layout_and_bytes() {
             assert_eq!(got.len(), 2, "{name}: {key}");
         }
         let report = cassettes.verify().await.unwrap();
-        assert!(report.is_clean(), "{name}: {:?}", report.errors);
-        assert_eq!(report.ok, 8, "{name}");
+        assert!(report.is_clean(), "{name}: {report}");
+        assert_eq!(report.checked(), 8, "{name}");
     }
 }
 
@@ -132,7 +133,384 @@ async fn a_corrupted_object_is_a_typed_error_naming_it() {
         );
         assert!(found.errors[0].to_string().contains(&bad.hash), "{name}");
         let report = cassettes.verify().await.unwrap();
-        assert_eq!((report.ok, report.errors.len()), (1, 1), "{name}");
+        assert_eq!(report.checked(), 2, "{name}");
+        let failing: Vec<_> = report.failing().collect();
+        assert_eq!(failing.len(), 1, "{name}: {report}");
+        assert_eq!(failing[0].path, bad.path, "{name}");
+        assert_eq!(failing[0].key.as_deref(), Some("chat"), "{name}");
+        assert!(
+            matches!(
+                &failing[0].problems[..],
+                [CassetteError::HashMismatch { .. }]
+            ),
+            "{name}: {report}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn list_and_load_by_hash_prefix_match_the_local_store() {
+    for (name, backend, _dir) in backends() {
+        let cassettes = ObjectStoreCassettes::new(Arc::clone(&backend), "team/cassettes");
+        let local = TempStore::new();
+        let store = Store::open(local.path()).unwrap();
+        for i in 0..8 {
+            cassettes.write(&trace(i)).await.unwrap();
+            store.write(&trace(i)).unwrap();
+        }
+        for key in KEYS {
+            let listed = cassettes.list(key).await.unwrap();
+            let want = store.list(key).unwrap();
+            assert!(listed.errors.is_empty(), "{name}: {:?}", listed.errors);
+            let got: Vec<_> = listed.files.iter().map(|f| (&f.hash, f.bytes)).collect();
+            let expected: Vec<_> = want.files.iter().map(|f| (&f.hash, f.bytes)).collect();
+            assert_eq!(got, expected, "{name}: {key}");
+            assert!(listed.files.iter().all(|f| f.modified.is_some()), "{name}");
+            for file in &listed.files {
+                let loaded = cassettes
+                    .load(&file.hash[..6].to_uppercase())
+                    .await
+                    .unwrap();
+                assert_eq!(loaded.hash, file.hash, "{name}");
+                assert_eq!(loaded.path, file.path, "{name}");
+                assert_eq!(
+                    loaded.trace,
+                    store.load(&file.hash).unwrap().trace,
+                    "{name}"
+                );
+            }
+        }
+        // A folder that is not a valid key holds no key.
+        let stray = ObjectPath::from(format!("team/cassettes/not a key/{}.json", "d".repeat(64)));
+        backend
+            .put(&stray, PutPayload::from_static(b"{}"))
+            .await
+            .unwrap();
+        let keys = cassettes.keys().await.unwrap();
+        assert_eq!(keys, store.keys().unwrap(), "{name}");
+        // Anything else named `*.json` in a key's folder is listed as bad.
+        let odd = ObjectPath::from("team/cassettes/chat/notes.json");
+        backend
+            .put(&odd, PutPayload::from_static(b"{}"))
+            .await
+            .unwrap();
+        let listed = cassettes.list("chat").await.unwrap();
+        assert!(
+            matches!(&listed.errors[..], [CassetteError::BadFileName { path }] if path.to_str() == Some(odd.as_ref())),
+            "{name}: {:?}",
+            listed.errors
+        );
+        assert!(matches!(
+            cassettes.load(&"f".repeat(64)).await,
+            Err(CassetteError::NotFound { .. })
+        ));
+        assert!(matches!(
+            cassettes.load("xyz").await,
+            Err(CassetteError::InvalidHash { .. })
+        ));
+        assert!(matches!(
+            cassettes.list("../up").await,
+            Err(CassetteError::InvalidKey { .. })
+        ));
+        for tail in ["0", "1"] {
+            let twin = format!("team/cassettes/chat/abcd{}.json", tail.repeat(60));
+            backend
+                .put(&ObjectPath::from(twin), PutPayload::from_static(b"{}"))
+                .await
+                .unwrap();
+        }
+        assert!(
+            matches!(cassettes.load("abcd").await, Err(CassetteError::AmbiguousHash { matches, .. }) if matches.len() == 2),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn verify_reports_what_the_local_stores_verify_reports() {
+    for (name, backend, _dir) in backends() {
+        let cassettes = ObjectStoreCassettes::new(Arc::clone(&backend), "v");
+        let local = TempStore::new();
+        let store = Store::open(local.path()).unwrap();
+        let mut leaky = trace(1);
+        leaky.spans[0].input = json!({"api_key": "sk-proj-abcdefghijklmnopqrstuvwxyz0123"});
+        for t in [trace(0), trace(2), leaky] {
+            cassettes.write(&t).await.unwrap();
+            store.write(&t).unwrap();
+        }
+        // A cassette outside any key folder, in both.
+        let stray = cassettes.write(&trace(3)).await.unwrap();
+        let top = ObjectPath::from(format!("v/{}.json", stray.hash));
+        let bytes = backend
+            .get(&ObjectPath::from(stray.path.to_str().unwrap()))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        backend
+            .put(&top, PutPayload::from(bytes.clone()))
+            .await
+            .unwrap();
+        std::fs::write(local.path().join(format!("{}.json", stray.hash)), &bytes).unwrap();
+        store.write(&trace(3)).unwrap();
+
+        let got = cassettes.verify().await.unwrap();
+        let want = store.verify();
+        let summary = |r: &tracedeck::cassette::VerifyReport| -> Vec<_> {
+            let mut files: Vec<_> = r
+                .files
+                .iter()
+                .map(|f| {
+                    (
+                        f.key.clone(),
+                        f.hash.clone(),
+                        f.problems.len(),
+                        f.secrets.iter().map(|s| s.kind).collect::<Vec<_>>(),
+                    )
+                })
+                .collect();
+            files.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+            files
+        };
+        assert_eq!(summary(&got), summary(&want), "{name}: {got}\n---\n{want}");
+        assert_eq!(got.checked(), 5, "{name}");
+        assert_eq!(got.failing().count(), 2, "{name}: {got}");
+        assert!(
+            got.failing().any(|f| f.key.is_none()
+                && matches!(&f.problems[..], [CassetteError::KeyMismatch { .. }])),
+            "{name}: {got}"
+        );
+    }
+}
+
+/// `trace` with another output: a re-recording of the same root input.
+fn rerecorded(t: &Trace, output: &str) -> Trace {
+    let mut t = t.clone();
+    t.spans[0].output = Some(json!(output));
+    t
+}
+
+async fn hashes(cassettes: &ObjectStoreCassettes, key: &str) -> BTreeSet<String> {
+    let found = cassettes.traces(key).await.unwrap();
+    assert!(found.errors.is_empty(), "{:?}", found.errors);
+    found.traces.into_iter().map(|t| t.hash).collect()
+}
+
+#[tokio::test]
+async fn with_supersede_a_rerecording_replaces_the_old_cassette_of_its_root_input() {
+    for (name, backend, _dir) in backends() {
+        let cassettes = ObjectStoreCassettes::new(Arc::clone(&backend), "s").with_supersede(true);
+        let first = cassettes.write(&trace(0)).await.unwrap();
+        let other_input = cassettes.write(&trace(4)).await.unwrap();
+        // The same input under another key is another recording.
+        let elsewhere = cassettes
+            .write(&common::simple_trace(
+                "elsewhere",
+                trace(0).root().input.clone(),
+            ))
+            .await
+            .unwrap();
+        // A handle that has never seen the old object learns its input by
+        // downloading it.
+        let fresh = ObjectStoreCassettes::new(Arc::clone(&backend), "s").with_supersede(true);
+        let second = fresh.write(&rerecorded(&trace(0), "again")).await.unwrap();
+        assert_ne!(second.hash, first.hash);
+        assert_eq!(
+            hashes(&cassettes, "chat").await,
+            BTreeSet::from([second.hash.clone(), other_input.hash.clone()]),
+            "{name}"
+        );
+        assert_eq!(
+            hashes(&cassettes, "elsewhere").await,
+            BTreeSet::from([elsewhere.hash.clone()]),
+            "{name}"
+        );
+        // Writing the same bytes again removes nothing.
+        fresh.write(&rerecorded(&trace(0), "again")).await.unwrap();
+        assert_eq!(hashes(&cassettes, "chat").await.len(), 2, "{name}");
+
+        // A damaged object is never taken for a superseded one.
+        let third = rerecorded(&trace(0), "third");
+        let damaged = ObjectPath::from(format!("s/chat/{}.json", "e".repeat(64)));
+        backend
+            .put(&damaged, PutPayload::from_static(b"{}"))
+            .await
+            .unwrap();
+        let third = cassettes.write(&third).await.unwrap();
+        let left: BTreeSet<String> = backend
+            .list(Some(&ObjectPath::from("s/chat")))
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(
+            left,
+            BTreeSet::from([
+                damaged.to_string(),
+                format!("s/chat/{}.json", third.hash),
+                format!("s/chat/{}.json", other_input.hash),
+            ]),
+            "{name}"
+        );
+
+        // Off (the default), old recordings stay.
+        let keeping = ObjectStoreCassettes::new(Arc::clone(&backend), "k");
+        let a = keeping.write(&trace(0)).await.unwrap();
+        let b = keeping.write(&rerecorded(&trace(0), "b")).await.unwrap();
+        assert_eq!(
+            hashes(&keeping, "chat").await,
+            BTreeSet::from([a.hash, b.hash]),
+            "{name}"
+        );
+    }
+}
+
+/// An in-memory backend that, the first time anything is deleted, also
+/// deletes `victim`: as if another writer of the same root input were
+/// superseding our new cassette at that very moment.
+#[derive(Debug)]
+struct RacingStore {
+    inner: Arc<InMemory>,
+    victim: std::sync::Mutex<Option<ObjectPath>>,
+}
+
+impl std::fmt::Display for RacingStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RacingStore({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for RacingStore {
+    async fn put_opts(
+        &self,
+        location: &ObjectPath,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &ObjectPath,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &ObjectPath,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<'static, object_store::Result<ObjectPath>>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<ObjectPath>> {
+        let victim = self.victim.lock().unwrap().take();
+        let inner = Arc::clone(&self.inner);
+        Box::pin(self.inner.delete_stream(locations).then(move |deleted| {
+            let inner = Arc::clone(&inner);
+            let victim = victim.clone();
+            async move {
+                if let Some(victim) = victim {
+                    inner.delete(&victim).await?;
+                }
+                deleted
+            }
+        }))
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &ObjectPath,
+        to: &ObjectPath,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+#[tokio::test]
+async fn a_writer_whose_new_cassette_a_racing_writer_deleted_puts_it_again() {
+    let racing = Arc::new(RacingStore {
+        inner: Arc::new(InMemory::new()),
+        victim: std::sync::Mutex::new(None),
+    });
+    let backend: Arc<dyn ObjectStore> = racing.clone();
+    // The other writer's re-recording is there first.
+    let theirs = ObjectStoreCassettes::new(Arc::clone(&backend), "r")
+        .write(&rerecorded(&trace(0), "theirs"))
+        .await
+        .unwrap();
+    let ours = rerecorded(&trace(0), "ours");
+    let (hash, _) = Store::open(TempStore::new().path())
+        .unwrap()
+        .encode(&ours)
+        .unwrap();
+    *racing.victim.lock().unwrap() = Some(ObjectPath::from(format!("r/chat/{hash}.json")));
+    // Ours deletes theirs; at that moment theirs deletes ours.
+    let written = ObjectStoreCassettes::new(Arc::clone(&backend), "r")
+        .with_supersede(true)
+        .write(&ours)
+        .await
+        .unwrap();
+    assert_eq!(written.hash, hash);
+    assert!(
+        racing.victim.lock().unwrap().is_none(),
+        "the race was staged"
+    );
+    let reader = ObjectStoreCassettes::new(backend, "r");
+    let left = hashes(&reader, "chat").await;
+    assert!(!left.contains(&theirs.hash));
+    assert_eq!(left, BTreeSet::from([hash]), "ours is put again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_rerecordings_of_one_root_input_leave_at_least_one() {
+    let backend: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    for round in 0..20 {
+        let prefix = format!("race{round}");
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let cassettes =
+                    ObjectStoreCassettes::new(Arc::clone(&backend), &prefix).with_supersede(true);
+                tokio::spawn(async move {
+                    cassettes
+                        .write(&rerecorded(&trace(0), &format!("writer {w}")))
+                        .await
+                        .unwrap()
+                        .hash
+                })
+            })
+            .collect();
+        let mut written = BTreeSet::new();
+        for writer in writers {
+            written.insert(writer.await.unwrap());
+        }
+        let reader = ObjectStoreCassettes::new(Arc::clone(&backend), &prefix);
+        let left = hashes(&reader, "chat").await;
+        assert!(!left.is_empty(), "round {round}: every re-recording lost");
+        assert!(left.is_subset(&written), "round {round}");
     }
 }
 
@@ -165,7 +543,6 @@ async fn an_invalid_trace_is_refused_before_any_put() {
 
 /// Every object under the backend's root, with its e-tag.
 async fn tags(backend: &dyn ObjectStore) -> BTreeMap<String, Option<String>> {
-    use futures::TryStreamExt as _;
     let all: Vec<_> = backend.list(None).try_collect().await.unwrap();
     all.into_iter()
         .map(|m| (m.location.to_string(), m.e_tag))
@@ -215,8 +592,8 @@ async fn concurrent_writers(cassettes: &ObjectStoreCassettes, overwrite_check: b
         .collect();
     assert_eq!(inputs, expected, "lost traces");
     let report = cassettes.verify().await.unwrap();
-    assert!(report.is_clean(), "{:?}", report.errors);
-    assert_eq!(report.ok, WRITERS * PER_WRITER + SHARED);
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.checked(), WRITERS * PER_WRITER + SHARED);
 
     if overwrite_check {
         round().await;
@@ -254,8 +631,8 @@ fn the_sink_writes_from_its_own_thread_and_flush_reports_losses() {
         .build()
         .unwrap();
     let report = rt.block_on(cassettes.verify()).unwrap();
-    assert!(report.is_clean(), "{:?}", report.errors);
-    assert_eq!(report.ok, 40);
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.checked(), 40);
     // A trace that cannot be written is refused on the caller's thread.
     assert!(
         sink.accept(Arc::new(common::simple_trace("", json!(1))))
@@ -318,7 +695,7 @@ async fn eight_concurrent_writers_on_s3_lose_and_overwrite_nothing() {
         "{refused:?}"
     );
     let report = cassettes.verify().await.unwrap();
-    assert!(report.is_clean(), "{:?}", report.errors);
+    assert!(report.is_clean(), "{report}");
 }
 
 #[test]
