@@ -13,7 +13,8 @@
 //! ```
 //! use std::sync::Arc;
 //! use rig_core::completion::CompletionRequest;
-//! use tracedeck::{Collector, Recorder, Script, ScriptedModel, with_span_result};
+//! use tracedeck::context::with_span_result;
+//! use tracedeck::{Collector, Recorder, Script, ScriptedModel};
 //!
 //! # tracedeck::testing::run_paused(async {
 //! let traces = Collector::new();
