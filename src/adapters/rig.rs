@@ -74,6 +74,10 @@
 //! clone of the same `completion_model`, which is cheap): each turn's calls
 //! then run in the turn's own task and land under its own span.
 
+// rig's traits return rig's own errors (`ProviderError`, `EncodeError`),
+// which are large; rig-core itself allows this lint.
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -88,9 +92,7 @@ use rig_core::error::{EncodeError, ProviderError};
 use rig_core::message::{Api, ToolChoice as RigToolChoice};
 use rig_core::operation::{Block, CallFragment, Completion, Finish};
 use rig_core::wire::document::{Reassemble, Serves};
-use rig_core::wire::{
-    Capabilities, Decoder, Descriptor, Flow, Mode, Out, Wire, WireEvent,
-};
+use rig_core::wire::{Capabilities, Decoder, Descriptor, Flow, Mode, Out, Wire, WireEvent};
 use serde_json::Value;
 
 use crate::model::{
@@ -106,9 +108,7 @@ const API: &str = "tracedeck";
 /// is a call to `model` made in the task that polls it. Hand it (or
 /// `.erase()` it) to anything that takes a rig model, such as
 /// `rig_agent::AgentBuilder::new`. See the [module docs](self).
-pub fn completion_model(
-    model: Arc<dyn Model>,
-) -> rig_core::Model<TracedeckWire, TracedeckWire> {
+pub fn completion_model(model: Arc<dyn Model>) -> rig_core::Model<TracedeckWire, TracedeckWire> {
     let wire = TracedeckWire::new(model);
     rig_core::Model::new(wire.clone(), wire)
 }
@@ -190,9 +190,15 @@ impl ReplayTarget for TracedeckWire {
             parallel_tool_calls: Mapping::of(parallel_tool_calls, |_| {
                 refused("parallel_tool_calls")
             }),
-            top_p: Mapping::of(top_p, |top_p| Mapping::Send(serde_json::json!({"top_p": top_p}))),
-            seed: Mapping::of(seed, |seed| Mapping::Send(serde_json::json!({"seed": seed}))),
-            stop: Mapping::of_stop(stop, |stop| Mapping::Send(serde_json::json!({"stop": stop}))),
+            top_p: Mapping::of(top_p, |top_p| {
+                Mapping::Send(serde_json::json!({"top_p": top_p}))
+            }),
+            seed: Mapping::of(seed, |seed| {
+                Mapping::Send(serde_json::json!({"seed": seed}))
+            }),
+            stop: Mapping::of_stop(stop, |stop| {
+                Mapping::Send(serde_json::json!({"stop": stop}))
+            }),
         }
     }
 
@@ -251,8 +257,10 @@ impl Transport<TracedeckWire> for TracedeckWire {
                 let response = call.await.map_err(provider_error)?;
                 let document = serde_json::to_value(&response).unwrap_or(Value::Null);
                 let parts = parts_of(response);
-                Ok(Opened::new(futures::stream::iter(parts.into_iter().map(Ok)))
-                    .with_document(document))
+                Ok(
+                    Opened::new(futures::stream::iter(parts.into_iter().map(Ok)))
+                        .with_document(document),
+                )
             }),
             Mode::Streaming => Opening::new(async move {
                 let open = model.stream(payload);

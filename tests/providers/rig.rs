@@ -29,6 +29,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tracedeck::adapters::rig::{TracedeckWire, completion_model};
+use tracedeck::context::with_span_result;
 use tracedeck::model::{ContentPart, FinishReason, ModelInfo, Role, ToolChoice, Usage};
 use tracedeck::replay::{CassetteModel, replay};
 use tracedeck::span::{Span, SpanKind, SpanStatus};
@@ -36,7 +37,6 @@ use tracedeck::{
     Collector, Mode, Model, ModelError, ModelRequest, Player, Recorder, Script, ScriptedModel,
     StreamPart, Trace, with_span,
 };
-use tracedeck::context::with_span_result;
 
 use crate::common::TempStore;
 
@@ -132,8 +132,8 @@ fn weather_model() -> ScriptedModel {
                     usage: Some(Usage::new(40, 9)),
                 }),
             Some(result) => {
-                let temp = serde_json::from_str::<Value>(&result).unwrap_or_default()["temp_c"]
-                    .clone();
+                let temp =
+                    serde_json::from_str::<Value>(&result).unwrap_or_default()["temp_c"].clone();
                 Script::new()
                     .open_after(step * 2)
                     .part_after(step, StreamPart::text(format!("It is {temp}°C")))
@@ -318,7 +318,10 @@ fn stream_script() -> Script {
 /// when it reached rig's consumer (from the call), and the folded response.
 async fn stream_through_rig(
     model: Arc<dyn Model>,
-) -> (Vec<(Duration, String)>, rig_core::completion::CompletionResponse) {
+) -> (
+    Vec<(Duration, String)>,
+    rig_core::completion::CompletionResponse,
+) {
     let rig = completion_model(model);
     let start = Instant::now();
     let mut stream = rig.stream(CompletionRequest::new("Say hello")).unwrap();
@@ -363,7 +366,10 @@ async fn a_streamed_call_reaches_rig_part_by_part_at_the_recorded_offsets() {
     assert!(span.streamed);
     assert_eq!(span.status, SpanStatus::Ok);
     assert_eq!(span.timing.ttft_us, Some(130_000));
-    assert_eq!(span.timing.duration_us, 165_000, "the stream was read to its end");
+    assert_eq!(
+        span.timing.duration_us, 165_000,
+        "the stream was read to its end"
+    );
     let text_offsets: Vec<u64> = span
         .parts
         .iter()
@@ -375,7 +381,8 @@ async fn a_streamed_call_reaches_rig_part_by_part_at_the_recorded_offsets() {
     // Replay: the parts reach rig at the recorded offsets, TTFT unchanged.
     let replayed = Collector::new();
     let player = Recorder::new(Player::from_traces("stream", traces), replayed.clone());
-    let (again, response) = with_span("stream", "hello", stream_through_rig(Arc::new(player))).await;
+    let (again, response) =
+        with_span("stream", "hello", stream_through_rig(Arc::new(player))).await;
     assert_eq!(again, texts);
     assert_eq!(response.text(), "Hello");
     let replayed_span = replayed.traces_for("stream")[0]
@@ -416,7 +423,9 @@ async fn a_unary_call_is_one_generate_span_with_the_response_as_raw() {
 async fn sixteen_concurrent_agent_turns_on_one_shared_model_attribute_exactly() {
     let recorded = Collector::new();
     let shared: Arc<dyn Model> = Arc::new(Recorder::new(weather_model(), recorded.clone()));
-    let cities: Vec<String> = (0..16).map(|i| format!("City{i:02}x{}", "y".repeat(i % 5))).collect();
+    let cities: Vec<String> = (0..16)
+        .map(|i| format!("City{i:02}x{}", "y".repeat(i % 5)))
+        .collect();
     let turns: Vec<_> = cities
         .iter()
         .map(|city| {
@@ -533,7 +542,8 @@ async fn a_model_error_is_rigs_error_with_its_message_and_is_recorded_as_an_erro
 
 #[tokio::test(start_paused = true)]
 async fn rigs_request_arrives_as_the_documented_model_request() {
-    let scripted = ScriptedModel::new(Script::text("ok")).with_info(ModelInfo::new("openai", MODEL));
+    let scripted =
+        ScriptedModel::new(Script::text("ok")).with_info(ModelInfo::new("openai", MODEL));
     let rig = completion_model(Arc::new(scripted.clone()));
     let call = rig_core::message::ToolCall::from_wire(
         "call_1",
