@@ -67,21 +67,36 @@
 //!
 //! # Agents and attribution
 //!
-//! rig-agent serves an `Agent`'s model calls from the agent's own bus,
-//! which whichever of the agent's runs is waiting polls. One turn at a time
-//! per `Agent` value, every call is attributed to the turn's span. For
-//! concurrent turns, build an `Agent` per turn over one shared model (a
-//! clone of the same `completion_model`, which is cheap): each turn's calls
-//! then run in the turn's own task and land under its own span.
+//! rig-agent serves an `Agent`'s model calls and tool calls from the
+//! agent's own bus, which whichever of the agent's runs is waiting polls.
+//! One turn at a time per `Agent` value, everything is attributed to the
+//! turn's span. When concurrent turns share one `Agent`, a call of one turn
+//! may be polled by another, so:
+//!
+//! - build the agent with [`agent`] (or add the [`Attribution`] hook
+//!   yourself): each turn notes its span in its own task before each model
+//!   call, and the call is made inside it, so every llm span lands under
+//!   its own turn;
+//! - a tool's body still runs wherever the bus is polled, so spans *inside*
+//!   a tool (a `with_span` in its `call`) may land under another turn of
+//!   the shared agent. For those to be exact too, build an `Agent` per turn
+//!   over one shared model (a clone of the same `completion_model`): each
+//!   turn's bus is then polled by that turn alone.
 
 // rig's traits return rig's own errors (`ProviderError`, `EncodeError`),
 // which are large; rig-core itself allows this lint.
 #![allow(clippy::result_large_err)]
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
+use rig_agent::AgentBuilder;
+use rig_agent::agent::{
+    AgentHook, CompletionCallAction, CompletionCallEvent, HookContext, RequestPatch,
+};
 use rig_core::completion::message::{
     AssistantContent, DocumentSourceKind, Image, MimeType, ToolResultContent, UserContent,
 };
@@ -95,6 +110,7 @@ use rig_core::wire::document::{Reassemble, Serves};
 use rig_core::wire::{Capabilities, Decoder, Descriptor, Flow, Mode, Out, Wire, WireEvent};
 use serde_json::Value;
 
+use crate::context::{InSpan, SpanContext, current_span};
 use crate::model::{
     ContentPart, FinishKind, FinishReason, ImageSource, Message, Model, ModelError, ModelInfo,
     ModelRequest, ModelResponse, ResponseAccumulator, ResponseFormat, Role, StreamPart, ToolChoice,
@@ -221,7 +237,7 @@ impl ReplayTarget for TracedeckWire {
 
 impl Wire for TracedeckWire {
     type Op = Completion;
-    type Payload = ModelRequest;
+    type Payload = WireCall;
     type Frame = StreamPart;
     type Decoder<'id> = PartDecoder;
     type Reassembler = PartDocument;
@@ -233,8 +249,12 @@ impl Wire for TracedeckWire {
             .replay(self)
     }
 
-    fn encode(&self, request: CompletionRequest, _mode: Mode) -> Result<ModelRequest, EncodeError> {
-        encode_request(request, &self.info.model)
+    fn encode(&self, mut request: CompletionRequest, _mode: Mode) -> Result<WireCall, EncodeError> {
+        let parent = take_parent(&mut request);
+        Ok(WireCall {
+            request: encode_request(request, &self.info.model)?,
+            parent,
+        })
     }
 
     fn decoder<'id>(&self) -> Self::Decoder<'id> {
@@ -247,13 +267,14 @@ impl Wire for TracedeckWire {
 }
 
 impl Transport<TracedeckWire> for TracedeckWire {
-    fn send(&self, payload: ModelRequest, exchange: Exchange) -> Opening<StreamPart> {
+    fn send(&self, payload: WireCall, exchange: Exchange) -> Opening<StreamPart> {
+        let WireCall { request, parent } = payload;
         let model = self.model.clone();
-        match exchange.mode {
-            // The model is called when rig first polls the opening, in the
-            // task that polls it: its current span is the call's parent.
-            Mode::Unary => Opening::new(async move {
-                let call = model.generate(payload);
+        // The model is called when rig first polls the opening, in the task
+        // that polls it: its current span is the call's parent.
+        let opening = match exchange.mode {
+            Mode::Unary => async move {
+                let call = model.generate(request);
                 let response = call.await.map_err(provider_error)?;
                 let document = serde_json::to_value(&response).unwrap_or(Value::Null);
                 let parts = parts_of(response);
@@ -261,14 +282,117 @@ impl Transport<TracedeckWire> for TracedeckWire {
                     Opened::new(futures::stream::iter(parts.into_iter().map(Ok)))
                         .with_document(document),
                 )
-            }),
-            Mode::Streaming => Opening::new(async move {
-                let open = model.stream(payload);
+            }
+            .boxed(),
+            Mode::Streaming => async move {
+                let open = model.stream(request);
                 let parts = open.await.map_err(provider_error)?;
                 Ok(Opened::new(parts.map(|part| part.map_err(provider_error))))
-            }),
+            }
+            .boxed(),
+        };
+        match parent {
+            // The turn that made the call, noted by `Attribution` in the
+            // turn's own task: the call is made inside its span, whichever
+            // task polls it.
+            Some(span) => Opening::new(opening.in_span(Some(span))),
+            None => Opening::new(opening),
         }
     }
+}
+
+/// What [`TracedeckWire`] hands its transport: the request, and the span
+/// of the turn that makes it when [`Attribution`] noted one.
+#[derive(Debug)]
+pub struct WireCall {
+    /// The request, as the model receives (and a recorder records) it.
+    pub request: ModelRequest,
+    /// The span the call is made in; `None`: the polling task's current span.
+    pub parent: Option<SpanContext>,
+}
+
+/// The `additional_params` key [`Attribution`] carries a turn's span under.
+/// The wire takes it out of the request before encoding it, so it is never
+/// sent, recorded or matched.
+const PARENT_PARAM: &str = "$tracedeck_parent";
+
+/// How many spans [`Attribution`] keeps for requests not yet encoded; past
+/// it the oldest is forgotten (a request that was never sent, say, because
+/// a later hook stopped the run).
+const MAX_PENDING_PARENTS: usize = 4096;
+
+/// The spans [`Attribution`] captured, by token, until the wire encodes the
+/// request that carries the token.
+static PARENTS: Mutex<BTreeMap<u64, SpanContext>> = Mutex::new(BTreeMap::new());
+static NEXT_PARENT: AtomicU64 = AtomicU64::new(0);
+
+fn parents() -> std::sync::MutexGuard<'static, BTreeMap<u64, SpanContext>> {
+    // Only whole entries are written under the lock: a poisoned one is still valid.
+    PARENTS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A rig-agent hook that carries the span of the turn that makes each model
+/// call to the call, for an `Agent` shared by concurrent turns.
+///
+/// rig-agent serves an agent's model calls from the agent's bus, which
+/// whichever of its runs is waiting polls, so without this hook a call of
+/// one turn can run (and be recorded) under another turn's span. The hook
+/// runs in the turn's own task just before each model call, notes the
+/// turn's current span, and the wire makes the call inside it. Add it with
+/// `AgentBuilder::add_hook(Attribution)`, or build the agent with
+/// [`agent`], which does. It only tags requests to a
+/// [`completion_model`]: another model would be sent the tag as a
+/// parameter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Attribution;
+
+impl AgentHook for Attribution {
+    fn name(&self) -> Option<String> {
+        Some("tracedeck::adapters::rig::Attribution".to_owned())
+    }
+
+    fn on_completion_call(
+        &self,
+        _ctx: &HookContext,
+        _event: CompletionCallEvent<'_>,
+    ) -> impl Future<Output = CompletionCallAction> + rig_core::wasm_compat::WasmCompatSend {
+        async {
+            let Some(span) = current_span() else {
+                return CompletionCallAction::Continue;
+            };
+            let token = NEXT_PARENT.fetch_add(1, Ordering::Relaxed);
+            {
+                let mut parents = parents();
+                parents.insert(token, span);
+                while parents.len() > MAX_PENDING_PARENTS {
+                    parents.pop_first();
+                }
+            }
+            CompletionCallAction::Patch(
+                RequestPatch::default()
+                    .additional_params(serde_json::json!({ PARENT_PARAM: token })),
+            )
+        }
+    }
+}
+
+/// A rig-agent `AgentBuilder` over [`completion_model`]`(model)` with the
+/// [`Attribution`] hook: each turn's model calls land under the turn's span
+/// even when concurrent turns share the built `Agent`.
+pub fn agent(model: Arc<dyn Model>) -> AgentBuilder {
+    AgentBuilder::new(completion_model(model)).add_hook(Attribution)
+}
+
+/// Takes [`Attribution`]'s tag out of `request`, and the span it names.
+fn take_parent(request: &mut CompletionRequest) -> Option<SpanContext> {
+    let Some(Value::Object(params)) = &mut request.additional_params else {
+        return None;
+    };
+    let token = params.remove(PARENT_PARAM)?.as_u64();
+    if params.is_empty() {
+        request.additional_params = None;
+    }
+    parents().remove(&token?)
 }
 
 /// A [`ModelError`] as rig's `ProviderError`, with the same message: an

@@ -634,3 +634,56 @@ fn the_wire_names_the_models_provider_and_id() {
     assert_eq!(model.name(), "anthropic");
     assert_eq!(model.id(), Some("claude"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_turns_on_one_shared_agent_attribute_exactly_with_the_attribution_hook() {
+    let recorded = Collector::new();
+    let shared: Arc<dyn Model> = Arc::new(Recorder::new(weather_model(), recorded.clone()));
+    // One agent for all turns: rig-agent serves its model calls from
+    // whichever turn polls its bus; `agent(..)` adds the `Attribution` hook.
+    let agent = Arc::new(
+        tracedeck::adapters::rig::agent(shared)
+            .preamble(PREAMBLE)
+            .tool(Weather)
+            .build(),
+    );
+    let cities: Vec<String> = (0..16)
+        .map(|i| format!("Town{i:02}x{}", "y".repeat(i % 5)))
+        .collect();
+    let turns: Vec<_> = cities
+        .iter()
+        .map(|city| {
+            let agent = agent.clone();
+            let question = format!("What's the weather in {city}?");
+            tokio::spawn(with_span_result(KEY, question.clone(), async move {
+                agent
+                    .prompt(question.as_str())
+                    .max_turns(3)
+                    .await
+                    .map(|response| response.output())
+                    .map_err(|error| error.to_string())
+            }))
+        })
+        .collect();
+    for (city, answer) in cities.iter().zip(futures::future::join_all(turns).await) {
+        assert!(answer.unwrap().unwrap().ends_with(&format!(" in {city}.")));
+    }
+
+    let traces = recorded.traces_for(KEY);
+    assert_eq!(traces.len(), 16);
+    for trace in &traces {
+        let root = trace.root();
+        let city = city_of(root.input.as_str().unwrap());
+        let llm = llm_spans(trace);
+        assert_eq!(llm.len(), 2, "{}", trace.render());
+        for span in llm {
+            assert_eq!(span.parent, Some(root.id));
+            let asked = span.input["messages"][0]["content"][0]["text"]
+                .as_str()
+                .unwrap();
+            assert_eq!(city_of(asked), city, "{}", trace.render());
+            // The hook's tag is taken out before the request is recorded.
+            assert_eq!(span.input.get("extra"), None);
+        }
+    }
+}
