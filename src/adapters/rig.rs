@@ -88,7 +88,6 @@
 #![allow(clippy::result_large_err)]
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -351,28 +350,25 @@ impl AgentHook for Attribution {
         Some("tracedeck::adapters::rig::Attribution".to_owned())
     }
 
-    fn on_completion_call(
+    async fn on_completion_call(
         &self,
         _ctx: &HookContext,
         _event: CompletionCallEvent<'_>,
-    ) -> impl Future<Output = CompletionCallAction> + rig_core::wasm_compat::WasmCompatSend {
-        async {
-            let Some(span) = current_span() else {
-                return CompletionCallAction::Continue;
-            };
-            let token = NEXT_PARENT.fetch_add(1, Ordering::Relaxed);
-            {
-                let mut parents = parents();
-                parents.insert(token, span);
-                while parents.len() > MAX_PENDING_PARENTS {
-                    parents.pop_first();
-                }
+    ) -> CompletionCallAction {
+        let Some(span) = current_span() else {
+            return CompletionCallAction::Continue;
+        };
+        let token = NEXT_PARENT.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut parents = parents();
+            parents.insert(token, span);
+            while parents.len() > MAX_PENDING_PARENTS {
+                parents.pop_first();
             }
-            CompletionCallAction::Patch(
-                RequestPatch::default()
-                    .additional_params(serde_json::json!({ PARENT_PARAM: token })),
-            )
         }
+        CompletionCallAction::Patch(
+            RequestPatch::default().additional_params(serde_json::json!({ PARENT_PARAM: token })),
+        )
     }
 }
 
