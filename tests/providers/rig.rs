@@ -394,6 +394,59 @@ async fn a_streamed_call_reaches_rig_part_by_part_at_the_recorded_offsets() {
     assert_eq!(replayed_span.parts, span.parts);
 }
 
+/// [`agent_turn`], streamed: `prompt(..).stream()`, answering the final
+/// response's output.
+async fn streamed_agent_turn(question: String, model: Arc<dyn Model>) -> Result<String, String> {
+    let agent = AgentBuilder::new(completion_model(model))
+        .preamble(PREAMBLE)
+        .tool(Weather)
+        .build();
+    let mut stream = agent.prompt(question.as_str()).max_turns(3).stream();
+    let mut answer = Err("no final response".to_owned());
+    while let Some(item) = stream.next().await {
+        if let rig_agent::agent::MultiTurnStreamItem::FinalResponse(response) =
+            item.map_err(|e| e.to_string())?
+        {
+            answer = Ok(response.output());
+        }
+    }
+    answer
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_streamed_agent_turn_records_streamed_calls_with_ttft_and_replays_them_unchanged() {
+    let store = TempStore::new();
+    let question = "What's the weather in Porto?".to_owned();
+    let recorder = Arc::new(Recorder::new(weather_model(), store.sink()));
+    let answer = with_span_result(
+        KEY,
+        &question,
+        streamed_agent_turn(question.clone(), recorder.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer, "It is 23°C in Porto.");
+    assert!(recorder.flush().await.is_clean());
+
+    let stored = store.traces(KEY).unwrap();
+    let trace = &stored.traces[0].trace;
+    let llm = llm_spans(trace);
+    assert_eq!(llm.len(), 2, "{}", trace.render());
+    // Porto: every step of its script is 10 + 35 % 40 = 45 ms. The tool
+    // call starts 45 ms after a 135 ms open; the answer's first text 45 ms
+    // after a 90 ms open.
+    assert!(
+        llm.iter()
+            .all(|s| s.streamed && s.parent == Some(trace.root().id))
+    );
+    assert_eq!(llm[0].timing.ttft_us, Some(180_000));
+    assert_eq!(llm[1].timing.ttft_us, Some(135_000));
+
+    // Replayed offline, the streamed turn is unchanged, times included.
+    let report = replay(&store, KEY, streamed_agent_turn).await.unwrap();
+    report.assert_unchanged();
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_unary_call_is_one_generate_span_with_the_response_as_raw() {
     let recorded = Collector::new();
