@@ -49,8 +49,11 @@
 //!    model boundary has no place for them); rig's other generation options
 //!    (reasoning effort, cache retention, service tier, verbosity,
 //!    parallel tool calls) are refused through rig's own
-//!    `OnUnsupported` policy. Content the boundary cannot hold (audio, a
-//!    file id) is a request error naming it, never a panic.
+//!    `OnUnsupported` policy. Media the boundary cannot carry is replaced
+//!    by rig's placeholder before encoding (images by URL or inline base64
+//!    are sent; a text document becomes its text); whatever still cannot
+//!    cross (a tool choice of two tools, non-object `additional_params`) is
+//!    a request error naming it, never a panic.
 //! 2. The transport calls the tracedeck model when rig first polls the
 //!    reply, in that same task: so the call's parent is the polling task's
 //!    current span (contract 1) and its t0 is the instant rig sent it. No

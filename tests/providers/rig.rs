@@ -678,6 +678,26 @@ async fn rigs_request_arrives_as_the_documented_model_request() {
     assert_eq!(scripted.requests().len(), 1);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_request_the_boundary_cannot_hold_is_rigs_request_error_naming_it() {
+    let scripted = ScriptedModel::new(Script::text("ok"));
+    let rig = completion_model(Arc::new(scripted.clone()));
+    let name = |n: &str| rig_core::message::ToolName::new(n).unwrap();
+    let two_tools =
+        CompletionRequest::new("hi").tool_choice(rig_core::message::ToolChoice::Specific {
+            function_names: vec![name("a"), name("b")],
+        });
+    let error = rig.call(two_tools).await.unwrap_err();
+    assert_eq!(error.kind(), rig_core::ErrorKind::Request);
+    assert!(error.to_string().contains("exactly one tool"), "{error}");
+
+    let mut not_an_object = CompletionRequest::new("hi");
+    not_an_object.additional_params = Some(json!(["a"]));
+    let error = rig.call(not_an_object).await.unwrap_err();
+    assert!(error.to_string().contains("additional_params"), "{error}");
+    assert!(scripted.requests().is_empty(), "the model is never called");
+}
+
 #[test]
 fn the_wire_names_the_models_provider_and_id() {
     let wire = TracedeckWire::new(Arc::new(
