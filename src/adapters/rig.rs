@@ -516,9 +516,13 @@ impl<'id> Decoder<'id, Completion, StreamPart> for PartDecoder {
                 )?;
             }
             StreamPart::ToolCallDelta { id, arguments } => {
-                let index = match self.calls.get(&id).copied().or(self.last_call) {
-                    Some(index) => index,
-                    None => {
+                // A delta names its call by id; one with no id continues the
+                // last call, and one with an id not seen yet opens a call.
+                let known = self.calls.get(&id).copied();
+                let index = match (known, self.last_call) {
+                    (Some(index), _) => index,
+                    (None, Some(last)) if id.is_empty() => last,
+                    (None, _) => {
                         out.end_run()?;
                         let index = out.fresh_index();
                         self.calls.insert(id.clone(), index);

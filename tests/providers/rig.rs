@@ -679,6 +679,63 @@ async fn rigs_request_arrives_as_the_documented_model_request() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn interleaved_tool_calls_and_text_reach_rig_as_their_own_blocks() {
+    let delta = |id: &str, arguments: &str| StreamPart::ToolCallDelta {
+        id: id.into(),
+        arguments: arguments.into(),
+    };
+    let script = Script::new()
+        .part(StreamPart::reasoning("Two cities."))
+        .part(StreamPart::text("Checking "))
+        .part(StreamPart::text("both."))
+        .part(StreamPart::ToolCallStart {
+            id: "call_a".into(),
+            name: "get_weather".into(),
+        })
+        .part(delta("call_a", "{\"city\":"))
+        .part(StreamPart::ToolCallStart {
+            id: "call_b".into(),
+            name: "get_weather".into(),
+        })
+        .part(delta("call_b", "{\"city\":\"Rome\"}"))
+        .part(delta("call_a", "\"Oslo\"}"))
+        .part(StreamPart::Finish {
+            reason: FinishReason::tool_calls(),
+            usage: None,
+        });
+    let rig = completion_model(Arc::new(ScriptedModel::new(script)));
+    for streamed in [false, true] {
+        let response = if streamed {
+            rig.stream(CompletionRequest::new("hi"))
+                .unwrap()
+                .finish()
+                .await
+                .unwrap()
+        } else {
+            rig.call(CompletionRequest::new("hi")).await.unwrap()
+        };
+        assert_eq!(response.reasoning(), "Two cities.");
+        assert_eq!(response.text(), "Checking both.");
+        let calls: Vec<(String, Value)> = response
+            .tool_calls()
+            .map(|c| (c.id.wire().into_owned(), c.function.arguments_value()))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                ("call_a".to_owned(), json!({"city": "Oslo"})),
+                ("call_b".to_owned(), json!({"city": "Rome"}))
+            ],
+            "streamed: {streamed}"
+        );
+        assert_eq!(
+            response.finish_reason(),
+            Some(rig_core::completion::FinishReason::ToolCalls)
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_request_the_boundary_cannot_hold_is_rigs_request_error_naming_it() {
     let scripted = ScriptedModel::new(Script::text("ok"));
     let rig = completion_model(Arc::new(scripted.clone()));
