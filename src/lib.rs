@@ -79,7 +79,7 @@
 //! | [`cassette`] | the content-addressed [`Store`] of traces, its background [`StoreSink`](cassette::StoreSink), [`Redaction`](cassette::Redaction), [`CassetteError`](cassette::CassetteError), verify reports |
 //! | [`replay`](mod@replay) | the [`Player`], [`Mode`]s, [`CassetteModel`], the [`replay()`] engine ([`Replayer`](replay::Replayer) for options), its [`ReplayReport`] and [`TraceOutcome`](replay::TraceOutcome)s, [`ReplayError`](replay::ReplayError), [`PlaybackOptions`](replay::PlaybackOptions) |
 //! | [`providers`] | the HTTP adapters [`OpenAi`], [`OpenAiResponses`], [`Anthropic`], their [`ApiKey`](providers::ApiKey) and errors (feature `http`, on by default); the SSE reader and per-API stream decoders (always) |
-//! | `adapters` | (feature `async-openai`) `adapters::async_openai::client`: an `async_openai::Client` whose chat completions are served in process by any tracedeck [`Model`] |
+//! | `adapters` | (feature `async-openai`) `adapters::async_openai::client`: an `async_openai::Client` whose chat completions are served in process by any tracedeck [`Model`]; (feature `rig`) `adapters::rig::completion_model`: a rig completion model, for rig's agents, served the same way |
 //! | [`testing`] | [`ScriptedModel`], [`Script`]; `testing::run_paused` and the loopback `SseServer` / `OpenAiSimulator` (feature `testing`); proptest strategies (feature `proptest`) |
 //!
 //! ## Contracts
@@ -139,8 +139,8 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "async-openai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "async-openai")))]
+#[cfg(any(feature = "async-openai", feature = "rig"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "async-openai", feature = "rig"))))]
 pub mod adapters;
 pub mod cassette;
 pub mod context;

@@ -8,7 +8,14 @@
 //! - [`async_openai`] (feature `async-openai`): an `async_openai::Client`
 //!   whose chat completions, streamed or not, are served by a tracedeck model
 //!   through async-openai's tower seam; no server, no socket.
+//! - [`rig`] (feature `rig`): a rig completion model (for rig's agents,
+//!   tools included) whose calls, unary or streamed, are served by a
+//!   tracedeck model in the calling task.
 
 #[cfg(feature = "async-openai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async-openai")))]
 pub mod async_openai;
+
+#[cfg(feature = "rig")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rig")))]
+pub mod rig;

@@ -152,8 +152,44 @@ pub(crate) fn to_value_within<T: Serialize + ?Sized>(
     match serde_json::to_writer(&mut counter, value) {
         Err(_) if counter.too_deep => Ok(None),
         // Any other failure is reported as `to_value` reports it.
-        _ => serde_json::to_value(value).map(Some),
+        _ => serde_json::to_value(value).map(|v| Some(sorted_keys(v))),
     }
+}
+
+/// Whether serde_json's maps keep insertion order: its `preserve_order`
+/// feature, which any crate in the build may turn on (rig-core does).
+fn maps_keep_insertion_order() -> bool {
+    static ORDERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ORDERED.get_or_init(|| {
+        let mut map = serde_json::Map::new();
+        map.insert("b".into(), Value::Null);
+        map.insert("a".into(), Value::Null);
+        map.keys().next().map(String::as_str) == Some("b")
+    })
+}
+
+/// `value` with every object's keys in sorted order, as serde_json keeps
+/// them without `preserve_order`, so span JSON (and every render, preview
+/// and diff of it) reads the same whichever features the build turns on.
+/// Free where maps are sorted already. Only for values within
+/// [`MAX_JSON_DEPTH`] (it recurses as deep as the value nests).
+pub(crate) fn sorted_keys(value: Value) -> Value {
+    if !maps_keep_insertion_order() {
+        return value;
+    }
+    fn sort(value: Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+                // Keys of one map are unique, so an unstable sort is deterministic.
+                entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                Value::Object(entries.into_iter().map(|(k, v)| (k, sort(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.into_iter().map(sort).collect()),
+            other => other,
+        }
+    }
+    sort(value)
 }
 
 /// The key of the object [`with_span`](crate::with_span) records in place
@@ -233,7 +269,7 @@ fn to_span_json_of_typed<'a, T: Serialize + ?Sized>(
             || json_depth(v) + TYPED_LEVELS_ABOVE_VALUES <= MAX_JSON_DEPTH
     });
     if shallow {
-        serde_json::to_value(value)
+        serde_json::to_value(value).map(sorted_keys)
     } else {
         to_span_json(value)
     }
@@ -349,6 +385,41 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// Span JSON lists keys sorted even when a crate in the build turns on
+    /// serde_json's `preserve_order` (rig-core does, under `--all-features`).
+    #[test]
+    fn span_json_keys_are_sorted_whatever_serde_jsons_features() {
+        #[derive(serde::Serialize)]
+        struct Unsorted {
+            zeta: u8,
+            alpha: Inner,
+        }
+        #[derive(serde::Serialize)]
+        struct Inner {
+            yankee: u8,
+            bravo: u8,
+        }
+        let value = Unsorted {
+            zeta: 1,
+            alpha: Inner {
+                yankee: 2,
+                bravo: 3,
+            },
+        };
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        let span = to_span_json(&value).unwrap();
+        assert_eq!(keys(&span), ["alpha", "zeta"]);
+        assert_eq!(keys(&span["alpha"]), ["bravo", "yankee"]);
+        let request = crate::model::ModelRequest::new("m").system("s");
+        let span = request_to_span_json(&request).unwrap();
+        let sorted = {
+            let mut k = keys(&span);
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&span), sorted);
+    }
 
     #[test]
     fn sorts_nested_keys_and_is_insensitive_to_insertion_order() {

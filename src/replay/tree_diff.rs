@@ -144,14 +144,16 @@ pub(crate) fn span_paths(trace: &Trace) -> Vec<(String, &Span)> {
 
 /// What of a span counts as its content when trees are compared.
 fn content(span: &Span) -> Value {
-    json!({
+    // Sorted as a build without serde_json's `preserve_order` keeps them,
+    // so the diffs read the same in every build.
+    crate::json::canonical::sorted_keys(json!({
         "kind": span.kind,
         "status": span.status,
         "streamed": span.streamed,
         "input": span.input,
         "output": span.output,
         "error": span.error,
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@ mod codec;
 mod common;
 mod conformance;
 mod depth;
+#[cfg(feature = "rig")]
+mod rig;
 mod secrets;
 mod sse_server;
 mod ttft;

@@ -194,7 +194,9 @@ async fn chat_turn(model: &dyn Model, question: &str) -> Result<String, ModelErr
     };
     let weather = with_span("tool/get_weather", &call.arguments, async {
         tokio::time::sleep(MS * 120).await;
-        json!({"city": "Paris", "temp_c": 18, "sky": "lightly cloudy"})
+        // Keys in sorted order: the tool result is this value's JSON text,
+        // the same whether or not serde_json keeps insertion order.
+        json!({"city": "Paris", "sky": "lightly cloudy", "temp_c": 18})
     })
     .await;
     let follow_up = first
