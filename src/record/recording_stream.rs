@@ -13,8 +13,8 @@ use crate::span::SpanStatus;
 /// its first error, or (as cancelled) when dropped early.
 ///
 /// This is the per-part hot path: per part it reads the clock once and keeps
-/// one clone of the part. Work that can wait (the request's JSON) is done
-/// while the inner stream has nothing to give.
+/// one clone of the part. No JSON is built on it: the request and the
+/// summarized response stay typed until the finished trace is read.
 pub(crate) struct RecordingStream {
     inner: PartStream,
     span: LiveSpan,
@@ -31,11 +31,7 @@ impl Stream for RecordingStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let Poll::Ready(item) = this.inner.as_mut().poll_next(cx) else {
-            // Nothing to pass on: a moment to spare for deferred work.
-            this.span.settle_input();
-            return Poll::Pending;
-        };
+        let item = futures::ready!(this.inner.as_mut().poll_next(cx));
         if this.span.is_ended() {
             return Poll::Ready(item);
         }
