@@ -138,13 +138,23 @@ pub(crate) fn present_value<'de, D: serde::Deserializer<'de>, T: Deserialize<'de
 }
 
 impl Span {
-    /// The request of an `llm` span, if its input decodes as one.
+    /// The request of an `llm` span, if its input decodes as one. A
+    /// recorded call's input not yet read as JSON is copied as it was kept,
+    /// typed, without building its JSON.
     pub fn request(&self) -> Option<ModelRequest> {
+        if let Some(req) = self.input.typed_request() {
+            return Some(req);
+        }
         ModelRequest::deserialize(self.input.as_value()).ok()
     }
 
-    /// The response of an `llm` span, if its output decodes as one.
+    /// The response of an `llm` span, if its output decodes as one. A
+    /// recorded call's output not yet read as JSON is copied as it was
+    /// kept, typed, without building its JSON.
     pub fn response(&self) -> Option<ModelResponse> {
+        if let Some(response) = self.output.as_ref().and_then(SpanValue::typed_response) {
+            return Some(response);
+        }
         self.output
             .as_ref()
             .and_then(|o| ModelResponse::deserialize(o.as_value()).ok())

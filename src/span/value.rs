@@ -140,6 +140,46 @@ impl SpanValue {
         }
     }
 
+    /// A copy of the call's typed request this value was made from, while
+    /// its JSON is not built: what decoding the JSON would give, without
+    /// building it. `None` otherwise.
+    pub(crate) fn typed_request(&self) -> Option<ModelRequest> {
+        self.with_source(|source| match source {
+            // The recorder kept a request within the depth limit (or its
+            // marker stand-in), so its JSON is exactly the request serialized.
+            Source::Request(req) => Some(req.clone()),
+            Source::Response(_) => None,
+        })
+    }
+
+    /// As [`typed_request`](SpanValue::typed_request), for a call's response.
+    pub(crate) fn typed_response(&self) -> Option<ModelResponse> {
+        self.with_source(|source| match source {
+            // A response past the depth limit is the `$too_deep` marker as
+            // JSON, which decodes as no response: left to the JSON path.
+            Source::Response(response)
+                if crate::json::canonical::response_within_limit(response) =>
+            {
+                Some(response.clone())
+            }
+            _ => None,
+        })
+    }
+
+    fn with_source<T>(&self, f: impl FnOnce(&Source) -> Option<T>) -> Option<T> {
+        let Repr::Deferred(deferred) = &self.0 else {
+            return None;
+        };
+        if deferred.json.get().is_some() {
+            return None;
+        }
+        let source = deferred
+            .source
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        source.as_ref().and_then(f)
+    }
+
     /// The JSON, owned (moved out, or cloned when it is shared with a clone).
     pub fn into_value(self) -> Value {
         match self.0 {
@@ -278,8 +318,10 @@ mod tests {
         assert!(!value.is_built());
         let clone = value.clone();
         let eager = crate::json::canonical::request_to_span_json(&request()).unwrap();
+        assert_eq!(value.typed_request(), Some(request()));
         assert_eq!(*value, eager);
         assert!(value.is_built());
+        assert_eq!(value.typed_request(), None, "built: read as JSON");
         assert!(clone.is_built(), "clones share the built JSON");
         assert_eq!(
             serde_json::to_vec(&clone).unwrap(),
@@ -301,6 +343,11 @@ mod tests {
             arguments: deep,
         });
         let value = SpanValue::deferred_response(response.clone());
+        // Its JSON is the marker, which decodes as no response: no typed copy.
+        assert_eq!(value.typed_response(), None);
+        let shallow = ModelResponse::text(ModelInfo::new("p", "m"), "t");
+        let typed = SpanValue::deferred_response(shallow.clone()).typed_response();
+        assert_eq!(typed, Some(shallow));
         let exact = crate::json::canonical::to_span_json(&response).unwrap();
         assert!(crate::json::canonical::find_too_deep_marker(&exact).is_some());
         assert_eq!(value, exact);

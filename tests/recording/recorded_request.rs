@@ -158,6 +158,11 @@ async fn a_calls_json_is_built_when_the_trace_is_first_read_not_on_the_calls_tas
     let output = call.output.as_ref().expect("a streamed call's summary");
     assert!(!call.input.is_built(), "the request is still typed");
     assert!(!output.is_built(), "the summary is still typed");
+    // The typed request and response (what exporters read) need no JSON.
+    assert_eq!(call.request(), Some(request()));
+    let response = call.response().expect("the summary decodes");
+    assert_eq!(serde_json::to_value(&response).unwrap(), summary(model.info()));
+    assert!(!call.input.is_built() && !output.is_built());
 
     assert_eq!(call.input, serde_json::to_value(request()).unwrap());
     assert_eq!(*output, summary(model.info()));
