@@ -379,6 +379,16 @@ fn summarize_stream(span: &Span) -> Option<SpanValue> {
         .clone()
         .unwrap_or_else(|| ModelInfo::new("unknown", "unknown"));
     let mut acc = ResponseAccumulator::new(model);
+    // One allocation for the text instead of one per doubling.
+    let text: usize = span
+        .parts
+        .iter()
+        .map(|p| match &p.part {
+            StreamPart::TextDelta { text } => text.len(),
+            _ => 0,
+        })
+        .sum();
+    acc.reserve_text(text);
     for p in &span.parts {
         acc.push(&p.part);
     }
