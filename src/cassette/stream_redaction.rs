@@ -380,7 +380,8 @@ mod tests {
     }
 
     fn assert_adds_up(span: &Span) {
-        let output: ModelResponse = serde_json::from_value(span.output.clone().unwrap().into()).unwrap();
+        let output: ModelResponse =
+            serde_json::from_value(span.output.clone().unwrap().into()).unwrap();
         assert_eq!(added_up(&span.parts), output, "{span:#?}");
     }
 

@@ -309,7 +309,10 @@ mod tests {
     use crate::model::{ModelInfo, ToolCall};
 
     fn request() -> ModelRequest {
-        ModelRequest::new("m").system("s").user("hi").temperature(0.5)
+        ModelRequest::new("m")
+            .system("s")
+            .user("hi")
+            .temperature(0.5)
     }
 
     #[test]

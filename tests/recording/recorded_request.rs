@@ -15,9 +15,9 @@ use futures::StreamExt;
 use serde_json::json;
 use tokio::time::timeout;
 use tracedeck::model::{Message, ToolDefinition};
-use tracedeck::span::SpanStatus;
 use tracedeck::model::{ModelInfo, ResponseAccumulator};
 use tracedeck::sink::Tee;
+use tracedeck::span::SpanStatus;
 use tracedeck::{
     Collector, Model, ModelError, ModelRequest, Recorder, Script, ScriptedModel, StreamPart, Trace,
 };
@@ -161,7 +161,10 @@ async fn a_calls_json_is_built_when_the_trace_is_first_read_not_on_the_calls_tas
     // The typed request and response (what exporters read) need no JSON.
     assert_eq!(call.request(), Some(request()));
     let response = call.response().expect("the summary decodes");
-    assert_eq!(serde_json::to_value(&response).unwrap(), summary(model.info()));
+    assert_eq!(
+        serde_json::to_value(&response).unwrap(),
+        summary(model.info())
+    );
     assert!(!call.input.is_built() && !output.is_built());
 
     assert_eq!(call.input, serde_json::to_value(request()).unwrap());
