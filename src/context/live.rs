@@ -167,6 +167,11 @@ pub(crate) struct LiveSpan {
     real_clock: Option<ClockPair>,
 }
 
+/// The most parts [`LiveSpan::reserve_parts`] makes room for ahead: a
+/// stream's size hint is only a hint, and a wrong one must not cost more
+/// than a few hundred KiB.
+const MAX_RESERVED_PARTS: usize = 4096;
+
 fn micros(from: Instant, to: Instant) -> u64 {
     u64::try_from(to.saturating_duration_since(from).as_micros()).unwrap_or(u64::MAX)
 }
@@ -294,6 +299,14 @@ impl LiveSpan {
         let offset = micros(self.start, now);
         if let Some(span) = &mut self.span {
             span.timing.opened_us = Some(offset);
+        }
+    }
+
+    /// Makes room for `parts` more parts (at most [`MAX_RESERVED_PARTS`]),
+    /// so keeping them does not copy the list as it grows.
+    pub(crate) fn reserve_parts(&mut self, parts: usize) {
+        if let Some(span) = &mut self.span {
+            span.parts.reserve(parts.min(MAX_RESERVED_PARTS));
         }
     }
 

@@ -21,7 +21,10 @@ pub(crate) struct RecordingStream {
 }
 
 impl RecordingStream {
-    pub(crate) fn new(inner: PartStream, span: LiveSpan) -> Self {
+    pub(crate) fn new(inner: PartStream, mut span: LiveSpan) -> Self {
+        // A stream that knows how many parts it has (a replayed one, say)
+        // gets room for them at once: no copies of the kept parts as they grow.
+        span.reserve_parts(inner.size_hint().0);
         Self { inner, span }
     }
 }
