@@ -14,20 +14,23 @@ use crate::model::{ModelRequest, ModelResponse};
 /// a JSON [`Value`], read through `Deref` (`span.input["model"]`,
 /// `span.input.as_str()`, `&*span.input`).
 ///
-/// A call's request and its response are kept as they are, typed, when the
-/// call ends, and become JSON only the first time the value is read, by
-/// whoever reads it first: a store's writer thread rather than the model
-/// call's task. The JSON is built once and shared by every clone (clones
+/// A [`Recorder`](crate::Recorder) keeps a call's request as it is, typed,
+/// when the call is made, and the response when it ends (for a stream, what
+/// its parts add up to); each becomes JSON only the first time the value is
+/// read, by whoever reads it first: a store's writer thread rather than the
+/// model call's task. [`Span::request`](super::Span::request) and
+/// [`Span::response`](super::Span::response) copy the typed values without
+/// building JSON. The JSON is built once and shared by every clone (clones
 /// of a value not yet read are a reference count), so a trace handed to
 /// several sinks is turned into JSON once. The JSON is the request or
 /// response serialized, with the `$too_deep` marker in place of a value
 /// nested deeper than [`MAX_JSON_DEPTH`](crate::json::MAX_JSON_DEPTH), as
 /// it was when it was built at the end of the call.
 ///
-/// It serializes, compares (`==` with a `SpanValue` or a `Value`), prints
-/// and hashes as the JSON it stands for, so a cassette holds exactly the
-/// bytes it held when spans held `Value`s. Build one from JSON with
-/// `.into()`:
+/// It serializes, compares (`==` with a `SpanValue` or a `Value`) and
+/// prints as the JSON it stands for, so a cassette holds exactly the bytes
+/// it held when spans held `Value`s. Build one from JSON with `.into()`;
+/// read an `Option<SpanValue>` as an `Option<&Value>` with `.as_deref()`:
 ///
 /// ```
 /// use serde_json::json;
@@ -36,6 +39,8 @@ use crate::model::{ModelRequest, ModelResponse};
 /// assert_eq!(input["city"], "Lyon");
 /// assert_eq!(input, json!({"city": "Lyon"}));
 /// assert_eq!(serde_json::to_string(&input).unwrap(), r#"{"city":"Lyon"}"#);
+/// let output: Option<SpanValue> = Some(json!("done").into());
+/// assert_eq!(output.as_deref().and_then(|o| o.as_str()), Some("done"));
 /// ```
 ///
 /// Writing through `DerefMut` (`*span.input = json!(..)`, redaction)
