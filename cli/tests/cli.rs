@@ -273,7 +273,8 @@ fn verify_flags_a_secret_in_a_well_formed_cassette() {
     let (_tmp, dir) = copy_of_examples();
     let store = Store::open(&dir).unwrap();
     let mut trace = store.load(&TRIAGE_ADA[..8]).unwrap().trace;
-    trace.spans[0].input = serde_json::json!({"api_key": "sk-proj-abcdefghijklmnopqrstuvwxyz0123"});
+    trace.spans[0].input =
+        serde_json::json!({"api_key": "sk-proj-abcdefghijklmnopqrstuvwxyz0123"}).into();
     let leaked = store.write(&trace).unwrap();
 
     let run = tracedeck(&["verify", dir.to_str().unwrap()]);
@@ -640,7 +641,7 @@ fn ls_shows_the_commit_time_of_tracked_cassettes_and_labels_file_times() {
     // row says where its time comes from.
     let store = Store::open(&dir).unwrap();
     let mut trace = store.load(TRIAGE_SAM).unwrap().trace;
-    trace.spans[0].input = serde_json::json!({"customer": "Lin", "body": "new"});
+    trace.spans[0].input = serde_json::json!({"customer": "Lin", "body": "new"}).into();
     store.write(&trace).unwrap();
     let mixed = tracedeck(&["ls", dir.to_str().unwrap()]);
     assert!(

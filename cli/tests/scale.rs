@@ -63,7 +63,8 @@ fn generate(dir: &Path) -> (Vec<String>, u64) {
         let mut trace = base.clone();
         trace.spans[0].key = key;
         for i in 0..TRACES / KEYS {
-            trace.spans[0].input = Value::String(format!("turn {k}-{i}: release notes owner"));
+            trace.spans[0].input =
+                Value::String(format!("turn {k}-{i}: release notes owner")).into();
             let (hash, bytes) = store.encode(&trace).expect("encodes");
             std::fs::write(folder.join(format!("{hash}.json")), &bytes).expect("writes");
             total += bytes.len() as u64;

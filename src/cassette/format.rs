@@ -237,8 +237,8 @@ fn shrink_trace(trace: &mut Trace) {
     let mut values: Vec<&mut Value> = Vec::new();
     for span in &mut trace.spans {
         span.parts.shrink_to_fit();
-        values.push(&mut span.input);
-        values.extend(span.output.as_mut());
+        values.push(&mut *span.input);
+        values.extend(span.output.as_deref_mut());
     }
     while let Some(value) = values.pop() {
         match value {

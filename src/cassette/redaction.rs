@@ -148,7 +148,7 @@ impl Redaction {
                 self.apply_to_part(part);
             }
             if let Some((output, parts)) = before {
-                align_stream(span, output.as_ref(), &parts, &self.placeholder);
+                align_stream(span, output.as_deref(), &parts, &self.placeholder);
             }
         }
     }
@@ -224,8 +224,8 @@ mod tests {
     fn trace_with(input: Value, output: Value, parts: Vec<RecordedPart>) -> Trace {
         Trace {
             spans: vec![Span {
-                input,
-                output: Some(output),
+                input: input.into(),
+                output: Some(output.into()),
                 streamed: true,
                 parts,
                 ..Span::fixture(0, None, "k", SpanKind::Llm)
@@ -249,7 +249,7 @@ mod tests {
             span.input,
             json!({"extra": {"token": "[REDACTED]"}, "model": "m"})
         );
-        assert_eq!(span.output, Some(json!({"text": "[REDACTED]"})));
+        assert_eq!(span.output, Some(json!({"text": "[REDACTED]"}).into()));
     }
 
     #[test]

@@ -107,7 +107,7 @@ fn align_piece(
     placeholder: &str,
 ) {
     let field = piece.field();
-    let changed_in_output = output_change(before, span.output.as_ref(), &|o| o.get(field));
+    let changed_in_output = output_change(before, span.output.as_deref(), &|o| o.get(field));
     let changed_in_parts = span
         .parts
         .iter()
@@ -127,7 +127,7 @@ fn align_piece(
     let Some(&carrier) = carriers.first() else {
         // Nothing was streamed: an empty output hid nothing and stays empty.
         let was_empty = before.and_then(|b| b.get(field)).and_then(Value::as_str) == Some("");
-        if let (true, Some(Value::Object(output))) = (was_empty, &mut span.output) {
+        if let (true, Some(Value::Object(output))) = (was_empty, span.output.as_deref_mut()) {
             output.insert(field.to_owned(), Value::String(String::new()));
         }
         return;
@@ -145,7 +145,7 @@ fn align_piece(
             };
         }
     }
-    if let Some(Value::Object(output)) = &mut span.output {
+    if let Some(Value::Object(output)) = span.output.as_deref_mut() {
         output.insert(field.to_owned(), Value::String(hidden));
     }
 }
@@ -227,7 +227,7 @@ fn align_tool_name(
         StreamPart::ToolCallStart { name, .. } => Some(name.clone()),
         _ => None,
     };
-    let changed_in_output = output_change(before, span.output.as_ref(), &|o| {
+    let changed_in_output = output_change(before, span.output.as_deref(), &|o| {
         tool_call_field(o, call, "name")
     });
     let changed_in_parts = starts
@@ -270,7 +270,7 @@ fn align_tool_arguments(
         StreamPart::ToolCallDelta { arguments, .. } => Some(arguments.clone()),
         _ => None,
     };
-    let changed_in_output = output_change(before, span.output.as_ref(), &|o| {
+    let changed_in_output = output_change(before, span.output.as_deref(), &|o| {
         tool_call_field(o, call, "arguments")
     });
     let changed_in_parts = deltas
@@ -363,8 +363,8 @@ mod tests {
         let output = serde_json::to_value(added_up(&parts)).unwrap();
         Trace {
             spans: vec![Span {
-                input: json!({}),
-                output: Some(output),
+                input: json!({}).into(),
+                output: Some(output.into()),
                 model: Some(ModelInfo::new("p", "m")),
                 streamed: true,
                 parts,
@@ -380,7 +380,8 @@ mod tests {
     }
 
     fn assert_adds_up(span: &Span) {
-        let output: ModelResponse = serde_json::from_value(span.output.clone().unwrap()).unwrap();
+        let output: ModelResponse =
+            serde_json::from_value(span.output.clone().unwrap().into()).unwrap();
         assert_eq!(added_up(&span.parts), output, "{span:#?}");
     }
 

@@ -5,7 +5,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde_json::Value;
 use tokio::time::Instant;
 
 use super::real_clock::{ClockPair, PausedClock};
@@ -13,7 +12,7 @@ use crate::model::{
     CallNote, ModelError, ModelInfo, ModelRequest, ResponseAccumulator, StreamPart,
 };
 use crate::sink::{SinkError, SinkHandle};
-use crate::span::{RecordedPart, Span, SpanId, SpanKind, SpanStatus, Timing, Trace};
+use crate::span::{RecordedPart, Span, SpanId, SpanKind, SpanStatus, SpanValue, Timing, Trace};
 
 /// A trace that has not finished: its clock origin, id counter, finished
 /// spans, and the sinks that get it when its last open span or hold ends.
@@ -148,9 +147,9 @@ impl std::fmt::Debug for SpanContext {
 pub(crate) struct SpanStart {
     pub key: String,
     pub kind: SpanKind,
-    /// The input as JSON; a call's request is added after with
-    /// [`LiveSpan::describe_call`], so its JSON is built off the hot path.
-    pub input: Value,
+    /// The input; a call's request is added after with
+    /// [`LiveSpan::describe_call`], kept typed.
+    pub input: SpanValue,
     pub model: Option<ModelInfo>,
     pub streamed: bool,
 }
@@ -161,14 +160,17 @@ pub(crate) struct LiveSpan {
     trace: Arc<LiveTrace>,
     start: Instant,
     span: Option<Span>,
-    /// A call's request not yet turned into the span's JSON input.
-    pending_request: Option<ModelRequest>,
     /// When the last part at or after the finish part arrived.
     finished_at: Option<Instant>,
     /// Both clocks at the start of a live call, to check at its end that
     /// tokio's clock followed real time.
     real_clock: Option<ClockPair>,
 }
+
+/// The most parts [`LiveSpan::reserve_parts`] makes room for ahead: a
+/// stream's size hint is only a hint, and a wrong one must not cost more
+/// than a few hundred KiB.
+const MAX_RESERVED_PARTS: usize = 4096;
 
 fn micros(from: Instant, to: Instant) -> u64 {
     u64::try_from(to.saturating_duration_since(from).as_micros()).unwrap_or(u64::MAX)
@@ -232,7 +234,6 @@ impl LiveSpan {
             trace,
             start: now,
             finished_at: None,
-            pending_request: None,
             real_clock: None,
             span: Some(Span {
                 id,
@@ -262,25 +263,14 @@ impl LiveSpan {
         }
     }
 
-    /// Turns a call's request into the span's JSON input, if not done yet.
-    /// Cheap when there is nothing left to do.
-    pub(crate) fn settle_input(&mut self) {
-        let Some(req) = self.pending_request.take() else {
-            return;
-        };
-        if let Some(span) = &mut self.span {
-            span.input = crate::json::canonical::request_to_span_json(&req)
-                .unwrap_or_else(|e| Value::String(e.to_string()));
-        }
-    }
-
     /// Sets a call's request and the model it is made to (before it ends).
-    /// The request is kept as it is and becomes JSON later, in
-    /// [`settle_input`](LiveSpan::settle_input), off the path to the first part.
+    /// The request is kept as it is, typed: it becomes the span's JSON input
+    /// when the finished span is first read (by a sink's writer thread, say),
+    /// never on the call's own task (see [`SpanValue`]).
     pub(crate) fn describe_call(&mut self, req: ModelRequest, model: ModelInfo) {
         if let Some(span) = &mut self.span {
             span.model = Some(model);
-            self.pending_request = Some(req);
+            span.input = SpanValue::deferred_request(req);
         }
     }
 
@@ -312,6 +302,14 @@ impl LiveSpan {
         }
     }
 
+    /// Makes room for `parts` more parts (at most [`MAX_RESERVED_PARTS`]),
+    /// so keeping them does not copy the list as it grows.
+    pub(crate) fn reserve_parts(&mut self, parts: usize) {
+        if let Some(span) = &mut self.span {
+            span.parts.reserve(parts.min(MAX_RESERVED_PARTS));
+        }
+    }
+
     /// A part arrived at `now`.
     pub(crate) fn part(&mut self, part: &StreamPart, now: Instant) {
         let offset = micros(self.start, now);
@@ -336,15 +334,15 @@ impl LiveSpan {
     }
 
     /// Ends the span at `now` with `status`, `output` and `error`. For a stream
-    /// with no explicit output, the output is what its parts add up to.
+    /// with no explicit output, the output is what its parts add up to (a
+    /// typed response, turned into JSON when first read).
     pub(crate) fn end(
         &mut self,
         status: SpanStatus,
-        output: Option<Value>,
+        output: Option<SpanValue>,
         error: Option<ModelError>,
         now: Instant,
     ) {
-        self.settle_input();
         let Some(mut span) = self.span.take() else {
             return;
         };
@@ -385,7 +383,7 @@ fn add_sink(sinks: &mut Vec<SinkHandle>, sink: &SinkHandle) {
     }
 }
 
-fn summarize_stream(span: &Span) -> Option<Value> {
+fn summarize_stream(span: &Span) -> Option<SpanValue> {
     if !span.streamed || span.parts.is_empty() {
         return None;
     }
@@ -394,8 +392,18 @@ fn summarize_stream(span: &Span) -> Option<Value> {
         .clone()
         .unwrap_or_else(|| ModelInfo::new("unknown", "unknown"));
     let mut acc = ResponseAccumulator::new(model);
+    // One allocation for the text instead of one per doubling.
+    let text: usize = span
+        .parts
+        .iter()
+        .map(|p| match &p.part {
+            StreamPart::TextDelta { text } => text.len(),
+            _ => 0,
+        })
+        .sum();
+    acc.reserve_text(text);
     for p in &span.parts {
         acc.push(&p.part);
     }
-    crate::json::canonical::response_to_span_json(&acc.finish()).ok()
+    Some(SpanValue::deferred_response(acc.finish()))
 }

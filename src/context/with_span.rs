@@ -153,14 +153,14 @@ where
         let start = SpanStart {
             key,
             kind: SpanKind::Task,
-            input,
+            input: input.into(),
             model: None,
             streamed: false,
         };
         let mut span = LiveSpan::start(parent.as_ref(), start, sink.as_ref());
         let output = CURRENT.scope(Some(span.context()), fut).await;
         let (status, value, error) = record(&output);
-        span.end(status, Some(value), error, Instant::now());
+        span.end(status, Some(value.into()), error, Instant::now());
         output
     }
 }

@@ -203,7 +203,8 @@ mod tests {
                 .max_tokens(64)
                 .extra("top_k", serde_json::json!(40)),
         )
-        .unwrap();
+        .unwrap()
+        .into();
         span
     }
 
@@ -267,7 +268,7 @@ mod tests {
             reasoning_tokens: Some(2),
             ..Usage::new(10, 5)
         });
-        span.output = Some(serde_json::to_value(response).unwrap());
+        span.output = Some(serde_json::to_value(response).unwrap().into());
         let g = SpanAttributes::of(&span).gen_ai.unwrap();
         assert_eq!(g.response_id.as_deref(), Some("resp_9"));
         assert_eq!(g.response_model.as_deref(), Some("gpt-4o-mini-2024-07-18"));

@@ -313,6 +313,17 @@ pub(crate) fn response_to_span_json(
     to_span_json_of_typed(response, response.tool_calls.iter().map(|c| &c.arguments))
 }
 
+/// Whether [`response_to_span_json`] gives `response` as it is, serialized
+/// (no `$too_deep` marker in its place): every tool call's arguments are
+/// shallow enough that the whole is within [`MAX_JSON_DEPTH`]. Measured
+/// without recursion.
+pub(crate) fn response_within_limit(response: &crate::model::ModelResponse) -> bool {
+    response.tool_calls.iter().all(|c| {
+        !matches!(c.arguments, Value::Array(_) | Value::Object(_))
+            || json_depth(&c.arguments) + TYPED_LEVELS_ABOVE_VALUES <= MAX_JSON_DEPTH
+    })
+}
+
 /// Whether a JSON value in `req` (tool-call arguments, tool parameters, a
 /// response schema, `extra`) nests deeper than [`MAX_JSON_DEPTH`] less the
 /// 2 levels the request adds above it. Measured without recursion, so the

@@ -41,6 +41,12 @@ impl ResponseAccumulator {
         }
     }
 
+    /// Makes room for `additional` more bytes of visible text, so a caller
+    /// that knows the whole text's length grows it once.
+    pub(crate) fn reserve_text(&mut self, additional: usize) {
+        self.text.reserve(additional);
+    }
+
     /// Adds one part.
     pub fn push(&mut self, part: &StreamPart) {
         match part {

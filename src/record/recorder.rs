@@ -1,9 +1,6 @@
-use std::future::Future;
 use std::sync::Arc;
-use std::task::Poll;
 
 use futures::future::BoxFuture;
-use serde_json::Value;
 use tokio::time::Instant;
 
 use super::recording_stream::RecordingStream;
@@ -12,7 +9,7 @@ use crate::model::{
     CallNote, Model, ModelError, ModelInfo, ModelRequest, ModelResponse, PartStream,
 };
 use crate::sink::{FlushReport, Sink, SinkHandle};
-use crate::span::{SpanKind, SpanStatus};
+use crate::span::{SpanKind, SpanStatus, SpanValue};
 
 /// Middleware that records every call to the model it wraps as an `llm` span.
 ///
@@ -131,14 +128,15 @@ impl<M: Model> Recorder<M> {
     }
 
     /// Starts the call's span, first thing: its start is the call's t0
-    /// (contract 2). The request is kept after, as it is: it becomes JSON
-    /// later, when the recorder has time to spare (see [`LiveSpan::describe_call`]).
+    /// (contract 2). A copy of the request is kept after, typed: it becomes
+    /// JSON when the finished trace is first read, by a sink's writer thread
+    /// rather than this task (see [`LiveSpan::describe_call`]).
     fn start_call(&self, req: &ModelRequest, streamed: bool) -> LiveSpan {
         let start = SpanStart {
             // `str::to_owned` copies; `to_string` would go through `Display`.
             key: self.key.as_ref().to_owned(),
             kind: SpanKind::Llm,
-            input: Value::Null,
+            input: SpanValue::default(),
             model: None,
             streamed,
         };
@@ -184,12 +182,13 @@ impl<M: Model> Model for Recorder<M> {
         let (call, note) = self.inner.generate_noted(req);
         self.noted(&mut span, note);
         Box::pin(async move {
-            let result = settling_input_while_waiting(call, &mut span).await;
+            let result = call.await;
             let now = Instant::now();
             match &result {
                 Ok(response) => {
-                    let output = crate::json::canonical::response_to_span_json(response).ok();
-                    span.end(SpanStatus::Ok, output, None, now);
+                    // Kept typed: JSON when first read (see `SpanValue`).
+                    let output = SpanValue::deferred_response(response.clone());
+                    span.end(SpanStatus::Ok, Some(output), None, now);
                 }
                 Err(err) => span.end(SpanStatus::Error, None, Some(err.clone()), now),
             }
@@ -202,7 +201,7 @@ impl<M: Model> Model for Recorder<M> {
         let (open, note) = self.inner.stream_noted(req);
         self.noted(&mut span, note);
         Box::pin(async move {
-            match settling_input_while_waiting(open, &mut span).await {
+            match open.await {
                 Ok(parts) => {
                     span.opened(Instant::now());
                     Ok(Box::pin(RecordingStream::new(parts, span)) as PartStream)
@@ -214,20 +213,6 @@ impl<M: Model> Model for Recorder<M> {
             }
         })
     }
-}
-
-/// Awaits `fut`; if it is not ready at once (the model is waiting on the
-/// network), turns the span's request into JSON in the meantime, so that work
-/// never adds to the call's latency.
-async fn settling_input_while_waiting<F: Future + Unpin>(
-    mut fut: F,
-    span: &mut LiveSpan,
-) -> F::Output {
-    if let Poll::Ready(output) = futures::poll!(&mut fut) {
-        return output;
-    }
-    span.settle_input();
-    fut.await
 }
 
 #[cfg(test)]

@@ -13,15 +13,18 @@ use crate::span::SpanStatus;
 /// its first error, or (as cancelled) when dropped early.
 ///
 /// This is the per-part hot path: per part it reads the clock once and keeps
-/// one clone of the part. Work that can wait (the request's JSON) is done
-/// while the inner stream has nothing to give.
+/// one clone of the part. No JSON is built on it: the request and the
+/// summarized response stay typed until the finished trace is read.
 pub(crate) struct RecordingStream {
     inner: PartStream,
     span: LiveSpan,
 }
 
 impl RecordingStream {
-    pub(crate) fn new(inner: PartStream, span: LiveSpan) -> Self {
+    pub(crate) fn new(inner: PartStream, mut span: LiveSpan) -> Self {
+        // A stream that knows how many parts it has (a replayed one, say)
+        // gets room for them at once: no copies of the kept parts as they grow.
+        span.reserve_parts(inner.size_hint().0);
         Self { inner, span }
     }
 }
@@ -31,11 +34,7 @@ impl Stream for RecordingStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let Poll::Ready(item) = this.inner.as_mut().poll_next(cx) else {
-            // Nothing to pass on: a moment to spare for deferred work.
-            this.span.settle_input();
-            return Poll::Pending;
-        };
+        let item = futures::ready!(this.inner.as_mut().poll_next(cx));
         if this.span.is_ended() {
             return Poll::Ready(item);
         }

@@ -252,10 +252,12 @@ fn recorded_error(span: &Span) -> ModelError {
 /// recorded without one, what its parts add up to.
 fn recorded_response(span: &Span, origin: &str) -> Result<ModelResponse, ModelError> {
     match &span.output {
-        Some(output) => serde_json::from_value(output.clone()).map_err(|e| ModelError::Decode {
-            provider: "replay".to_owned(),
-            message: format!("the recorded output of {origin} is not a model response: {e}"),
-        }),
+        Some(output) => {
+            serde::Deserialize::deserialize(output.as_value()).map_err(|e| ModelError::Decode {
+                provider: "replay".to_owned(),
+                message: format!("the recorded output of {origin} is not a model response: {e}"),
+            })
+        }
         None if span.streamed => {
             let model = span
                 .model

@@ -316,7 +316,7 @@ impl Replayer {
             .map_or_else(|| "llm".to_owned(), |s| s.key.clone());
         let model: Arc<dyn Model> =
             Arc::new(Recorder::with_shared_sink(inner, Arc::clone(&sink)).key(llm_key));
-        let root_input = recorded.root().input.clone();
+        let root_input = Value::clone(&recorded.root().input);
 
         let mut failure = match serde_json::from_value::<I>(root_input.clone()) {
             Err(e) => Some(format!(
@@ -342,7 +342,7 @@ impl Replayer {
         if let (None, Some(new)) = (&failure, &replayed) {
             let root = new.root();
             if root.status == SpanStatus::Error && recorded.root().status != SpanStatus::Error {
-                let output = root.output.as_ref().unwrap_or(&Value::Null);
+                let output = root.output.as_deref().unwrap_or(&Value::Null);
                 let err = output.get("Err").unwrap_or(output);
                 failure = Some(format!("returned an error: {}", error_text(err)));
             }
@@ -385,8 +385,8 @@ fn compare(recording: &Recording, replayed: Option<Trace>, failure: Option<Strin
     let (output_diff, tree, llm_timings) = match &replayed {
         Some(new) => (
             diff_json(
-                recorded.root().output.as_ref().unwrap_or(&Value::Null),
-                new.root().output.as_ref().unwrap_or(&Value::Null),
+                recorded.root().output.as_deref().unwrap_or(&Value::Null),
+                new.root().output.as_deref().unwrap_or(&Value::Null),
             ),
             SpanTreeDiff::between(recorded, new),
             LlmTiming::between(recorded, new),

@@ -12,14 +12,15 @@ mod stats;
 mod timeline;
 mod trace;
 mod tree;
+mod value;
 
 pub use render::format_us;
 pub use snapshot::{SnapshotSpan, TraceSnapshot};
 pub use stats::{ModelStats, Percentiles, TokenTotals, TraceStats};
 pub use trace::Trace;
+pub use value::SpanValue;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::model::{ModelError, ModelInfo, ModelRequest, ModelResponse, StreamPart};
 
@@ -101,16 +102,18 @@ pub struct Span {
     pub status: SpanStatus,
     /// When things happened.
     pub timing: Timing,
-    /// The input: the task's input, or the full [`ModelRequest`] of a call.
-    pub input: Value,
+    /// The input: the task's input, or the full [`ModelRequest`] of a call
+    /// (as JSON, built when first read: see [`SpanValue`]).
+    pub input: SpanValue,
     /// The output: the task's output, or the [`ModelResponse`] of a call
-    /// (partial for a failed or cancelled stream). `None` if there was none.
+    /// (partial for a failed or cancelled stream), as JSON built when first
+    /// read (see [`SpanValue`]). `None` if there was none.
     #[serde(
         default,
         deserialize_with = "present_value",
         skip_serializing_if = "Option::is_none"
     )]
-    pub output: Option<Value>,
+    pub output: Option<SpanValue>,
     /// Calls: the model the recorder wrapped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelInfo>,
@@ -128,23 +131,33 @@ pub struct Span {
 /// Reads a field that is present as `Some`, even when it is `null`: serde
 /// reads `null` as `None`, which would turn the `()` output of a task into no
 /// output on its way through a cassette.
-pub(crate) fn present_value<'de, D: serde::Deserializer<'de>>(
+pub(crate) fn present_value<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
-) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(deserializer).map(Some)
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 impl Span {
-    /// The request of an `llm` span, if its input decodes as one.
+    /// The request of an `llm` span, if its input decodes as one. A
+    /// recorded call's input not yet read as JSON is copied as it was kept,
+    /// typed, without building its JSON.
     pub fn request(&self) -> Option<ModelRequest> {
-        serde_json::from_value(self.input.clone()).ok()
+        if let Some(req) = self.input.typed_request() {
+            return Some(req);
+        }
+        ModelRequest::deserialize(self.input.as_value()).ok()
     }
 
-    /// The response of an `llm` span, if its output decodes as one.
+    /// The response of an `llm` span, if its output decodes as one. A
+    /// recorded call's output not yet read as JSON is copied as it was
+    /// kept, typed, without building its JSON.
     pub fn response(&self) -> Option<ModelResponse> {
+        if let Some(response) = self.output.as_ref().and_then(SpanValue::typed_response) {
+            return Some(response);
+        }
         self.output
             .as_ref()
-            .and_then(|o| serde_json::from_value(o.clone()).ok())
+            .and_then(|o| ModelResponse::deserialize(o.as_value()).ok())
     }
 
     /// Whether this is a model call.
@@ -164,7 +177,7 @@ impl Span {
             kind,
             status: SpanStatus::Ok,
             timing: Timing::default(),
-            input: Value::Null,
+            input: SpanValue::default(),
             output: None,
             model: None,
             streamed: false,

@@ -186,7 +186,7 @@ mod tests {
         call.timing.ttft_us = Some(1_200_000);
         let mut response = ModelResponse::text(ModelInfo::new("scripted", "m"), "hi");
         response.usage = Some(Usage::new(12, 30));
-        call.output = Some(serde_json::to_value(response).unwrap());
+        call.output = Some(serde_json::to_value(response).unwrap().into());
         assert_eq!(
             describe(&call),
             "llm #1 scripted/m stream ok 1.250s opened 800ms ttft 1.200s tokens 12→30 parts 2"
@@ -224,7 +224,7 @@ mod tests {
         let mut task = Span::fixture(0, None, "turn", SpanKind::Task);
         let mut response = ModelResponse::text(ModelInfo::new("scripted", "m"), "hi");
         response.usage = Some(Usage::new(1, 2));
-        task.output = Some(serde_json::to_value(response).unwrap());
+        task.output = Some(serde_json::to_value(response).unwrap().into());
         task.status = SpanStatus::Cancelled;
         assert_eq!(describe(&task), "turn #0 task cancelled 0µs");
     }
@@ -249,7 +249,7 @@ mod tests {
     #[test]
     fn a_parent_cycle_in_a_hand_edited_trace_renders_a_bounded_tree() {
         let mut root = Span::fixture(0, Some(1), "root", SpanKind::Task);
-        root.input = json!("cyclic");
+        root.input = json!("cyclic").into();
         let trace = Trace::new(vec![root, Span::fixture(1, Some(0), "a", SpanKind::Task)]).unwrap();
         let lines = trace.render().lines().count();
         assert!(lines <= 4, "{}", trace.render());

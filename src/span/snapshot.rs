@@ -118,8 +118,8 @@ fn snapshot_span(span: &Span, children: Vec<SnapshotSpan>) -> SnapshotSpan {
         model: span.model.clone(),
         streamed: span.streamed,
         parts: span.parts.len(),
-        input: span.input.clone(),
-        output: span.output.clone(),
+        input: Value::clone(&span.input),
+        output: span.output.as_deref().cloned(),
         error: span.error.as_ref().map(|e| e.to_string()),
         children,
     }

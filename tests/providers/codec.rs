@@ -766,7 +766,7 @@ fn encode_call_serves_http_errors_as_responses_and_streams_as_bodies() {
         kind: SpanKind::Llm,
         status: SpanStatus::Error,
         timing: Timing::default(),
-        input: json!({}),
+        input: json!({}).into(),
         output: None,
         model: None,
         streamed: true,
@@ -799,7 +799,9 @@ fn encode_call_serves_http_errors_as_responses_and_streams_as_bodies() {
     );
     span.streamed = false;
     span.output = Some(
-        serde_json::to_value(ModelResponse::text(ModelInfo::new("openai", "m"), "hi")).unwrap(),
+        serde_json::to_value(ModelResponse::text(ModelInfo::new("openai", "m"), "hi"))
+            .unwrap()
+            .into(),
     );
     assert!(matches!(protocol.encode_call(&span), Ok(EncodedCall::Response(r)) if r.status == 200));
     span.output = None;

@@ -867,7 +867,7 @@ async fn a_stream_that_ends_in_an_error_keeps_the_finish_reason_and_usage_it_rec
         let span = trace.llm_spans().next().unwrap();
         assert_eq!(span.status, tracedeck::span::SpanStatus::Error, "{label}");
         let output: ModelResponse =
-            serde_json::from_value(span.output.clone().expect("a partial output")).unwrap();
+            serde_json::from_value(span.output.clone().expect("a partial output").into()).unwrap();
         assert_eq!(output.text, "Hi", "{label}");
         assert_eq!(
             output.finish_reason.map(|f| f.raw),

@@ -349,7 +349,7 @@ async fn a_task_returning_err_ends_with_status_error() {
     assert_eq!(trace.root().status, SpanStatus::Error);
     assert_eq!(
         trace.root().output,
-        Some(serde_json::json!({"Err": "bad input"}))
+        Some(serde_json::json!({"Err": "bad input"}).into())
     );
     assert_eq!(llm_span(&trace).status, SpanStatus::Ok);
 }

@@ -79,7 +79,7 @@ fn an_io_error_is_recorded_as_an_error_with_its_source_chain() {
     let sources = ["prompts/a.txt is unreadable", "permission denied"];
     assert_eq!(
         root.output,
-        Some(json!({"Err": {"message": "could not load the prompt", "sources": sources}}))
+        Some(json!({"Err": {"message": "could not load the prompt", "sources": sources}}).into())
     );
     assert_eq!(
         root.error,
@@ -122,7 +122,7 @@ fn a_display_only_error_records_its_message() {
     assert_eq!(root.status, SpanStatus::Error);
     assert_eq!(
         root.output,
-        Some(json!({"Err": {"message": "could not load the prompt", "sources": []}}))
+        Some(json!({"Err": {"message": "could not load the prompt", "sources": []}}).into())
     );
 }
 
@@ -141,7 +141,7 @@ fn ok_is_recorded_as_with_span_records_it() {
         })
     });
     assert_eq!(via_result.status, SpanStatus::Ok);
-    assert_eq!(via_result.output, Some(json!({"Ok": "ok"})));
+    assert_eq!(via_result.output, Some(json!({"Ok": "ok"}).into()));
     assert_eq!(via_result.output, via_serialize.output);
     assert_eq!(via_result.error, None);
 }
@@ -160,7 +160,7 @@ fn a_serializable_err_is_still_recorded_as_serde_writes_it() {
     assert_eq!(root.status, SpanStatus::Error);
     assert_eq!(
         root.output,
-        Some(json!({"Err": {"type": "other", "message": "no"}}))
+        Some(json!({"Err": {"type": "other", "message": "no"}}).into())
     );
     assert_eq!(root.error, None);
 }

@@ -30,7 +30,7 @@ fn asked(trace: &Trace) -> Vec<String> {
         .iter()
         .filter(|s| s.kind == SpanKind::Llm)
         .map(|s| {
-            let req: ModelRequest = serde_json::from_value(s.input.clone()).unwrap();
+            let req: ModelRequest = serde_json::from_value(s.input.clone().into()).unwrap();
             req.messages[0].text_content()
         })
         .collect()

@@ -24,7 +24,7 @@ async fn record_concurrently(store: &Store) {
 
 /// Every call of `trace` hangs under its root and asked about its root's question.
 fn assert_attributed(trace: &Trace) {
-    let q: Question = serde_json::from_value(trace.root().input.clone()).unwrap();
+    let q: Question = serde_json::from_value(trace.root().input.clone().into()).unwrap();
     let marker = format!("question {}:", q.id);
     let calls: Vec<_> = trace.llm_spans().collect();
     assert_eq!(calls.len(), 2, "{}", trace.render());

@@ -44,13 +44,13 @@ fn a_value_exactly_at_the_limit_round_trips_and_one_level_more_is_refused() {
     assert_eq!(json_depth(&deep_value(10_000)), 10_000);
     let store = TempStore::new();
     let mut trace = common::simple_trace("edge", deep_value(MAX_JSON_DEPTH));
-    trace.spans[0].output = Some(deep_value(MAX_JSON_DEPTH));
+    trace.spans[0].output = Some(deep_value(MAX_JSON_DEPTH).into());
     let stored = store.write(&trace).unwrap();
     // Any serde_json reader, with its default 128-level limit, reads it.
     let text = std::fs::read(&stored.path).unwrap();
     serde_json::from_slice::<Value>(&text).unwrap();
     assert_eq!(store.load(&stored.hash).unwrap().trace, trace);
-    trace.spans[0].output = Some(deep_value(MAX_JSON_DEPTH + 1));
+    trace.spans[0].output = Some(deep_value(MAX_JSON_DEPTH + 1).into());
     assert!(matches!(
         store.write(&trace),
         Err(CassetteError::TooDeep { field: "output", depth, .. }) if depth == MAX_JSON_DEPTH + 1
@@ -82,7 +82,7 @@ fn store_write_round_trips_within_the_limit_and_refuses_deeper_with_a_typed_erro
             }
             Err(other) => panic!("depth {depth}: {other}"),
         }
-        drop_json(std::mem::take(&mut trace.spans[0].input));
+        drop_json(std::mem::take(&mut trace.spans[0].input).into_value());
     }
     let found = store.traces("deep").unwrap();
     assert!(found.errors.is_empty(), "{:?}", found.errors);

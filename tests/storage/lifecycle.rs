@@ -448,7 +448,7 @@ const ROUNDS: usize = 60;
 /// input as every other writer's, other bytes.
 fn racing_trace(writer: usize, round: usize) -> tracedeck::Trace {
     let mut trace = common::simple_trace("race", json!(round));
-    trace.spans[0].output = Some(json!(format!("process {writer}")));
+    trace.spans[0].output = Some(json!(format!("process {writer}")).into());
     trace
 }
 

@@ -283,7 +283,7 @@ fn the_playback_hash_of_a_redacted_request_is_stable_across_runs() {
         .remove(0)
         .trace;
     for span in stored.spans.iter().filter(|s| s.kind == SpanKind::Llm) {
-        let mut input: Value = span.input.clone();
+        let mut input: Value = span.input.clone().into();
         // Redacting an already-redacted request changes nothing.
         redaction.apply(&mut input);
         assert_eq!(sha256_hex(&canonical_json(&input).unwrap()), a);

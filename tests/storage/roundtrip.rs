@@ -87,11 +87,11 @@ fn the_file_is_the_documented_envelope() {
 fn a_task_returning_unit_keeps_its_null_output() {
     let store = TempStore::new();
     let mut trace = common::simple_trace("unit", json!(null));
-    trace.spans[0].output = Some(serde_json::Value::Null);
+    trace.spans[0].output = Some(serde_json::Value::Null.into());
     let stored = store.write(&trace).unwrap();
     assert_eq!(
         store.load(&stored.hash).unwrap().trace.spans[0].output,
-        Some(serde_json::Value::Null)
+        Some(serde_json::Value::Null.into())
     );
 }
 
