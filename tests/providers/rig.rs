@@ -206,7 +206,7 @@ async fn an_agent_turn_with_a_tool_is_recorded_then_replayed_offline_from_the_st
     let root = trace.root();
     assert_eq!(root.kind, SpanKind::Task);
     assert_eq!(root.input, json!(question));
-    assert_eq!(root.output, Some(json!({"Ok": answer})));
+    assert_eq!(root.output, Some(json!({"Ok": answer}).into()));
 
     // The turn's children: the model asks for the tool, the tool runs, the
     // model answers; all three under the turn, in that order.

@@ -233,7 +233,7 @@ async fn verify_reports_what_the_local_stores_verify_reports() {
         let local = TempStore::new();
         let store = Store::open(local.path()).unwrap();
         let mut leaky = trace(1);
-        leaky.spans[0].input = json!({"api_key": "sk-proj-abcdefghijklmnopqrstuvwxyz0123"});
+        leaky.spans[0].input = json!({"api_key": "sk-proj-abcdefghijklmnopqrstuvwxyz0123"}).into();
         for t in [trace(0), trace(2), leaky] {
             cassettes.write(&t).await.unwrap();
             store.write(&t).unwrap();
@@ -287,7 +287,7 @@ async fn verify_reports_what_the_local_stores_verify_reports() {
 /// `trace` with another output: a re-recording of the same root input.
 fn rerecorded(t: &Trace, output: &str) -> Trace {
     let mut t = t.clone();
-    t.spans[0].output = Some(json!(output));
+    t.spans[0].output = Some(json!(output).into());
     t
 }
 
@@ -307,7 +307,7 @@ async fn with_supersede_a_rerecording_replaces_the_old_cassette_of_its_root_inpu
         let elsewhere = cassettes
             .write(&common::simple_trace(
                 "elsewhere",
-                trace(0).root().input.clone(),
+                trace(0).root().input.clone().into(),
             ))
             .await
             .unwrap();
