@@ -25,6 +25,18 @@ struct JsonReport {
     /// Problems that are not about one file (a folder that could not be read).
     errors: Vec<String>,
     files: Vec<JsonFile>,
+    /// How the lookup index compares with the files.
+    index: JsonIndex,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonIndex {
+    exists: bool,
+    fresh: bool,
+    folders_recorded: bool,
+    changed_folders: usize,
+    unindexed: usize,
+    stale: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -32,6 +44,16 @@ struct JsonFixed {
     removed: Vec<String>,
     kept: Vec<String>,
     errors: Vec<String>,
+    /// What rebuilding the lookup index did.
+    index: Option<JsonRebuilt>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonRebuilt {
+    cassettes: usize,
+    folders: usize,
+    trusted_folders: usize,
+    removed: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,7 +85,9 @@ pub fn run(dir: &Path, args: &VerifyArgs, out: &mut dyn Write) -> Result<Outcome
             .filter(|p| !p.exists() && !cleanup.removed.contains(p));
         cleanup.removed.extend(gone.collect::<Vec<_>>());
         cleanup.removed.sort();
-        Some(cleanup)
+        // The lookup index, from the folders as they are now.
+        let rebuilt = store.rebuild_index();
+        Some((cleanup, rebuilt))
     } else {
         None
     };
@@ -77,11 +101,30 @@ pub fn run(dir: &Path, args: &VerifyArgs, out: &mut dyn Write) -> Result<Outcome
 
     if args.json {
         let json = JsonReport {
-            fixed: fixed.as_ref().map(|c| JsonFixed {
+            fixed: fixed.as_ref().map(|(c, rebuilt)| JsonFixed {
                 removed: c.removed.iter().map(|p| p.display().to_string()).collect(),
                 kept: c.kept.iter().map(|p| p.display().to_string()).collect(),
-                errors: c.errors.iter().map(ToString::to_string).collect(),
+                errors: c
+                    .errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .chain(rebuilt.as_ref().err().map(ToString::to_string))
+                    .collect(),
+                index: rebuilt.as_ref().ok().map(|r| JsonRebuilt {
+                    cassettes: r.cassettes,
+                    folders: r.folders,
+                    trusted_folders: r.trusted_folders,
+                    removed: r.removed,
+                }),
             }),
+            index: JsonIndex {
+                exists: report.index.exists,
+                fresh: report.index.is_fresh(),
+                folders_recorded: report.index.folders_recorded,
+                changed_folders: report.index.changed_folders,
+                unindexed: report.index.unindexed,
+                stale: report.index.stale,
+            },
             dir: store.dir().display().to_string(),
             clean: report.is_clean(),
             checked: report.checked(),
@@ -105,7 +148,7 @@ pub fn run(dir: &Path, args: &VerifyArgs, out: &mut dyn Write) -> Result<Outcome
         return Ok(outcome);
     }
 
-    if let Some(cleanup) = &fixed {
+    if let Some((cleanup, rebuilt)) = &fixed {
         for path in &cleanup.removed {
             writeln!(out, "removed {}", path.display())?;
         }
@@ -124,6 +167,17 @@ pub fn run(dir: &Path, args: &VerifyArgs, out: &mut dyn Write) -> Result<Outcome
             "--fix: {} removed",
             count(cleanup.removed.len(), "temporary file")
         )?;
+        match rebuilt {
+            Ok(r) => writeln!(
+                out,
+                "--fix: lookup index rebuilt: {} in {}, {} vouched for until they change, {} stale index files removed",
+                count(r.cassettes, "cassette"),
+                count(r.folders, "folder"),
+                r.trusted_folders,
+                r.removed,
+            )?,
+            Err(e) => writeln!(out, "FAIL could not rebuild the lookup index: {e}")?,
+        }
     }
     for error in &report.errors {
         writeln!(out, "FAIL {error}")?;
@@ -153,6 +207,16 @@ pub fn run(dir: &Path, args: &VerifyArgs, out: &mut dyn Write) -> Result<Outcome
         ));
     }
     writeln!(out, "{summary}")?;
+    // An index out of date slows lookups, never misleads them: a note, not
+    // a finding. A store without one (written by an older version, or never
+    // written to) needs none.
+    if report.index.exists && !report.index.is_fresh() {
+        writeln!(
+            out,
+            "note: {}; `tracedeck verify --fix` rebuilds it",
+            report.index
+        )?;
+    }
     if outcome == Outcome::Findings {
         out.flush()?;
         let problems = report.files.iter().flat_map(|f| f.problems.iter());

@@ -1,5 +1,6 @@
 //! Listing a key's cassettes from their folder, without decoding them.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -56,8 +57,11 @@ impl Store {
     /// decoding them: for listings of big stores (`tracedeck ls`).
     ///
     /// Each file named `<sha256>.json` that is a regular file no larger than
-    /// [`max_file_bytes`](Store::max_file_bytes) is opened once and only its
-    /// first 256 bytes are read: canonical JSON puts the format first and
+    /// [`max_file_bytes`](Store::max_file_bytes) is `stat`ed; if the store's
+    /// lookup index (written by [`write`](Store::write), see
+    /// [`rebuild_index`](Store::rebuild_index)) knows the cassette and its
+    /// size is the file's, that is all. Otherwise it is opened once and only
+    /// its first 256 bytes are read: canonical JSON puts the format first and
     /// `recorded_at` second. A file whose first bytes are not a cassette's
     /// (another format, not JSON, empty, misnamed, not a regular file) is
     /// loaded as [`load`](Store::load) would, and listed as a cassette if
@@ -92,8 +96,10 @@ impl Store {
             })
             .collect();
         let max_bytes = self.max_file_bytes();
+        // What the index's log of this key knows of each cassette, by hash.
+        let known = super::index::read_log(self.dir(), key);
         let list_one = |(path, name, file_type): &(PathBuf, String, fs::FileType)| {
-            list_file(path, name, *file_type, key, max_bytes)
+            list_file(path, name, *file_type, key, max_bytes, &known)
         };
         let results: Vec<Result<ListedCassette, CassetteError>> = if entries.len() < PARALLEL_FROM {
             entries.iter().map(list_one).collect()
@@ -123,16 +129,33 @@ impl Store {
     }
 }
 
-/// One entry of [`Store::list`].
+/// One entry of [`Store::list`]; `known` is what the index's log says of
+/// the key's cassettes (size and `recorded_at`, by hash).
 fn list_file(
     path: &Path,
     name: &str,
     file_type: fs::FileType,
     key: &str,
     max_bytes: u64,
+    known: &HashMap<String, (u64, Option<SystemTime>)>,
 ) -> Result<ListedCassette, CassetteError> {
     let hash = name.strip_suffix(".json").filter(|h| is_full_hash(h));
     if let (Some(hash), None) = (hash, irregular_kind(file_type)) {
+        if let Some(&(bytes, recorded_at)) = known.get(hash) {
+            // The cassette's bytes are its name's: what the log says of
+            // them holds while the file is the log's size. One `stat`.
+            if let Ok(meta) = fs::symlink_metadata(path) {
+                if meta.is_file() && meta.len() == bytes && bytes <= max_bytes {
+                    return Ok(ListedCassette {
+                        hash: hash.to_owned(),
+                        path: path.to_owned(),
+                        bytes,
+                        recorded_at,
+                        modified: meta.modified().ok(),
+                    });
+                }
+            }
+        }
         if let Some(listed) = read_head(path, hash, max_bytes) {
             return Ok(listed);
         }
@@ -146,6 +169,12 @@ fn list_file(
         recorded_at: stored.recorded_at,
         modified: stored.modified,
     })
+}
+
+/// The size and `recorded_at` of the cassette at `path`, from its first
+/// bytes; `None` when they are not a canonical cassette's.
+pub(super) fn head_facts(path: &Path, max_bytes: u64) -> Option<(u64, Option<SystemTime>)> {
+    read_head(path, "", max_bytes).map(|listed| (listed.bytes, listed.recorded_at))
 }
 
 /// The listing of the regular file at `path` from its metadata and first

@@ -44,6 +44,7 @@
 mod atomic;
 mod error;
 mod format;
+mod index;
 mod key;
 mod ledger;
 mod listing;
@@ -64,6 +65,7 @@ pub use crate::json::{canonical_json, sha256_hex};
 pub use crate::sink::DEFAULT_QUEUE_CAPACITY;
 pub use error::{CassetteError, KeyProblem};
 pub use format::{FORMAT, VERSION};
+pub use index::{IndexCheck, IndexRebuild};
 pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, key_distance, validate_key};
 pub use ledger::{CassetteFile, LEDGER_ROOT, UsageLedger};
 pub use listing::{KeyListing, ListedCassette};
