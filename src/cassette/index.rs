@@ -452,7 +452,7 @@ pub struct IndexRebuild {
     /// Folders recorded.
     pub folders: usize,
     /// Folders the index answers for until they change: those not changed
-    /// in the [`RACY`]-long moment before the rebuild, and read whole.
+    /// in the two seconds before the rebuild, and read whole.
     pub trusted_folders: usize,
     /// Stale entries and key logs removed (their cassettes are gone).
     pub removed: usize,
@@ -471,7 +471,8 @@ pub struct IndexCheck {
     /// Whether its list of folders (made by a rebuild) is there and whole;
     /// without it every lookup walks the store.
     pub folders_recorded: bool,
-    /// Folders changed since the rebuild (or too close to it): lookups list them.
+    /// Folders the index does not vouch for: changed since the rebuild,
+    /// new, or changed in the two seconds before it. Lookups list them.
     pub changed_folders: usize,
     /// Cassettes with no entry.
     pub unindexed: usize,
@@ -504,7 +505,7 @@ impl std::fmt::Display for IndexCheck {
             parts.push("never rebuilt, so lookups walk the store".to_owned());
         } else if self.changed_folders > 0 {
             parts.push(format!(
-                "{} changed since it was rebuilt (lookups list them)",
+                "{} changed since it was rebuilt or just before (lookups list them)",
                 plural(self.changed_folders, "folder")
             ));
         }
