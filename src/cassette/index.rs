@@ -11,11 +11,12 @@
 //!   key (`<key>\n`). [`Store::write`](super::Store::write) writes it after
 //!   the cassette's rename; superseding and `tracedeck prune` remove it.
 //! - `keys/<sha256 of the key>.log`: per key, one line per cassette,
-//!   `<sha256> <bytes> <recorded_at or ->`, appended by every write: what
-//!   [`Store::list`](super::Store::list) would otherwise open the file for.
-//!   A cassette's bytes never change (its name is their hash), so a line is
-//!   never stale; a line is used only for a file that is in the folder, and
-//!   only when the file's size is the line's.
+//!   `<sha256> <bytes> <recorded_at or -> <modified or ->`, appended by
+//!   every write: what [`Store::list`](super::Store::list) would otherwise
+//!   open the file for. A cassette's bytes never change (its name is their
+//!   hash), so size and `recorded_at` are never stale; a line is used only
+//!   for a file the folder's listing holds. The modification time is the
+//!   file's when it was written (or the index rebuilt).
 //! - `folders`: written by [`Store::rebuild_index`](super::Store::rebuild_index)
 //!   (`tracedeck verify --fix`) alone: every folder of the store with its
 //!   modification time at the moment the rebuild indexed every cassette in
@@ -117,18 +118,43 @@ fn create_index_folder(store: &Path, dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)
 }
 
-/// One line of a key's log.
-fn log_line(hash: &str, bytes: u64, recorded_at: Option<SystemTime>) -> String {
-    match recorded_at {
-        Some(at) => format!("{hash} {bytes} {}\n", humantime::format_rfc3339_micros(at)),
-        None => format!("{hash} {bytes} -\n"),
-    }
+/// What a key's log says of one cassette.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Facts {
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Its `recorded_at`, if it has one.
+    pub recorded_at: Option<SystemTime>,
+    /// The file's modification time when it was written or last indexed.
+    pub modified: Option<SystemTime>,
+}
+
+fn nanos(t: SystemTime) -> Option<u128> {
+    Some(t.duration_since(UNIX_EPOCH).ok()?.as_nanos())
+}
+
+fn from_nanos(n: u128) -> Option<SystemTime> {
+    UNIX_EPOCH.checked_add(Duration::from_nanos(u64::try_from(n).ok()?))
+}
+
+/// One line of a key's log:
+/// `<sha256> <bytes> <recorded_at or -> <modified in ns since 1970 or ->\n`.
+fn log_line(hash: &str, facts: Facts) -> String {
+    let at = facts.recorded_at.map_or("-".to_owned(), |at| {
+        humantime::format_rfc3339_micros(at).to_string()
+    });
+    let modified = facts
+        .modified
+        .and_then(nanos)
+        .map_or("-".to_owned(), |n| n.to_string());
+    format!("{hash} {} {at} {modified}\n", facts.bytes)
 }
 
 /// Notes a cassette just written: its entry, and its line in its key's
 /// log. Best effort: a failure costs later lookups a walk, nothing else.
 pub(crate) fn note_written(
     store: &Path,
+    cassette: &Path,
     key: &str,
     hash: &str,
     bytes: u64,
@@ -138,6 +164,7 @@ pub(crate) fn note_written(
     create_index_folder(store, &shard)?;
     write_atomic(&shard, hash, format!("{key}\n").as_bytes(), false)
         .map_err(|e| io::Error::other(e.to_string()))?;
+    let modified = fs::symlink_metadata(cassette).and_then(|m| m.modified()).ok();
     let logs = index_dir(store).join(KEYS);
     fs::create_dir_all(&logs)?;
     let mut log = fs::OpenOptions::new()
@@ -146,7 +173,12 @@ pub(crate) fn note_written(
         .open(logs.join(log_name(key)))?;
     // One write call per line: appends from several writers never interleave
     // within a line, and a line torn by a crash does not parse.
-    log.write_all(log_line(hash, bytes, recorded_at).as_bytes())
+    let facts = Facts {
+        bytes,
+        recorded_at,
+        modified,
+    };
+    log.write_all(log_line(hash, facts).as_bytes())
 }
 
 /// Removes the entry of the cassette `hash` (removed from the store).
@@ -160,7 +192,7 @@ pub(crate) fn forget(store: &Path, hash: &str) {
 /// What the cassette facts of `key`'s log say, by hash: size and
 /// `recorded_at`. Lines that do not parse whole are skipped; an absent or
 /// unreadable log is empty.
-pub(crate) fn read_log(store: &Path, key: &str) -> HashMap<String, (u64, Option<SystemTime>)> {
+pub(crate) fn read_log(store: &Path, key: &str) -> HashMap<String, Facts> {
     let mut facts = HashMap::new();
     if !index_is_safe(store) {
         return facts;
@@ -183,23 +215,42 @@ pub(crate) fn read_log(store: &Path, key: &str) -> HashMap<String, (u64, Option<
     facts
 }
 
-/// `<sha256> <bytes> <recorded_at or ->\n`, exactly; anything else is `None`.
-fn parse_log_line(line: &str) -> Option<(&str, (u64, Option<SystemTime>))> {
+/// A line as [`log_line`] writes it, exactly; anything else is `None`.
+fn parse_log_line(line: &str) -> Option<(&str, Facts)> {
     let line = line.strip_suffix('\n')?;
     let mut fields = line.split(' ');
-    let (hash, bytes, at) = (fields.next()?, fields.next()?, fields.next()?);
+    let (hash, bytes, at, modified) = (
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+    );
     if fields.next().is_some() || !is_full_hash(hash) {
         return None;
     }
-    if bytes.is_empty() || !bytes.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let bytes = bytes.parse().ok()?;
-    let at = match at {
+    let number = |text: &str| -> Option<u128> {
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        text.parse().ok()
+    };
+    let bytes = u64::try_from(number(bytes)?).ok()?;
+    let recorded_at = match at {
         "-" => None,
         text => Some(humantime::parse_rfc3339(text).ok()?),
     };
-    Some((hash, (bytes, at)))
+    let modified = match modified {
+        "-" => None,
+        text => Some(from_nanos(number(text)?)?),
+    };
+    Some((
+        hash,
+        Facts {
+            bytes,
+            recorded_at,
+            modified,
+        },
+    ))
 }
 
 /// A folder as the rebuild recorded it.
@@ -659,13 +710,20 @@ pub(crate) fn rebuild(store: &Path, max_bytes: u64) -> Result<IndexRebuild, Cass
             if !file_type.is_file() {
                 continue;
             }
-            let size = fs::symlink_metadata(&path).map(|m| m.len()).ok();
-            let fact = match (old_facts.get(hash), size) {
-                (Some(&(bytes, at)), Some(size)) if bytes == size => Some((bytes, at)),
-                _ => super::listing::head_facts(&path, max_bytes),
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
             };
-            if let Some((bytes, at)) = fact {
-                log.push_str(&log_line(hash, bytes, at));
+            let recorded_at = match old_facts.get(hash) {
+                Some(facts) if facts.bytes == meta.len() => Some(facts.recorded_at),
+                _ => super::listing::head_facts(&path, max_bytes).map(|(_, at)| at),
+            };
+            if let Some(recorded_at) = recorded_at {
+                let facts = Facts {
+                    bytes: meta.len(),
+                    recorded_at,
+                    modified: meta.modified().ok(),
+                };
+                log.push_str(&log_line(hash, facts));
             }
         }
         if !log.is_empty() {
@@ -724,13 +782,23 @@ mod tests {
     fn a_log_line_parses_only_whole() {
         let hash = "a".repeat(64);
         let at = humantime::parse_rfc3339("2026-11-29T19:41:13.123456Z").unwrap();
-        let line = log_line(&hash, 12, Some(at));
-        assert_eq!(parse_log_line(&line), Some((hash.as_str(), (12, Some(at)))));
+        let facts = Facts {
+            bytes: 12,
+            recorded_at: Some(at),
+            modified: Some(UNIX_EPOCH + Duration::from_nanos(1_795_988_308_409_536_238)),
+        };
+        let line = log_line(&hash, facts);
+        assert_eq!(parse_log_line(&line), Some((hash.as_str(), facts)));
+        let bare = Facts {
+            bytes: 7,
+            recorded_at: None,
+            modified: None,
+        };
         assert_eq!(
-            parse_log_line(&log_line(&hash, 7, None)),
-            Some((hash.as_str(), (7, None)))
+            parse_log_line(&log_line(&hash, bare)),
+            Some((hash.as_str(), bare))
         );
-        // Torn at every byte, or two torn lines run together: never a line.
+        // Torn at every byte, or a torn line run into the next: never a line.
         for cut in 0..line.len() {
             assert_eq!(parse_log_line(&line[..cut]), None, "{cut}");
             let merged = format!("{}{line}", &line[..cut]);

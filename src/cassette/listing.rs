@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use super::error::CassetteError;
 use super::format::{FORMAT, is_full_hash};
+use super::index::Facts;
 use super::scan::{irregular_kind, read_sorted_typed};
 use super::store::{Store, read_cassette};
 
@@ -23,7 +24,10 @@ pub struct ListedCassette {
     pub bytes: u64,
     /// When it was recorded, if the cassette says (see [`Store::with_recorded_at`]).
     pub recorded_at: Option<SystemTime>,
-    /// The file's modification time, where the file system keeps one.
+    /// The file's modification time, where the file system keeps one: as
+    /// the store's lookup index noted it when the store wrote the file (or
+    /// when [`Store::rebuild_index`] last ran), for a cassette the index
+    /// knows; else read from the file.
     pub modified: Option<SystemTime>,
 }
 
@@ -56,11 +60,13 @@ impl Store {
     /// The cassette files of `key` with their sizes and times, without
     /// decoding them: for listings of big stores (`tracedeck ls`).
     ///
-    /// Each file named `<sha256>.json` that is a regular file no larger than
-    /// [`max_file_bytes`](Store::max_file_bytes) is `stat`ed; if the store's
-    /// lookup index (written by [`write`](Store::write), see
-    /// [`rebuild_index`](Store::rebuild_index)) knows the cassette and its
-    /// size is the file's, that is all. Otherwise it is opened once and only
+    /// A regular file named `<sha256>.json` that the store's lookup index
+    /// knows (each [`write`](Store::write) notes the cassette's size,
+    /// `recorded_at` and modification time in its key's log, and
+    /// [`rebuild_index`](Store::rebuild_index) notes every cassette's) is
+    /// listed from the folder's listing and that log alone: no file is
+    /// opened or `stat`ed. Any other, if no larger than
+    /// [`max_file_bytes`](Store::max_file_bytes), is opened once and only
     /// its first 256 bytes are read: canonical JSON puts the format first and
     /// `recorded_at` second. A file whose first bytes are not a cassette's
     /// (another format, not JSON, empty, misnamed, not a regular file) is
@@ -137,24 +143,21 @@ fn list_file(
     file_type: fs::FileType,
     key: &str,
     max_bytes: u64,
-    known: &HashMap<String, (u64, Option<SystemTime>)>,
+    known: &HashMap<String, Facts>,
 ) -> Result<ListedCassette, CassetteError> {
     let hash = name.strip_suffix(".json").filter(|h| is_full_hash(h));
     if let (Some(hash), None) = (hash, irregular_kind(file_type)) {
-        if let Some(&(bytes, recorded_at)) = known.get(hash) {
-            // The cassette's bytes are its name's: what the log says of
-            // them holds while the file is the log's size. One `stat`.
-            if let Ok(meta) = fs::symlink_metadata(path) {
-                if meta.is_file() && meta.len() == bytes && bytes <= max_bytes {
-                    return Ok(ListedCassette {
-                        hash: hash.to_owned(),
-                        path: path.to_owned(),
-                        bytes,
-                        recorded_at,
-                        modified: meta.modified().ok(),
-                    });
-                }
-            }
+        if let Some(facts) = known.get(hash).filter(|f| f.bytes <= max_bytes) {
+            // A cassette's bytes are its name's, so what the log says of
+            // them holds for every file of that name: nothing to read, not
+            // even a `stat` (the listing said it is a regular file).
+            return Ok(ListedCassette {
+                hash: hash.to_owned(),
+                path: path.to_owned(),
+                bytes: facts.bytes,
+                recorded_at: facts.recorded_at,
+                modified: facts.modified,
+            });
         }
         if let Some(listed) = read_head(path, hash, max_bytes) {
             return Ok(listed);

@@ -667,6 +667,7 @@ impl Store {
         // Best effort: without its entry, a lookup walks the folder.
         let _ = index::note_written(
             self.dir(),
+            &path,
             &prepared.key,
             &prepared.hash,
             prepared.bytes.len() as u64,
