@@ -53,7 +53,7 @@ pub struct KeyListing {
 /// a `recorded_at` line of canonical JSON.
 const HEAD_BYTES: usize = 256;
 
-/// Below this many files a key's folder is listed on the calling thread.
+/// Below this many files to read, a key's folder is listed on the calling thread.
 const PARALLEL_FROM: usize = 512;
 
 impl Store {
@@ -75,7 +75,7 @@ impl Store {
     /// error. Nothing else is checked: a file cut short after its first
     /// bytes, or whose bytes no longer hash to its name, is listed;
     /// [`verify`](Store::verify) and [`traces`](Store::traces) find those.
-    /// Big folders are read on two threads. Subfolders (nested keys) are not
+    /// Many files to read are read on two threads. Subfolders (nested keys) are not
     /// included.
     ///
     /// # Errors
@@ -107,7 +107,16 @@ impl Store {
         let list_one = |(path, name, file_type): &(PathBuf, String, fs::FileType)| {
             list_file(path, name, *file_type, key, max_bytes, &known)
         };
-        let results: Vec<Result<ListedCassette, CassetteError>> = if entries.len() < PARALLEL_FROM {
+        // Only files the log does not know are read: worth a second thread
+        // only when there are many.
+        let to_read = entries
+            .iter()
+            .filter(|(_, name, file_type)| {
+                let hash = name.strip_suffix(".json").unwrap_or(name);
+                !(file_type.is_file() && known.contains_key(hash))
+            })
+            .count();
+        let results: Vec<Result<ListedCassette, CassetteError>> = if to_read < PARALLEL_FROM {
             entries.iter().map(list_one).collect()
         } else {
             let half = entries.len().div_ceil(2);
