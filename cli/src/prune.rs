@@ -72,7 +72,7 @@ pub fn run(dir: &Path, args: &PruneArgs, out: &mut dyn Write) -> Result<Outcome,
         match std::fs::remove_file(&cassette.path) {
             Ok(()) => {
                 deleted += 1;
-                store.remove_from_index(&cassette.hash);
+                store.remove_from_index(&cassette.key, &cassette.hash);
                 writeln!(out, "deleted {}", cassette.path.display())?;
                 // Key folders left empty go too (a folder still holding
                 // anything, a nested key say, stays).

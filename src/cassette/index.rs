@@ -162,8 +162,14 @@ pub(crate) fn note_written(
 ) -> io::Result<()> {
     let shard = index_dir(store).join(HASHES).join(&hash[..2]);
     create_index_folder(store, &shard)?;
-    write_atomic(&shard, hash, format!("{key}\n").as_bytes(), false)
-        .map_err(|e| io::Error::other(e.to_string()))?;
+    // Another folder may hold a copy of this cassette (never one this store
+    // wrote there: its bytes name their key): keep its key beside.
+    let mut keys = read_entry(&shard.join(hash)).unwrap_or_default();
+    if !keys.iter().any(|k| k == key) {
+        keys.push(key.to_owned());
+        write_atomic(&shard, hash, entry_text(&keys).as_bytes(), false)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+    }
     let modified = fs::symlink_metadata(cassette).and_then(|m| m.modified()).ok();
     let logs = index_dir(store).join(KEYS);
     fs::create_dir_all(&logs)?;
@@ -181,11 +187,23 @@ pub(crate) fn note_written(
     log.write_all(log_line(hash, facts).as_bytes())
 }
 
-/// Removes the entry of the cassette `hash` (removed from the store).
-/// Best effort: a stale entry is ignored by lookups anyway.
-pub(crate) fn forget(store: &Path, hash: &str) {
-    if is_full_hash(hash) && index_is_safe(store) {
-        let _ = fs::remove_file(entry_path(store, hash));
+/// Removes `key` from the entry of the cassette `hash` (removed from that
+/// key's folder), and the entry once it names no folder. Best effort: a
+/// stale entry is ignored by lookups anyway.
+pub(crate) fn forget(store: &Path, key: &str, hash: &str) {
+    if !is_full_hash(hash) || !index_is_safe(store) {
+        return;
+    }
+    let path = entry_path(store, hash);
+    let Some(mut keys) = read_entry(&path) else {
+        let _ = fs::remove_file(&path); // torn: of no use to anyone
+        return;
+    };
+    keys.retain(|k| k != key);
+    if keys.is_empty() {
+        let _ = fs::remove_file(&path);
+    } else if let Some(shard) = path.parent() {
+        let _ = write_atomic(shard, hash, entry_text(&keys).as_bytes(), false);
     }
 }
 
@@ -462,37 +480,47 @@ pub(crate) fn find_by_prefix(store: &Path, prefix: &str) -> Option<Vec<PrefixMat
             continue;
         }
         // A torn entry: the index cannot say where this cassette is.
-        let key = read_entry(&entry.path())?;
-        if !survey.trusted.contains_key(&key) {
-            continue; // its folder was listed (or is gone)
-        }
-        let path = folder_path(store, &key).join(format!("{hash}.json"));
-        match fs::symlink_metadata(&path) {
-            // Stale: the cassette was removed.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            // Anything else there is for the reader to report.
-            _ => found.push(PrefixMatch { path, folder: key }),
+        for key in read_entry(&entry.path())? {
+            if !survey.trusted.contains_key(&key) {
+                continue; // its folder was listed (or is gone)
+            }
+            let path = folder_path(store, &key).join(format!("{hash}.json"));
+            match fs::symlink_metadata(&path) {
+                // Stale: the cassette was removed.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                // Anything else there is for the reader to report.
+                _ => found.push(PrefixMatch { path, folder: key }),
+            }
         }
     }
     found.sort_by(|a, b| a.path.cmp(&b.path));
     Some(found)
 }
 
-/// The key an entry holds; `None` unless it is a regular file holding
-/// exactly a valid key and a newline.
-fn read_entry(path: &Path) -> Option<String> {
+/// The keys an entry holds (one per line: more than one only when copies
+/// of one cassette lie in several folders); `None` unless it is a regular
+/// file holding one or more valid keys, each ending in a newline.
+fn read_entry(path: &Path) -> Option<Vec<String>> {
     if !fs::symlink_metadata(path).ok()?.is_file() {
         return None;
     }
     let mut text = String::new();
     fs::File::open(path)
         .ok()?
-        .take(MAX_ENTRY_BYTES)
+        .take(MAX_ENTRY_BYTES * 4)
         .read_to_string(&mut text)
         .ok()?;
-    let key = text.strip_suffix('\n')?;
-    validate_key(key).ok()?;
-    Some(key.to_owned())
+    let mut keys = Vec::new();
+    for line in text.split_inclusive('\n') {
+        let key = line.strip_suffix('\n')?;
+        validate_key(key).ok()?;
+        keys.push(key.to_owned());
+    }
+    (!keys.is_empty()).then_some(keys)
+}
+
+fn entry_text(keys: &[String]) -> String {
+    keys.iter().map(|k| format!("{k}\n")).collect()
 }
 
 /// What [`Store::rebuild_index`](super::Store::rebuild_index) did.
@@ -640,7 +668,7 @@ pub(crate) fn rebuild(store: &Path, max_bytes: u64) -> Result<IndexRebuild, Cass
     let started = SystemTime::now();
     let mut report = IndexRebuild::default();
     let mut folders: Vec<(String, Recorded)> = Vec::new();
-    let mut hashes: HashSet<String> = HashSet::new();
+    let mut hashes: HashMap<String, Vec<String>> = HashMap::new();
     let mut logs: HashSet<String> = HashSet::new();
     let mut stack = vec![String::new()];
     while let Some(folder) = stack.pop() {
@@ -700,12 +728,11 @@ pub(crate) fn rebuild(store: &Path, max_bytes: u64) -> Result<IndexRebuild, Cass
             }
             let hash = &name[..64];
             // Every entry named like a cassette, whatever it is: a lookup
-            // must find it to report it, as the walk does.
-            let shard = index.join(HASHES).join(&hash[..2]);
-            let written = fs::create_dir_all(&shard).is_ok()
-                && write_atomic(&shard, hash, format!("{folder}\n").as_bytes(), false).is_ok();
-            whole &= written;
-            hashes.insert(hash.to_owned());
+            // must find it to report it, as the walk does. Written below.
+            hashes
+                .entry(hash.to_owned())
+                .or_default()
+                .push(folder.clone());
             report.cassettes += 1;
             if !file_type.is_file() {
                 continue;
@@ -742,6 +769,22 @@ pub(crate) fn rebuild(store: &Path, max_bytes: u64) -> Result<IndexRebuild, Cass
         report.trusted_folders += usize::from(mtime.is_some());
         folders.push((folder, Recorded { mtime, has_json }));
     }
+    // The entries, each naming every folder that holds the cassette. A
+    // folder with an entry that could not be written is not vouched for.
+    let mut unwritten: HashSet<String> = HashSet::new();
+    for (hash, keys) in &hashes {
+        let shard = index.join(HASHES).join(&hash[..2]);
+        let written = fs::create_dir_all(&shard).is_ok()
+            && write_atomic(&shard, hash, entry_text(keys).as_bytes(), false).is_ok();
+        if !written {
+            unwritten.extend(keys.iter().cloned());
+        }
+    }
+    for (folder, rec) in &mut folders {
+        if unwritten.contains(folder.as_str()) && rec.mtime.take().is_some() {
+            report.trusted_folders -= 1;
+        }
+    }
     report.folders = folders.len();
     // Entries and logs of cassettes and keys that are gone, and temporary
     // files of writers killed mid-write.
@@ -749,7 +792,7 @@ pub(crate) fn rebuild(store: &Path, max_bytes: u64) -> Result<IndexRebuild, Cass
         for shard in shards.flatten() {
             for entry in fs::read_dir(shard.path()).into_iter().flatten().flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if (is_full_hash(&name) && !hashes.contains(&name)) || is_temp_name(&name) {
+                if (is_full_hash(&name) && !hashes.contains_key(&name)) || is_temp_name(&name) {
                     report.removed += usize::from(fs::remove_file(entry.path()).is_ok());
                 }
             }

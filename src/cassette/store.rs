@@ -688,7 +688,7 @@ impl Store {
             match fs::remove_file(&old) {
                 Ok(()) => {
                     if let Some(hash) = old.file_stem().and_then(|s| s.to_str()) {
-                        index::forget(self.dir(), hash);
+                        index::forget(self.dir(), &prepared.key, hash);
                     }
                 }
                 // Gone already: another writer superseded it too.
@@ -736,12 +736,12 @@ impl Store {
         index::rebuild(self.dir(), self.config.max_file_bytes)
     }
 
-    /// Removes the lookup index's entry of the cassette `hash` (a full
-    /// sha256), for tools that delete cassettes themselves (as
-    /// `tracedeck prune` does) after removing the file. Best effort, and
+    /// Removes from the lookup index the cassette `hash` (a full sha256)
+    /// of `key`, for tools that delete cassettes themselves (as
+    /// `tracedeck prune` does), after removing the file. Best effort, and
     /// never needed for correctness: an entry whose file is gone is ignored.
-    pub fn remove_from_index(&self, hash: &str) {
-        index::forget(self.dir(), hash);
+    pub fn remove_from_index(&self, key: &str, hash: &str) {
+        index::forget(self.dir(), key, hash);
     }
 
     fn remember_root(&self, hash: &str, root: &str) {

@@ -293,3 +293,33 @@ fn listing_uses_the_index_log_and_still_lists_what_it_does_not_know() {
     assert_eq!(from_log.bytes, fs::metadata(&written.path).unwrap().len());
     assert!(from_log.modified.is_some());
 }
+
+#[test]
+fn a_copy_in_another_folder_is_found_as_the_walk_finds_it() {
+    let (_tmp, store) = store();
+    let a = store.write(&trace("a", "one")).unwrap();
+    let b = store.dir().join("b");
+    fs::create_dir_all(&b).unwrap();
+    let copy = b.join(format!("{}.json", a.hash));
+    fs::copy(&a.path, &copy).unwrap();
+    // The walk (no list of folders yet) finds both and refuses.
+    assert!(matches!(
+        store.load(&a.hash[..8]),
+        Err(CassetteError::AmbiguousHash { .. })
+    ));
+    // So does the index, whose entry names both folders.
+    settle_and_rebuild(&store);
+    match store.load(&a.hash) {
+        Err(CassetteError::AmbiguousHash { matches, .. }) => {
+            assert_eq!(matches, [a.path.clone(), copy.clone()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The copy deleted (the folder's time put back, so the index still
+    // vouches for it) and taken out of the index: the original remains.
+    let before = mtime(&b);
+    fs::remove_file(&copy).unwrap();
+    set_mtime(&b, before);
+    store.remove_from_index("b", &a.hash);
+    assert_eq!(store.load(&a.hash[..8]).unwrap().hash, a.hash);
+}
