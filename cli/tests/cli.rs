@@ -869,14 +869,21 @@ fn verify_reports_the_lookup_index_and_fix_rebuilds_it() {
     // A cassette removed behind the store's back leaves a stale entry:
     // reported as a note (lookups ignore it), not a failure; --fix removes it.
     let summarize = dir.join("summarize");
-    let file = std::fs::read_dir(&summarize).unwrap().next().unwrap().unwrap().path();
+    let file = std::fs::read_dir(&summarize)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::remove_file(file).unwrap();
     let noted = tracedeck(&["verify", dir_arg]);
     assert_eq!(noted.code, 0, "{}", noted.stdout);
     assert!(
         noted.stdout.contains("note: lookup index out of date: ")
             && noted.stdout.contains("1 stale entry for removed cassettes")
-            && noted.stdout.contains("`tracedeck verify --fix` rebuilds it"),
+            && noted
+                .stdout
+                .contains("`tracedeck verify --fix` rebuilds it"),
         "{}",
         noted.stdout
     );

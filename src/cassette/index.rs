@@ -112,7 +112,9 @@ fn create_index_folder(store: &Path, dir: &Path) -> io::Result<()> {
             .create_new(true)
             .open(&ignore)
             .and_then(|mut f| {
-                f.write_all(b"# tracedeck's usage ledger and lookup index: local, never committed\n*\n")
+                f.write_all(
+                    b"# tracedeck's usage ledger and lookup index: local, never committed\n*\n",
+                )
             });
     }
     fs::create_dir_all(dir)
@@ -170,7 +172,9 @@ pub(crate) fn note_written(
         write_atomic(&shard, hash, entry_text(&keys).as_bytes(), false)
             .map_err(|e| io::Error::other(e.to_string()))?;
     }
-    let modified = fs::symlink_metadata(cassette).and_then(|m| m.modified()).ok();
+    let modified = fs::symlink_metadata(cassette)
+        .and_then(|m| m.modified())
+        .ok();
     let logs = index_dir(store).join(KEYS);
     fs::create_dir_all(&logs)?;
     let mut log = fs::OpenOptions::new()
@@ -368,7 +372,10 @@ pub(crate) struct Survey {
 /// `None` when there is no usable index (never rebuilt, torn) or a folder
 /// cannot be read: the caller then walks the store, which reports the
 /// error as it always has.
-pub(crate) fn survey(store: &Path, mut visit: impl FnMut(&str, &fs::DirEntry, &str)) -> Option<Survey> {
+pub(crate) fn survey(
+    store: &Path,
+    mut visit: impl FnMut(&str, &fs::DirEntry, &str),
+) -> Option<Survey> {
     let recorded = read_folders(store)?;
     let root = fs::metadata(store).ok()?;
     if !root.is_dir() {
@@ -379,7 +386,11 @@ pub(crate) fn survey(store: &Path, mut visit: impl FnMut(&str, &fs::DirEntry, &s
     let mut order: Vec<(&String, &Recorded)> = recorded.iter().collect();
     order.sort_by_key(|(folder, _)| {
         (
-            if folder.is_empty() { 0 } else { folder.matches('/').count() + 1 },
+            if folder.is_empty() {
+                0
+            } else {
+                folder.matches('/').count() + 1
+            },
             folder.as_str(),
         )
     });
@@ -589,10 +600,16 @@ impl std::fmt::Display for IndexCheck {
             ));
         }
         if self.unindexed > 0 {
-            parts.push(format!("{} not indexed", plural(self.unindexed, "cassette")));
+            parts.push(format!(
+                "{} not indexed",
+                plural(self.unindexed, "cassette")
+            ));
         }
         if self.stale > 0 {
-            parts.push(format!("{} for removed cassettes", plural(self.stale, "stale entry")));
+            parts.push(format!(
+                "{} for removed cassettes",
+                plural(self.stale, "stale entry")
+            ));
         }
         write!(f, "lookup index out of date: {}", parts.join(", "))
     }
@@ -619,7 +636,10 @@ pub(crate) fn check(store: &Path, cassettes: &HashSet<&str>) -> IndexCheck {
     };
     let indexed = indexed_hashes(store);
     check.unindexed = cassettes.iter().filter(|h| !indexed.contains(**h)).count();
-    check.stale = indexed.iter().filter(|h| !cassettes.contains(h.as_str())).count();
+    check.stale = indexed
+        .iter()
+        .filter(|h| !cassettes.contains(h.as_str()))
+        .count();
     if read_folders(store).is_some() {
         check.folders_recorded = true;
         let mut changed = 0;
@@ -662,7 +682,8 @@ fn indexed_hashes(store: &Path) -> HashSet<String> {
 /// [`Store::rebuild_index`](super::Store::rebuild_index).
 pub(crate) fn rebuild(store: &Path, max_bytes: u64) -> Result<IndexRebuild, CassetteError> {
     let index = index_dir(store);
-    let io_error = |path: &Path, e: io::Error| CassetteError::io(path, "write the lookup index in", e);
+    let io_error =
+        |path: &Path, e: io::Error| CassetteError::io(path, "write the lookup index in", e);
     create_index_folder(store, &index.join(HASHES)).map_err(|e| io_error(&index, e))?;
     fs::create_dir_all(index.join(KEYS)).map_err(|e| io_error(&index, e))?;
     let started = SystemTime::now();
@@ -765,7 +786,9 @@ pub(crate) fn rebuild(store: &Path, max_bytes: u64) -> Result<IndexRebuild, Cass
                 .and_then(|at| at.checked_add(RACY))
                 .is_some_and(|at| at < started)
         });
-        let mtime = (whole && before == after && settled).then_some(before).flatten();
+        let mtime = (whole && before == after && settled)
+            .then_some(before)
+            .flatten();
         report.trusted_folders += usize::from(mtime.is_some());
         folders.push((folder, Recorded { mtime, has_json }));
     }
@@ -798,7 +821,11 @@ pub(crate) fn rebuild(store: &Path, max_bytes: u64) -> Result<IndexRebuild, Cass
             }
         }
     }
-    for entry in fs::read_dir(index.join(KEYS)).into_iter().flatten().flatten() {
+    for entry in fs::read_dir(index.join(KEYS))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         if (name.ends_with(LOG_SUFFIX) && !logs.contains(&name)) || is_temp_name(&name) {
             report.removed += usize::from(fs::remove_file(entry.path()).is_ok());

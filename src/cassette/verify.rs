@@ -143,7 +143,11 @@ impl Store {
             let hashes: HashSet<&str> = files
                 .iter()
                 .filter(|f| f.folder_is_key)
-                .filter_map(|f| f.name.strip_suffix(".json").filter(|h| format::is_full_hash(h)))
+                .filter_map(|f| {
+                    f.name
+                        .strip_suffix(".json")
+                        .filter(|h| format::is_full_hash(h))
+                })
                 .collect();
             index::check(self.dir(), &hashes)
         };

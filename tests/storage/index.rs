@@ -116,12 +116,19 @@ fn writes_after_the_rebuild_are_found_in_their_listed_folders() {
     assert_eq!(store.load(&new_key.hash[..6]).unwrap().hash, new_key.hash);
     assert_eq!(store.keys().unwrap(), ["a", "d/e"]);
     let check = store.verify().index;
-    assert!(check.changed_folders > 0 && check.unindexed == 0, "{check:?}");
+    assert!(
+        check.changed_folders > 0 && check.unindexed == 0,
+        "{check:?}"
+    );
 
     // Files written behind the store's back are found too (their folder changed).
     let copied = {
         let (hash, bytes) = store.encode(&trace("a", "four")).unwrap();
-        fs::write(store.key_dir("a").unwrap().join(format!("{hash}.json")), bytes).unwrap();
+        fs::write(
+            store.key_dir("a").unwrap().join(format!("{hash}.json")),
+            bytes,
+        )
+        .unwrap();
         hash
     };
     assert_eq!(store.load(&copied[..6]).unwrap().hash, copied);
@@ -243,7 +250,12 @@ fn a_shared_prefix_is_refused_through_the_index() {
 
 #[test]
 fn no_key_can_name_the_bookkeeping_folder() {
-    for key in [".tracedeck", ".TraceDeck", ".tracedeck/index", ".tracedeck/used/x"] {
+    for key in [
+        ".tracedeck",
+        ".TraceDeck",
+        ".tracedeck/index",
+        ".tracedeck/used/x",
+    ] {
         match validate_key(key) {
             Err(CassetteError::InvalidKey {
                 problem: KeyProblem::Bookkeeping { .. },
@@ -288,7 +300,11 @@ fn listing_uses_the_index_log_and_still_lists_what_it_does_not_know() {
     let mut expected = vec![written.hash.as_str(), copied.as_str()];
     expected.sort();
     assert_eq!(hashes, expected);
-    let from_log = listed.files.iter().find(|f| f.hash == written.hash).unwrap();
+    let from_log = listed
+        .files
+        .iter()
+        .find(|f| f.hash == written.hash)
+        .unwrap();
     assert_eq!(from_log.recorded_at, written.recorded_at);
     assert_eq!(from_log.bytes, fs::metadata(&written.path).unwrap().len());
     assert!(from_log.modified.is_some());
