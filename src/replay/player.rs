@@ -525,8 +525,9 @@ impl Player {
         };
         // A stream cannot be made from a whole answer; a whole answer can be
         // made from a stream (its recorded output is what the parts add up to).
-        let usable =
-            || candidates().filter(|&i| kind == CallKind::Generate || catalog.calls[i].span.streamed);
+        let usable = || {
+            candidates().filter(|&i| kind == CallKind::Generate || catalog.calls[i].span.streamed)
+        };
         let chosen = {
             let mut served = self.lock_served();
             match usable().find(|&i| !served[i]) {
@@ -534,7 +535,7 @@ impl Player {
                     served[i] = true;
                     Some(i)
                 }
-                None if self.options.repeats_allowed() => usable().last(),
+                None if self.options.repeats_allowed() => usable().next_back(),
                 None => None,
             }
         };
