@@ -85,12 +85,18 @@ fn log_name(key: &str) -> String {
 /// or absent: the index is never read or written through a link.
 fn index_is_safe(store: &Path) -> bool {
     let bookkeeping = store.join(LEDGER_ROOT);
-    [bookkeeping.clone(), bookkeeping.join(INDEX)]
+    let index = bookkeeping.join(INDEX);
+    [bookkeeping, index.join(HASHES), index.join(KEYS), index]
         .iter()
-        .all(|dir| match fs::symlink_metadata(dir) {
-            Ok(meta) => meta.is_dir(),
-            Err(e) => e.kind() == io::ErrorKind::NotFound,
-        })
+        .all(|dir| real_dir_or_absent(dir))
+}
+
+/// Whether `dir` is a folder (not a link to one), or is not there.
+fn real_dir_or_absent(dir: &Path) -> bool {
+    match fs::symlink_metadata(dir) {
+        Ok(meta) => meta.is_dir(),
+        Err(e) => e.kind() == io::ErrorKind::NotFound,
+    }
 }
 
 /// Creates `.tracedeck/` with a `.gitignore` (the index is local, like the
@@ -164,6 +170,12 @@ pub(crate) fn note_written(
 ) -> io::Result<()> {
     let shard = index_dir(store).join(HASHES).join(&hash[..2]);
     create_index_folder(store, &shard)?;
+    if !fs::symlink_metadata(&shard)?.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "an index shard is not a folder",
+        ));
+    }
     // Another folder may hold a copy of this cassette (never one this store
     // wrote there: its bytes name their key): keep its key beside.
     let mut keys = read_entry(&shard.join(hash)).unwrap_or_default();
@@ -478,6 +490,9 @@ pub(crate) fn find_by_prefix(store: &Path, prefix: &str) -> Option<Vec<PrefixMat
         }
     })?;
     let shard = index_dir(store).join(HASHES).join(&prefix[..2]);
+    if !real_dir_or_absent(&shard) {
+        return None;
+    }
     let entries = match fs::read_dir(&shard) {
         Ok(entries) => Some(entries),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -798,6 +813,7 @@ pub(crate) fn rebuild(store: &Path, max_bytes: u64) -> Result<IndexRebuild, Cass
     for (hash, keys) in &hashes {
         let shard = index.join(HASHES).join(&hash[..2]);
         let written = fs::create_dir_all(&shard).is_ok()
+            && fs::symlink_metadata(&shard).is_ok_and(|m| m.is_dir())
             && write_atomic(&shard, hash, entry_text(keys).as_bytes(), false).is_ok();
         if !written {
             unwritten.extend(keys.iter().cloned());
@@ -813,6 +829,9 @@ pub(crate) fn rebuild(store: &Path, max_bytes: u64) -> Result<IndexRebuild, Cass
     // files of writers killed mid-write.
     if let Ok(shards) = fs::read_dir(index.join(HASHES)) {
         for shard in shards.flatten() {
+            if !shard.file_type().is_ok_and(|t| t.is_dir()) {
+                continue; // never a link followed out of the index
+            }
             for entry in fs::read_dir(shard.path()).into_iter().flatten().flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if (is_full_hash(&name) && !hashes.contains_key(&name)) || is_temp_name(&name) {

@@ -339,3 +339,28 @@ fn a_copy_in_another_folder_is_found_as_the_walk_finds_it() {
     store.remove_from_index("b", &a.hash);
     assert_eq!(store.load(&a.hash[..8]).unwrap().hash, a.hash);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_link_inside_the_index_is_never_followed() {
+    let (tmp, store) = store();
+    let a = store.write(&trace("a", "one")).unwrap();
+    settle_and_rebuild(&store);
+    // The shard holding `a`'s entry replaced by a link to a folder outside
+    // the store: the lookup does not read through it (it walks, and finds
+    // the cassette), and a rebuild does not write through it.
+    let shard = store
+        .dir()
+        .join(LEDGER_ROOT)
+        .join("index/hashes")
+        .join(&a.hash[..2]);
+    let outside = tmp.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::remove_dir_all(&shard).unwrap();
+    std::os::unix::fs::symlink(&outside, &shard).unwrap();
+    assert_eq!(store.load(&a.hash[..8]).unwrap().hash, a.hash);
+    let rebuilt = store.rebuild_index().unwrap();
+    assert!(rebuilt.trusted_folders < rebuilt.folders, "{rebuilt:?}");
+    assert_eq!(store.load(&a.hash[..8]).unwrap().hash, a.hash);
+    assert!(fs::read_dir(&outside).unwrap().next().is_none());
+}
