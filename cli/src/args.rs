@@ -95,7 +95,8 @@ pub struct VerifyArgs {
     pub dir: Option<PathBuf>,
 
     /// First remove the temporary files crashed writers left behind (older
-    /// than 10 minutes), saying which, then verify.
+    /// than 10 minutes), saying which, and rebuild the store's lookup index
+    /// (`.tracedeck/index/`), then verify.
     #[arg(long)]
     pub fix: bool,
 
