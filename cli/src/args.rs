@@ -135,8 +135,9 @@ pub struct VerifyArgs {
     pub dir: Option<Location>,
 
     /// First remove the temporary files crashed writers left behind (older
-    /// than 10 minutes), saying which, then verify. On object storage there
-    /// are none to remove (an object is written whole or not at all).
+    /// than 10 minutes), saying which, and rebuild the store's lookup index
+    /// (`.tracedeck/index/`), then verify. On object storage there are no
+    /// temporary files (an object is written whole or not at all) and no index.
     #[arg(long)]
     pub fix: bool,
 

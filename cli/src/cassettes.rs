@@ -39,14 +39,55 @@ pub fn open_to_read(location: &Location) -> Result<Cassettes, CliError> {
     }
 }
 
+/// [`open_to_read`] for a command that looks up one thing (`show`): the
+/// check for a folder of stores, which reads a cassette of every key, is
+/// left to [`several_stores_or`], to run only if the lookup fails.
+pub fn open_to_look_up(location: &Location) -> Result<Cassettes, CliError> {
+    match location {
+        Location::Folder(dir) => {
+            open_checked(dir, |dir: &Path| Store::open_existing(dir), false).map(Cassettes::Local)
+        }
+        Location::Url(url) => open_url(url),
+    }
+}
+
+/// `error`, unless the store is a folder holding stores of its own (see
+/// [`open`]): then the error that names them, which is what went wrong.
+pub fn several_stores_or(cassettes: &Cassettes, error: CliError) -> CliError {
+    let Some(store) = cassettes.local() else {
+        return error;
+    };
+    let stores = stores_inside(store);
+    if stores.is_empty() {
+        error
+    } else {
+        CliError::SeveralStores {
+            dir: store.dir().to_owned(),
+            stores,
+        }
+    }
+}
+
 fn open_with(
     dir: &Path,
     open_store: impl Fn(&Path) -> Result<Store, CassetteError>,
 ) -> Result<Store, CliError> {
+    open_checked(dir, open_store, true)
+}
+
+fn open_checked(
+    dir: &Path,
+    open_store: impl Fn(&Path) -> Result<Store, CassetteError>,
+    check_stores_inside: bool,
+) -> Result<Store, CliError> {
     match std::fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => {
             let store = open_store(dir)?;
-            let stores = stores_inside(&store);
+            let stores = if check_stores_inside {
+                stores_inside(&store)
+            } else {
+                Vec::new()
+            };
             if stores.is_empty() {
                 Ok(store)
             } else {

@@ -7,10 +7,14 @@
 //! `recorded_at` (when the store stamps one), the last git commit of the
 //! file, or else its modification time — and the column says which.
 //!
-//! The listing comes from the folders and each file's first bytes
-//! ([`Store::list`](tracedeck::cassette::Store::list)): no cassette is
-//! decoded or re-hashed, so a store of 50,000 lists in tens of
-//! milliseconds. A file that does not open as a cassette is counted bad;
+//! The listing comes from the folders and the store's lookup index
+//! ([`Store::list`](tracedeck::cassette::Store::list)): each write notes a
+//! cassette's size, `recorded_at` and modification time in its key's log,
+//! so a cassette the index knows is listed without opening or `stat`ing
+//! its file (its modification time is then the one noted when it was
+//! written, or when `tracedeck verify --fix` last rebuilt the index). Other
+//! files are opened for their first bytes. No cassette is decoded or
+//! re-hashed. A file that does not open as a cassette is counted bad;
 //! damage further in is for `tracedeck verify`.
 
 use std::io::Write;

@@ -88,6 +88,7 @@ pub fn run(
         match std::fs::remove_file(&cassette.path) {
             Ok(()) => {
                 deleted += 1;
+                store.remove_from_index(&cassette.key, &cassette.hash);
                 writeln!(out, "deleted {}", cassette.path.display())?;
                 // Key folders left empty go too (a folder still holding
                 // anything, a nested key say, stays).

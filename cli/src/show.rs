@@ -10,7 +10,7 @@ use tracedeck::{Span, StreamPart, Trace};
 
 use crate::Outcome;
 use crate::args::ShowArgs;
-use crate::cassettes::{open_to_read, resolve};
+use crate::cassettes::{open_to_look_up, resolve, several_stores_or};
 use crate::error::CliError;
 use crate::store::Location;
 use crate::text::{count, cut, preview, short_hash};
@@ -31,8 +31,10 @@ struct ShownTrace<'a> {
 
 /// Runs `show` on the store at `location`.
 pub fn run(location: &Location, args: &ShowArgs, out: &mut dyn Write) -> Result<Outcome, CliError> {
-    let store = open_to_read(location)?;
-    let traces = resolve(&store, &args.target)?;
+    // A folder of stores is found out only if the lookup fails: a lookup
+    // that finds its cassette needs no walk over every key.
+    let store = open_to_look_up(location)?;
+    let traces = resolve(&store, &args.target).map_err(|e| several_stores_or(&store, e))?;
     if args.json {
         let shown: Vec<ShownTrace<'_>> = traces
             .iter()

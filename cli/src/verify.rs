@@ -27,6 +27,18 @@ struct JsonReport {
     /// Problems that are not about one file (a folder that could not be read).
     errors: Vec<String>,
     files: Vec<JsonFile>,
+    /// How the lookup index compares with the files (a folder store's).
+    index: JsonIndex,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonIndex {
+    exists: bool,
+    fresh: bool,
+    folders_recorded: bool,
+    changed_folders: usize,
+    unindexed: usize,
+    stale: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -34,6 +46,16 @@ struct JsonFixed {
     removed: Vec<String>,
     kept: Vec<String>,
     errors: Vec<String>,
+    /// What rebuilding the lookup index did (a folder store's).
+    index: Option<JsonRebuilt>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonRebuilt {
+    cassettes: usize,
+    folders: usize,
+    trusted_folders: usize,
+    removed: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,13 +98,17 @@ pub fn run(
                         .filter(|p| !p.exists() && !cleanup.removed.contains(p));
                     cleanup.removed.extend(gone.collect::<Vec<_>>());
                     cleanup.removed.sort();
-                    Some(cleanup)
+                    // The lookup index, from the folders as they are now.
+                    Some((cleanup, Some(local.rebuild_index())))
                 }
                 _ => None,
             };
             (store, fixed)
         }
-        Location::Url(_) => (open(location)?, args.fix.then(TempCleanup::default)),
+        Location::Url(_) => (
+            open(location)?,
+            args.fix.then(|| (TempCleanup::default(), None)),
+        ),
     };
     let remote = store.local().is_none();
     let report = store.verify()?;
@@ -95,11 +121,38 @@ pub fn run(
 
     if args.json {
         let json = JsonReport {
-            fixed: fixed.as_ref().map(|c| JsonFixed {
+            fixed: fixed.as_ref().map(|(c, rebuilt)| JsonFixed {
                 removed: c.removed.iter().map(|p| p.display().to_string()).collect(),
                 kept: c.kept.iter().map(|p| p.display().to_string()).collect(),
-                errors: c.errors.iter().map(ToString::to_string).collect(),
+                errors: c
+                    .errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .chain(
+                        rebuilt
+                            .as_ref()
+                            .and_then(|r| r.as_ref().err())
+                            .map(ToString::to_string),
+                    )
+                    .collect(),
+                index: rebuilt
+                    .as_ref()
+                    .and_then(|r| r.as_ref().ok())
+                    .map(|r| JsonRebuilt {
+                        cassettes: r.cassettes,
+                        folders: r.folders,
+                        trusted_folders: r.trusted_folders,
+                        removed: r.removed,
+                    }),
             }),
+            index: JsonIndex {
+                exists: report.index.exists,
+                fresh: report.index.is_fresh(),
+                folders_recorded: report.index.folders_recorded,
+                changed_folders: report.index.changed_folders,
+                unindexed: report.index.unindexed,
+                stale: report.index.stale,
+            },
             dir: store.dir().display().to_string(),
             clean: report.is_clean(),
             checked: report.checked(),
@@ -123,7 +176,7 @@ pub fn run(
         return Ok(outcome);
     }
 
-    if let Some(cleanup) = &fixed {
+    if let Some((cleanup, rebuilt)) = &fixed {
         for path in &cleanup.removed {
             writeln!(out, "removed {}", path.display())?;
         }
@@ -147,6 +200,18 @@ pub fn run(
                 ""
             }
         )?;
+        match rebuilt {
+            Some(Ok(r)) => writeln!(
+                out,
+                "--fix: lookup index rebuilt: {} in {}, {} vouched for until they change, {} stale index files removed",
+                count(r.cassettes, "cassette"),
+                count(r.folders, "folder"),
+                r.trusted_folders,
+                r.removed,
+            )?,
+            Some(Err(e)) => writeln!(out, "FAIL could not rebuild the lookup index: {e}")?,
+            None => {}
+        }
     }
     for error in &report.errors {
         writeln!(out, "FAIL {error}")?;
@@ -176,6 +241,16 @@ pub fn run(
         ));
     }
     writeln!(out, "{summary}")?;
+    // An index out of date slows lookups, never misleads them: a note, not
+    // a finding. A store without one (written by an older version, never
+    // written to, or on object storage) needs none.
+    if report.index.exists && !report.index.is_fresh() {
+        writeln!(
+            out,
+            "note: {}; `tracedeck verify --fix` rebuilds it",
+            report.index
+        )?;
+    }
     if outcome == Outcome::Findings {
         out.flush()?;
         let problems = report.files.iter().flat_map(|f| f.problems.iter());

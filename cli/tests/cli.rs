@@ -737,8 +737,16 @@ fn prune_lists_deletes_and_resets_unused_cassettes() {
         "listing deletes nothing"
     );
 
+    // With a lookup index, pruning takes the entries of what it deletes.
+    assert_eq!(tracedeck(&["verify", "--fix", dir_arg]).code, 0);
     let deleted = tracedeck(&["prune", dir_arg, "--yes"]);
     assert_eq!(deleted.code, 0, "{}", deleted.stderr);
+    let index = &json(&tracedeck(&["verify", "--json", dir_arg]).stdout)["index"];
+    assert_eq!(
+        (index["unindexed"].as_u64(), index["stale"].as_u64()),
+        (Some(0), Some(0)),
+        "{index}"
+    );
     assert!(
         deleted.stdout.contains("deleted 4 unused cassettes\n"),
         "{}",
@@ -792,7 +800,7 @@ fn verify_fix_removes_stale_temporary_files_and_says_so() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
         run.stdout.starts_with(&format!(
-            "removed {}\n--fix: 1 temporary file removed\n6 cassettes checked",
+            "removed {}\n--fix: 1 temporary file removed\n--fix: lookup index rebuilt: 6 cassettes in 5 folders, ",
             stale.display()
         )),
         "{}",
@@ -839,4 +847,51 @@ fn every_command_and_flag_has_help() {
         }
     }
     insta::assert_snapshot!("help", top.stdout);
+}
+
+/// Issue 15 item 3: `verify` reports the lookup index against the files,
+/// and `verify --fix` rebuilds it; a store without one needs none.
+#[test]
+fn verify_reports_the_lookup_index_and_fix_rebuilds_it() {
+    let (_tmp, dir) = copy_of_examples();
+    let dir_arg = dir.to_str().unwrap();
+    let before = json(&tracedeck(&["verify", "--json", dir_arg]).stdout);
+    assert_eq!(before["index"]["exists"], false, "{before}");
+    let plain = tracedeck(&["verify", dir_arg]);
+    assert!(!plain.stdout.contains("index"), "{}", plain.stdout);
+
+    let fixed = json(&tracedeck(&["verify", "--fix", "--json", dir_arg]).stdout);
+    assert_eq!(fixed["fixed"]["index"]["cassettes"], 6, "{fixed}");
+    let after = json(&tracedeck(&["verify", "--json", dir_arg]).stdout);
+    assert_eq!(after["clean"], true);
+    assert_eq!(after["index"]["exists"], true);
+    assert_eq!(after["index"]["folders_recorded"], true);
+    assert_eq!(after["index"]["unindexed"], 0);
+    assert_eq!(after["index"]["stale"], 0);
+
+    // A cassette removed behind the store's back leaves a stale entry:
+    // reported as a note (lookups ignore it), not a failure; --fix removes it.
+    let summarize = dir.join("summarize");
+    let file = std::fs::read_dir(&summarize)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::remove_file(file).unwrap();
+    let noted = tracedeck(&["verify", dir_arg]);
+    assert_eq!(noted.code, 0, "{}", noted.stdout);
+    assert!(
+        noted.stdout.contains("note: lookup index out of date: ")
+            && noted.stdout.contains("1 stale entry for removed cassettes")
+            && noted
+                .stdout
+                .contains("`tracedeck verify --fix` rebuilds it"),
+        "{}",
+        noted.stdout
+    );
+    let refixed = json(&tracedeck(&["verify", "--fix", "--json", dir_arg]).stdout);
+    // Its entry, and the log of its key, which has no cassette left.
+    assert_eq!(refixed["fixed"]["index"]["removed"], 2, "{refixed}");
+    assert_eq!(refixed["index"]["stale"], 0, "{refixed}");
 }

@@ -9,13 +9,17 @@
 //!
 //! It writes 50,000 cassettes of about 1.3 KB (50 keys × 1,000, each the
 //! committed `summarize` example with its own root input and fewer parts)
-//! into a temporary store with the store's own canonical encoder, then
-//! prints, each beside its target: `Store::load(prefix)`, `Store::keys`,
-//! `Store::list` of every key and `Store::verify` in this process, and the
-//! `tracedeck show <prefix>`, `ls` and `verify` processes (wall time, best
-//! of a few runs, and peak memory when `/usr/bin/time` is there). Set
-//! `TRACEDECK_BASELINE_BIN` to another build of `tracedeck` to time it on
-//! the same store in the same run.
+//! into a temporary store with the store's own canonical encoder (files
+//! written directly, as a copy or an older version leaves them: no lookup
+//! index), then prints, each beside its target: `Store::load(prefix)`,
+//! `Store::keys`, `Store::list` of every key in this process, and the
+//! `tracedeck show <prefix>` and `ls` processes (wall time, best of a few
+//! runs, and peak memory when `/usr/bin/time` is there), three times:
+//! without an index; after `Store::rebuild_index` (what `verify --fix`
+//! does; `Store::verify` and `tracedeck verify` are timed there too); and
+//! after one `Store::write` into every key since the rebuild, when every
+//! key folder is listed again. Set `TRACEDECK_BASELINE_BIN` to another
+//! build of `tracedeck` to time it on the same store in the same run.
 //!
 //! It asserts what the commands print (every trace counted, the right
 //! file shown, a clean verify), never how long they take.
@@ -133,8 +137,8 @@ fn verdict(best: Duration, target: Duration) -> &'static str {
     if best <= target { "met" } else { "MISSED" }
 }
 
-/// Times and checks the three commands of `bin`.
-fn time_cli(label: &str, bin: &Path, dir: &Path, hashes: &[String]) {
+/// Times and checks `show <8-digit prefix>` of `bin`.
+fn time_show(label: &str, bin: &Path, dir: &Path, hashes: &[String]) {
     let prefix = &hashes[TRACES / 2][..8];
     let (best, median, run) = time(|| run_cli(bin, dir, &["show", prefix]));
     assert_eq!(run.code, 0, "{label} show");
@@ -150,11 +154,15 @@ fn time_cli(label: &str, bin: &Path, dir: &Path, hashes: &[String]) {
         run.max_rss_kib,
         verdict(best, Duration::from_millis(10))
     );
+}
+
+/// Times and checks `ls` of `bin`; `traces` is how many it must count.
+fn time_ls(label: &str, bin: &Path, dir: &Path, traces: usize) {
     let (best, median, run) = time(|| run_cli(bin, dir, &["ls"]));
     assert_eq!(run.code, 0, "{label} ls");
     assert!(
         run.stdout
-            .contains(&format!("{KEYS} keys · {TRACES} traces")),
+            .contains(&format!("{KEYS} keys · {traces} traces")),
         "{}",
         run.stdout
     );
@@ -165,6 +173,10 @@ fn time_cli(label: &str, bin: &Path, dir: &Path, hashes: &[String]) {
         run.max_rss_kib,
         verdict(best, Duration::from_millis(150))
     );
+}
+
+/// Times and checks `verify` of `bin`.
+fn time_verify(label: &str, bin: &Path, dir: &Path) {
     let (best, median, run) = time(|| run_cli(bin, dir, &["verify"]));
     assert_eq!(run.code, 0, "{label} verify: {}", run.stdout);
     assert!(
@@ -178,6 +190,36 @@ fn time_cli(label: &str, bin: &Path, dir: &Path, hashes: &[String]) {
         ms(median),
         run.max_rss_kib,
         verdict(best, Duration::from_secs(2))
+    );
+}
+
+/// Times `Store::load(prefix)`, `Store::keys` and `Store::list` of every key.
+fn time_store(label: &str, store: &Store, hashes: &[String], traces: usize) {
+    let wanted = &hashes[TRACES / 2];
+    let (best, median, loaded) = time(|| store.load(&wanted[..8]).expect("loads by prefix"));
+    assert_eq!(&loaded.hash, wanted);
+    println!(
+        "{label} Store::load(<8-digit prefix>): best {} (median {})",
+        ms(best),
+        ms(median)
+    );
+    let (best, median, keys) = time(|| store.keys().expect("keys"));
+    assert_eq!(keys.len(), KEYS);
+    println!(
+        "{label} Store::keys(): best {} (median {})",
+        ms(best),
+        ms(median)
+    );
+    let (best, median, listed) = time(|| {
+        keys.iter()
+            .map(|k| store.list(k).expect("lists").files.len())
+            .sum::<usize>()
+    });
+    assert_eq!(listed, traces);
+    println!(
+        "{label} Store::list(key) of every key: best {} (median {})",
+        ms(best),
+        ms(median)
     );
 }
 
@@ -239,9 +281,17 @@ fn floors(dir: &Path) {
 #[ignore = "generates a 50,000-cassette store; run with --release -- --ignored --nocapture"]
 fn lookups_listing_and_verify_at_50_000_traces() {
     let tmp = tempfile::tempdir().expect("a temp dir");
-    let dir = tmp.path().join("store");
+    // TRACEDECK_SCALE_KEEP=<new folder>: generate the store there, build its
+    // index, keep it and stop (to time or profile commands by hand).
+    let keep = std::env::var_os("TRACEDECK_SCALE_KEEP").map(PathBuf::from);
+    let dir = keep.clone().unwrap_or_else(|| tmp.path().join("store"));
     let start = Instant::now();
     let (hashes, total) = generate(&dir);
+    if let Some(dir) = keep {
+        let rebuilt = Store::open(&dir).and_then(|s| s.rebuild_index());
+        println!("kept in {}: {rebuilt:?}", dir.display());
+        return;
+    }
     println!(
         "== issue 15 item 3: {TRACES} cassettes in {KEYS} keys, {:.1} MB, {} bytes each on average (generated in {:.1} s) ==",
         total as f64 / 1e6,
@@ -257,38 +307,56 @@ fn lookups_listing_and_verify_at_50_000_traces() {
     );
 
     floors(&dir);
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_tracedeck"));
     let store = Store::open(&dir).expect("the store opens");
-    let wanted = &hashes[TRACES / 2];
-    let (best, median, loaded) = time(|| store.load(&wanted[..8]).expect("loads by prefix"));
-    assert_eq!(&loaded.hash, wanted);
+
+    // 1. As an older version (or a copy, or a clone) leaves it: no index.
+    time_store("no index:", &store, &hashes, TRACES);
+    time_show("no index: tracedeck", &bin, &dir, &hashes);
+    time_ls("no index: tracedeck", &bin, &dir, TRACES);
+
+    // 2. What `tracedeck verify --fix` does: rebuild the index.
+    let start = Instant::now();
+    let rebuilt = store.rebuild_index().expect("the index rebuilds");
     println!(
-        "Store::load(<8-digit prefix>): best {} (median {})",
-        ms(best),
-        ms(median)
+        "Store::rebuild_index() (what verify --fix adds): {}; {rebuilt:?}",
+        ms(start.elapsed())
     );
-    let (best, median, keys) = time(|| store.keys().expect("keys"));
-    assert_eq!(keys.len(), KEYS);
-    println!("Store::keys(): best {} (median {})", ms(best), ms(median));
-    let (best, median, listed) = time(|| {
-        keys.iter()
-            .map(|k| store.list(k).expect("lists").files.len())
-            .sum::<usize>()
-    });
-    assert_eq!(listed, TRACES);
-    println!(
-        "Store::list(key) of every key: best {} (median {})",
-        ms(best),
-        ms(median)
-    );
+    assert_eq!(rebuilt.cassettes, TRACES);
+
+    // 3. With the index, every folder unchanged since.
+    time_store("index:", &store, &hashes, TRACES);
     let start = Instant::now();
     let report = store.verify();
     assert!(report.is_clean(), "{report}");
     assert_eq!(report.checked(), TRACES);
-    println!("Store::verify(): {}", ms(start.elapsed()));
-
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_tracedeck"));
-    time_cli("tracedeck (this build)", &bin, &dir, &hashes);
+    println!(
+        "Store::verify(): {}; index: {}",
+        ms(start.elapsed()),
+        report.index
+    );
+    time_show("index: tracedeck (this build)", &bin, &dir, &hashes);
+    time_ls("index: tracedeck (this build)", &bin, &dir, TRACES);
+    time_verify("index: tracedeck (this build)", &bin, &dir);
     if let Some(baseline) = std::env::var_os("TRACEDECK_BASELINE_BIN") {
-        time_cli("tracedeck (baseline)", Path::new(&baseline), &dir, &hashes);
+        let baseline = Path::new(&baseline);
+        time_show("tracedeck (baseline)", baseline, &dir, &hashes);
+        time_ls("tracedeck (baseline)", baseline, &dir, TRACES);
+        time_verify("tracedeck (baseline)", baseline, &dir);
     }
+
+    // 4. One new recording in every key since the rebuild (Store::write
+    // adds entries and log lines, but every folder changed): lookups list
+    // every key folder again, until the next rebuild.
+    let base = base_trace();
+    for k in 0..KEYS {
+        let mut trace = base.clone();
+        trace.spans[0].key = format!("scale/k{k:02}");
+        trace.spans[0].input = Value::String(format!("turn {k}-new: release notes owner")).into();
+        store.write(&trace).expect("writes");
+    }
+    let changed = store.verify().index;
+    println!("after one write per key: {changed}");
+    time_show("after writes: tracedeck", &bin, &dir, &hashes);
+    time_ls("after writes: tracedeck", &bin, &dir, TRACES + KEYS);
 }

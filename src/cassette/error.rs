@@ -55,6 +55,13 @@ pub enum KeyProblem {
         /// The segment.
         segment: String,
     },
+    /// The first segment is the folder where tracedeck keeps its own
+    /// bookkeeping inside a store ([`LEDGER_ROOT`](super::LEDGER_ROOT),
+    /// `.tracedeck`: the usage ledger and the lookup index), in any case.
+    Bookkeeping {
+        /// The segment.
+        segment: String,
+    },
 }
 
 impl fmt::Display for KeyProblem {
@@ -92,6 +99,10 @@ impl fmt::Display for KeyProblem {
             Self::ReservedName { segment } => write!(
                 f,
                 "segment `{segment}` is a device name reserved on Windows"
+            ),
+            Self::Bookkeeping { segment } => write!(
+                f,
+                "segment `{segment}` is the folder where tracedeck keeps its usage ledger and lookup index"
             ),
         }
     }

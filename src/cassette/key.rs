@@ -23,7 +23,8 @@ const RESERVED: [&str; 22] = [
 /// empty key, empty segments (`a//b`, `a/`), `.` and `..`, absolute paths,
 /// backslashes (`C:\x`), NUL, any other character, and — so a store checks
 /// out on every machine — segments ending in `.` and Windows device names
-/// (`con`, `nul.txt`, ...).
+/// (`con`, `nul.txt`, ...); and a first segment `.tracedeck` (in any case),
+/// the folder where the store keeps its usage ledger and lookup index.
 ///
 /// ```
 /// use tracedeck::cassette::validate_key;
@@ -56,6 +57,12 @@ fn key_problem(key: &str) -> Option<KeyProblem> {
     }
     if key.starts_with('/') {
         return Some(KeyProblem::Absolute);
+    }
+    let first = key.split('/').next().unwrap_or(key);
+    if first.eq_ignore_ascii_case(super::ledger::LEDGER_ROOT) {
+        return Some(KeyProblem::Bookkeeping {
+            segment: first.to_owned(),
+        });
     }
     let mut offset = 0;
     for (index, segment) in key.split('/').enumerate() {

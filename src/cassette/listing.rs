@@ -1,5 +1,6 @@
 //! Listing a key's cassettes from their folder, without decoding them.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -7,6 +8,7 @@ use std::time::SystemTime;
 
 use super::error::CassetteError;
 use super::format::{FORMAT, is_full_hash};
+use super::index::Facts;
 use super::scan::{irregular_kind, read_sorted_typed};
 use super::store::{Store, read_cassette};
 
@@ -22,7 +24,10 @@ pub struct ListedCassette {
     pub bytes: u64,
     /// When it was recorded, if the cassette says (see [`Store::with_recorded_at`]).
     pub recorded_at: Option<SystemTime>,
-    /// The file's modification time, where the file system keeps one.
+    /// The file's modification time, where the file system keeps one: as
+    /// the store's lookup index noted it when the store wrote the file (or
+    /// when [`Store::rebuild_index`] last ran), for a cassette the index
+    /// knows; else read from the file.
     pub modified: Option<SystemTime>,
 }
 
@@ -48,16 +53,21 @@ pub struct KeyListing {
 /// a `recorded_at` line of canonical JSON.
 const HEAD_BYTES: usize = 256;
 
-/// Below this many files a key's folder is listed on the calling thread.
+/// Below this many files to read, a key's folder is listed on the calling thread.
 const PARALLEL_FROM: usize = 512;
 
 impl Store {
     /// The cassette files of `key` with their sizes and times, without
     /// decoding them: for listings of big stores (`tracedeck ls`).
     ///
-    /// Each file named `<sha256>.json` that is a regular file no larger than
-    /// [`max_file_bytes`](Store::max_file_bytes) is opened once and only its
-    /// first 256 bytes are read: canonical JSON puts the format first and
+    /// A regular file named `<sha256>.json` that the store's lookup index
+    /// knows (each [`write`](Store::write) notes the cassette's size,
+    /// `recorded_at` and modification time in its key's log, and
+    /// [`rebuild_index`](Store::rebuild_index) notes every cassette's) is
+    /// listed from the folder's listing and that log alone: no file is
+    /// opened or `stat`ed. Any other, if no larger than
+    /// [`max_file_bytes`](Store::max_file_bytes), is opened once and only
+    /// its first 256 bytes are read: canonical JSON puts the format first and
     /// `recorded_at` second. A file whose first bytes are not a cassette's
     /// (another format, not JSON, empty, misnamed, not a regular file) is
     /// loaded as [`load`](Store::load) would, and listed as a cassette if
@@ -65,7 +75,7 @@ impl Store {
     /// error. Nothing else is checked: a file cut short after its first
     /// bytes, or whose bytes no longer hash to its name, is listed;
     /// [`verify`](Store::verify) and [`traces`](Store::traces) find those.
-    /// Big folders are read on two threads. Subfolders (nested keys) are not
+    /// Many files to read are read on two threads. Subfolders (nested keys) are not
     /// included.
     ///
     /// # Errors
@@ -92,10 +102,21 @@ impl Store {
             })
             .collect();
         let max_bytes = self.max_file_bytes();
+        // What the index's log of this key knows of each cassette, by hash.
+        let known = super::index::read_log(self.dir(), key);
         let list_one = |(path, name, file_type): &(PathBuf, String, fs::FileType)| {
-            list_file(path, name, *file_type, key, max_bytes)
+            list_file(path, name, *file_type, key, max_bytes, &known)
         };
-        let results: Vec<Result<ListedCassette, CassetteError>> = if entries.len() < PARALLEL_FROM {
+        // Only files the log does not know are read: worth a second thread
+        // only when there are many.
+        let to_read = entries
+            .iter()
+            .filter(|(_, name, file_type)| {
+                let hash = name.strip_suffix(".json").unwrap_or(name);
+                !(file_type.is_file() && known.contains_key(hash))
+            })
+            .count();
+        let results: Vec<Result<ListedCassette, CassetteError>> = if to_read < PARALLEL_FROM {
             entries.iter().map(list_one).collect()
         } else {
             let half = entries.len().div_ceil(2);
@@ -123,16 +144,30 @@ impl Store {
     }
 }
 
-/// One entry of [`Store::list`].
+/// One entry of [`Store::list`]; `known` is what the index's log says of
+/// the key's cassettes (size and `recorded_at`, by hash).
 fn list_file(
     path: &Path,
     name: &str,
     file_type: fs::FileType,
     key: &str,
     max_bytes: u64,
+    known: &HashMap<String, Facts>,
 ) -> Result<ListedCassette, CassetteError> {
     let hash = name.strip_suffix(".json").filter(|h| is_full_hash(h));
     if let (Some(hash), None) = (hash, irregular_kind(file_type)) {
+        if let Some(facts) = known.get(hash).filter(|f| f.bytes <= max_bytes) {
+            // A cassette's bytes are its name's, so what the log says of
+            // them holds for every file of that name: nothing to read, not
+            // even a `stat` (the listing said it is a regular file).
+            return Ok(ListedCassette {
+                hash: hash.to_owned(),
+                path: path.to_owned(),
+                bytes: facts.bytes,
+                recorded_at: facts.recorded_at,
+                modified: facts.modified,
+            });
+        }
         if let Some(listed) = read_head(path, hash, max_bytes) {
             return Ok(listed);
         }
@@ -146,6 +181,12 @@ fn list_file(
         recorded_at: stored.recorded_at,
         modified: stored.modified,
     })
+}
+
+/// The size and `recorded_at` of the cassette at `path`, from its first
+/// bytes; `None` when they are not a canonical cassette's.
+pub(super) fn head_facts(path: &Path, max_bytes: u64) -> Option<(u64, Option<SystemTime>)> {
+    read_head(path, "", max_bytes).map(|listed| (listed.bytes, listed.recorded_at))
 }
 
 /// The listing of the regular file at `path` from its metadata and first

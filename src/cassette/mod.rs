@@ -39,11 +39,20 @@
 //!   hashing; [`Store::verify`] flags secret-looking strings.
 //! - **Usage** (contract 10): replays note the cassettes they serve in a
 //!   [`UsageLedger`] kept in `<dir>/.tracedeck/` (a folder every scan of the
-//!   store skips), so the cassettes no run used can be listed and pruned.
+//!   store skips, and no key may name), so the cassettes no run used can be
+//!   listed and pruned.
+//! - **Lookups without a walk**: writes keep a lookup index beside the
+//!   ledger (`<dir>/.tracedeck/index/`, local like it), and
+//!   [`Store::rebuild_index`] (`tracedeck verify --fix`) records which
+//!   folders it vouches for; [`Store::load`] by prefix, [`Store::keys`] and
+//!   [`Store::list`] then skip the folders unchanged since. The index only
+//!   ever saves work: each answer is checked against the files, and a store
+//!   without one (or with a torn one) is walked as before.
 
 mod atomic;
 mod error;
 mod format;
+mod index;
 mod key;
 mod ledger;
 mod listing;
@@ -64,6 +73,7 @@ pub use crate::json::{canonical_json, sha256_hex};
 pub use crate::sink::DEFAULT_QUEUE_CAPACITY;
 pub use error::{CassetteError, KeyProblem};
 pub use format::{FORMAT, VERSION};
+pub use index::{IndexCheck, IndexRebuild};
 pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, key_distance, validate_key};
 pub use ledger::{CassetteFile, LEDGER_ROOT, UsageLedger};
 pub use listing::{KeyListing, ListedCassette};

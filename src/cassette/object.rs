@@ -13,6 +13,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt as _, PutMode, PutOpt
 
 use super::error::CassetteError;
 use super::format::{self, check_trace, is_full_hash};
+use super::index::IndexCheck;
 use super::key::validate_key;
 use super::listing::{KeyListing, ListedCassette};
 use super::store::{DEFAULT_MAX_FILE_BYTES, KeyTraces, StoredTrace, check_depth, root_digest};
@@ -545,6 +546,8 @@ impl ObjectStoreCassettes {
         Ok(VerifyReport {
             files,
             errors: Vec::new(),
+            // A bucket keeps no lookup index: listing by prefix is its index.
+            index: IndexCheck::default(),
         })
     }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use super::atomic::{ensure_key_dir, is_temp_name, write_atomic};
 use super::error::CassetteError;
 use super::format::{self, check_trace, is_full_hash};
+use super::index::{self, IndexRebuild};
 use super::key::validate_key;
 use super::redaction::Redaction;
 use super::scan::{find_by_prefix, irregular_kind, read_sorted, walk};
@@ -389,10 +390,28 @@ impl Store {
     /// Every key with at least one `.json` file in its folder, sorted by
     /// bytes; nested keys read `a/b`.
     ///
+    /// With a lookup index (see [`rebuild_index`](Store::rebuild_index)),
+    /// folders unchanged since it was rebuilt cost one `stat` each and only
+    /// the others are listed; without one, every folder is listed.
+    ///
     /// # Errors
     /// [`CassetteError::Io`] when a folder of the store cannot be read.
     pub fn keys(&self) -> Result<Vec<String>, CassetteError> {
         let mut keys = BTreeSet::new();
+        // From the index where it answers: one `stat` per unchanged folder.
+        let mut listed = BTreeSet::new();
+        if let Some(survey) = index::survey(self.dir(), |folder, entry, name| {
+            if !folder.is_empty()
+                && name.ends_with(".json")
+                && entry.file_type().is_ok_and(|t| t.is_file())
+            {
+                listed.insert(folder.to_owned());
+            }
+        }) {
+            keys.extend(listed);
+            keys.extend(survey.trusted_keys().map(str::to_owned));
+            return Ok(keys.into_iter().collect());
+        }
         let errors = walk(self.dir(), |folder, is_key, entry, name| {
             if is_key
                 && name.ends_with(".json")
@@ -490,9 +509,14 @@ impl Store {
     /// Loads the cassette whose hash is `hash` or starts with it (at least
     /// 4 hex digits; upper case is accepted), wherever its key.
     ///
-    /// Finding it reads folder listings only: no other file is inspected,
-    /// opened or read, so a lookup in a store of 50,000 cassettes costs a
-    /// walk over the names (see `BENCHMARKS.md`, item 3).
+    /// Finding it reads no cassette but the one. With a lookup index (see
+    /// [`rebuild_index`](Store::rebuild_index)) it reads the index entries
+    /// whose names start with the prefix, one `stat` per folder of the
+    /// store, and the listings of the folders changed since the index was
+    /// rebuilt; an entry counts only if its cassette is there. Without an
+    /// index (or one that does not read back whole) it walks every folder's
+    /// listing, as `BENCHMARKS.md` (item 3) measures. Both find the same
+    /// files: a prefix two cassettes share is refused either way.
     ///
     /// Loading checks everything: the file name is the sha256 of the bytes,
     /// the JSON is whole, the format and version are known, the trace is
@@ -510,8 +534,12 @@ impl Store {
                 hash: hash.to_owned(),
             });
         }
-        // Names only: no file is inspected until it is the one.
-        let mut matches = find_by_prefix(self.dir(), &prefix)?;
+        // The index where it can answer for sure, else a walk over the
+        // names. Either way no file is inspected until it is the one.
+        let mut matches = match index::find_by_prefix(self.dir(), &prefix) {
+            Some(matches) => matches,
+            None => find_by_prefix(self.dir(), &prefix)?,
+        };
         match matches.len() {
             0 => Err(CassetteError::NotFound {
                 hash: prefix,
@@ -636,6 +664,15 @@ impl Store {
         let dir = ensure_key_dir(self.dir(), &prepared.key)?;
         let name = format!("{}.json", prepared.hash);
         let path = write_atomic(&dir, &name, &prepared.bytes, self.config.sync)?;
+        // Best effort: without its entry, a lookup walks the folder.
+        let _ = index::note_written(
+            self.dir(),
+            &path,
+            &prepared.key,
+            &prepared.hash,
+            prepared.bytes.len() as u64,
+            prepared.recorded_at,
+        );
         self.remember_root(&prepared.hash, &prepared.root);
         let superseded = self.superseded_by(&dir, prepared);
         if superseded.is_empty() {
@@ -649,7 +686,11 @@ impl Store {
         let mut failed = None;
         for old in superseded {
             match fs::remove_file(&old) {
-                Ok(()) => {}
+                Ok(()) => {
+                    if let Some(hash) = old.file_stem().and_then(|s| s.to_str()) {
+                        index::forget(self.dir(), &prepared.key, hash);
+                    }
+                }
                 // Gone already: another writer superseded it too.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {
@@ -671,6 +712,36 @@ impl Store {
             Some(e) => Err(e),
             None => Ok(path),
         }
+    }
+
+    /// Rebuilds the store's lookup index (`<dir>/.tracedeck/index/`, local:
+    /// git ignores it) from its folders: an entry for every cassette, each
+    /// key's log of sizes and `recorded_at`, and the list of folders with
+    /// their modification times, which lets [`load`](Store::load) by prefix,
+    /// [`keys`](Store::keys) and [`list`](Store::list) skip the folders
+    /// unchanged since. Stale entries (of removed cassettes) go. What
+    /// `tracedeck verify --fix` does.
+    ///
+    /// [`write`](Store::write) adds each new cassette's entry and log line,
+    /// but a folder written to after the rebuild is listed again by lookups
+    /// (the index vouches for a folder only as the rebuild saw it) until the
+    /// next rebuild; so are folders changed in the two seconds before it
+    /// (file systems stamp times from a coarse clock). Safe to run while
+    /// other processes write: a folder they change is listed.
+    ///
+    /// # Errors
+    /// [`CassetteError::Io`] when the store's folder cannot be read or the
+    /// index cannot be written.
+    pub fn rebuild_index(&self) -> Result<IndexRebuild, CassetteError> {
+        index::rebuild(self.dir(), self.config.max_file_bytes)
+    }
+
+    /// Removes from the lookup index the cassette `hash` (a full sha256)
+    /// of `key`, for tools that delete cassettes themselves (as
+    /// `tracedeck prune` does), after removing the file. Best effort, and
+    /// never needed for correctness: an entry whose file is gone is ignored.
+    pub fn remove_from_index(&self, key: &str, hash: &str) {
+        index::forget(self.dir(), key, hash);
     }
 
     fn remember_root(&self, hash: &str, root: &str) {

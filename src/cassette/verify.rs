@@ -1,9 +1,11 @@
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::atomic::is_temp_name;
 use super::error::CassetteError;
 use super::format;
+use super::index::{self, IndexCheck};
 use super::key::validate_key;
 use super::scan::{FoundFile, SYMLINK, scan};
 use super::secrets::{SecretFinding, find_secrets, find_secrets_in_text};
@@ -17,6 +19,10 @@ pub struct VerifyReport {
     pub files: Vec<FileReport>,
     /// Problems not about one file: folders that could not be read.
     pub errors: Vec<CassetteError>,
+    /// How the lookup index compares with the files (see
+    /// [`Store::rebuild_index`]). An index out of date makes lookups
+    /// slower, never wrong, so it does not make the report unclean.
+    pub index: IndexCheck,
 }
 
 /// What [`Store::verify`] found in one file.
@@ -120,6 +126,8 @@ impl Store {
     /// ignored. Never fails: an unreadable store folder is reported in
     /// [`VerifyReport::errors`]. Files are checked on as many threads as
     /// the machine has cores (at most 8) when there are hundreds of them.
+    /// The lookup index is compared with the files too
+    /// ([`VerifyReport::index`]), by names only.
     pub fn verify(&self) -> VerifyReport {
         let (files, errors) = match scan(self.dir()) {
             Ok(found) => found,
@@ -127,12 +135,26 @@ impl Store {
                 return VerifyReport {
                     files: Vec::new(),
                     errors: vec![e],
+                    index: IndexCheck::default(),
                 };
             }
+        };
+        let index = {
+            let hashes: HashSet<&str> = files
+                .iter()
+                .filter(|f| f.folder_is_key)
+                .filter_map(|f| {
+                    f.name
+                        .strip_suffix(".json")
+                        .filter(|h| format::is_full_hash(h))
+                })
+                .collect();
+            index::check(self.dir(), &hashes)
         };
         let mut report = VerifyReport {
             files: Vec::new(),
             errors,
+            index,
         };
         let max_bytes = self.max_file_bytes();
         let mut cassettes = Vec::new();

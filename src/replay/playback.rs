@@ -31,6 +31,10 @@ pub(crate) struct Playback {
     pub(crate) api: PlaybackApi,
 }
 
+/// Tokio's timer resolution: a timer fires at the first millisecond tick
+/// at or after its deadline.
+const TICK: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// How long past the recorded end a cancelled recording waits before it
 /// reports that nothing more was recorded: long enough that a consumer which
 /// gave up at the recorded instant (a timeout, say) gives up first.
@@ -188,6 +192,12 @@ impl Replayed {
         let speed = self.playback.speed;
         if !speed.is_instant() {
             let deadline = speed.deadline(self.playback.start, self.playback.offset_of(i));
+            // Tokio fires a timer at its next millisecond tick, so a deadline
+            // less than a millisecond past the last one reached may be due
+            // already: only then is the clock worth reading.
+            if deadline > self.reached && deadline < self.reached + TICK {
+                self.reached = self.reached.max(Instant::now());
+            }
             if deadline > self.reached {
                 let timer = match &mut self.timer {
                     Some(timer) => {
@@ -207,8 +217,8 @@ impl Replayed {
                 ready!(timer.as_mut().poll(cx));
                 // The clock may be past the deadline (tokio rounds it up to
                 // its next millisecond tick): what is due by then comes
-                // without a timer.
-                self.reached = Instant::now().max(deadline);
+                // without a timer, once the clock is read for it (above).
+                self.reached = deadline;
                 return Poll::Ready(());
             }
         }

@@ -556,32 +556,30 @@ impl Player {
         kind: CallKind,
         start: Instant,
     ) -> Result<Playback, Miss> {
-        let normalized = self.matcher.normalize(&request_value(request));
+        // The request's JSON is this call's own: normalized in place, not copied.
+        let normalized = self.matcher.normalize_owned(request_value(request));
         let hash = RequestMatcher::hash(&normalized);
         let catalog = &self.catalog;
-        let candidates: Vec<usize> = catalog
-            .by_hash
-            .get(&hash)
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|&i| self.in_scope(&catalog.calls[i]))
-            .collect();
+        let recorded: &[usize] = catalog.by_hash.get(&hash).map_or(&[], Vec::as_slice);
+        let candidates = || {
+            recorded
+                .iter()
+                .copied()
+                .filter(|&i| self.in_scope(&catalog.calls[i]))
+        };
         // A stream cannot be made from a whole answer; a whole answer can be
         // made from a stream (its recorded output is what the parts add up to).
-        let usable: Vec<usize> = candidates
-            .iter()
-            .copied()
-            .filter(|&i| kind == CallKind::Generate || catalog.calls[i].span.streamed)
-            .collect();
+        let usable = || {
+            candidates().filter(|&i| kind == CallKind::Generate || catalog.calls[i].span.streamed)
+        };
         let chosen = {
             let mut served = self.lock_served();
-            match usable.iter().copied().find(|&i| !served[i]) {
+            match usable().find(|&i| !served[i]) {
                 Some(i) => {
                     served[i] = true;
                     Some(i)
                 }
-                None if self.options.repeats_allowed() => usable.last().copied(),
+                None if self.options.repeats_allowed() => usable().next_back(),
                 None => None,
             }
         };
@@ -604,12 +602,12 @@ impl Player {
                 })
             }
             None => {
-                let reason = if let Some(&first) = usable.first() {
+                let reason = if let Some(first) = usable().next() {
                     MissReason::Exhausted {
-                        times: usable.len(),
+                        times: usable().count(),
                         trace: catalog.calls[first].trace,
                     }
-                } else if let Some(&i) = candidates.first() {
+                } else if let Some(i) = candidates().next() {
                     MissReason::RecordedAsGenerate {
                         trace: catalog.calls[i].trace,
                         origin: catalog.calls[i].origin.to_string(),

@@ -20,7 +20,12 @@ pub(crate) struct RequestMatcher {
 impl RequestMatcher {
     /// The request as playback compares it.
     pub(crate) fn normalize(&self, request: &Value) -> Value {
-        let mut value = request.clone();
+        self.normalize_owned(request.clone())
+    }
+
+    /// [`normalize`](Self::normalize) of a request the caller no longer
+    /// needs: no copy of it is made.
+    pub(crate) fn normalize_owned(&self, mut value: Value) -> Value {
         self.redaction.apply(&mut value);
         for path in &self.ignored {
             path.remove_from(&mut value);

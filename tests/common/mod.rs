@@ -230,7 +230,9 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Every file and folder under `dir`, relative paths sorted; leaves out
-/// the `.gitattributes` that `Store::open` writes into a folder it creates.
+/// the `.gitattributes` that `Store::open` writes into a folder it creates,
+/// and the store's own bookkeeping folder (`.tracedeck`: the usage ledger
+/// and the lookup index that writes keep).
 pub fn tree_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -240,7 +242,9 @@ pub fn tree_under(dir: &Path) -> Vec<PathBuf> {
         };
         for entry in entries {
             let path = entry.unwrap().path();
-            if path.file_name().is_some_and(|n| n == ".gitattributes") {
+            if path.file_name().is_some_and(|n| n == ".gitattributes")
+                || (d == dir && path.file_name().is_some_and(|n| n == ".tracedeck"))
+            {
                 continue;
             }
             out.push(path.strip_prefix(dir).unwrap().to_path_buf());

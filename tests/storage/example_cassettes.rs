@@ -39,6 +39,10 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         };
         for entry in entries.flatten() {
             let path = entry.path();
+            // The store's local bookkeeping (lookup index, usage ledger) is no cassette.
+            if path.is_dir() && entry.file_name() == tracedeck::cassette::LEDGER_ROOT {
+                continue;
+            }
             if path.is_dir() {
                 walk(root, &path, out);
             } else {

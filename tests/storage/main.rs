@@ -11,6 +11,7 @@ mod example_cassettes;
 #[path = "../support/example_session.rs"]
 mod example_session;
 mod format_doc;
+mod index;
 mod keys;
 mod lifecycle;
 #[cfg(feature = "object-store")]

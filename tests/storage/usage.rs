@@ -152,6 +152,8 @@ fn a_read_only_ledger_never_fails_a_replay() {
     let store = Store::open(tmp.path()).unwrap();
     record(&store, &["weather"]);
     // The ledger's place is taken by a file: every ledger write fails.
+    // (Recording made the folder for the lookup index: it goes too.)
+    std::fs::remove_dir_all(tmp.path().join(LEDGER_ROOT)).unwrap();
     std::fs::write(tmp.path().join(LEDGER_ROOT), "not a folder").unwrap();
     let before = UsageLedger::write_failures();
     let player = Player::from_store(&store, "weather").unwrap();
@@ -257,9 +259,10 @@ fn child_process_replayer() {
 fn cassettes_recorded_after_the_ledger_started_count_as_used() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(tmp.path()).unwrap();
-    // Recording alone starts no ledger.
+    // Recording alone starts no ledger (it keeps only the lookup index there).
     record(&store, &["capital"]);
-    assert!(!tmp.path().join(LEDGER_ROOT).exists());
+    assert!(!store.usage().folder().exists());
+    assert!(store.usage().started().is_none());
 
     // Once started, what a run records is in use: prune never takes a
     // cassette the run that ran just before it wrote.
