@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use futures::future::BoxFuture;
 use opentelemetry::trace::{
@@ -109,8 +109,9 @@ impl OtelOptions {
 ///
 /// ## Cost
 ///
-/// It is a [`QueuedSink`] around the exporter: `accept` takes the anchor
-/// and queues the trace without blocking; a writer thread builds the spans
+/// It is a [`QueuedSink`] around the exporter: `accept` queues the trace
+/// with the instant it was delivered, without blocking or locking anything
+/// else; a writer thread builds the spans
 /// and runs the exporter (to completion, one trace at a time). A failed
 /// export is reported by the next [`flush`](Sink::flush), a full queue at
 /// once; nothing is lost silently.
@@ -173,7 +174,6 @@ impl<E: SpanExporter + 'static> OtelSink<E> {
         let writer = OtelWriter {
             exporter,
             options,
-            anchors: Mutex::new(HashMap::new()),
             ids: RandomIdGenerator::default(),
         };
         Self {
@@ -238,19 +238,10 @@ impl OtelSink<opentelemetry_otlp::SpanExporter> {
 }
 
 impl<E: SpanExporter + 'static> Sink for OtelSink<E> {
+    /// Queues `trace` with the instant of its delivery (the writer anchors
+    /// it there): no lock, no map, no work beyond the queue's.
     fn accept(&self, trace: Arc<Trace>) -> Result<(), SinkError> {
-        let writer = self.queue.writer();
-        let key = Arc::as_ptr(&trace) as usize;
-        let anchor = writer
-            .options
-            .anchor
-            .unwrap_or_else(|| SystemTime::now() - Duration::from_micros(trace_end_us(&trace)));
-        writer.anchors().insert(key, anchor);
-        let result = self.queue.accept(trace);
-        if result.is_err() {
-            writer.anchors().remove(&key);
-        }
-        result
+        self.queue.accept(trace)
     }
 
     fn flush(&self) -> BoxFuture<'_, Vec<SinkError>> {
@@ -277,17 +268,10 @@ fn trace_end_us(trace: &Trace) -> u64 {
 struct OtelWriter<E> {
     exporter: E,
     options: OtelOptions,
-    /// The anchor of each queued trace, by the address of its `Arc` (alive
-    /// in the queue until written, so never reused meanwhile).
-    anchors: Mutex<HashMap<usize, SystemTime>>,
     ids: RandomIdGenerator,
 }
 
 impl<E> OtelWriter<E> {
-    fn anchors(&self) -> std::sync::MutexGuard<'_, HashMap<usize, SystemTime>> {
-        self.anchors.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn spans(&self, trace: &Trace, anchor: SystemTime) -> Vec<SpanData> {
         let redacted;
         let trace = match &self.options.content {
@@ -560,11 +544,19 @@ pub struct ExportError(#[source] pub opentelemetry_sdk::error::OTelSdkError);
 
 impl<E: SpanExporter + 'static> TraceWriter for OtelWriter<E> {
     fn write(&self, trace: &Trace) -> Result<(), SinkError> {
-        let key = std::ptr::from_ref(trace) as usize;
-        let anchor = self.anchors().remove(&key).unwrap_or_else(|| {
-            self.options
-                .anchor
-                .unwrap_or_else(|| SystemTime::now() - Duration::from_micros(trace_end_us(trace)))
+        self.write_accepted(trace, None)
+    }
+
+    const NEEDS_ACCEPT_TIME: bool = true;
+
+    /// A trace without a given anchor ends at its delivery: the wall clock
+    /// now, less the time it waited in the queue, less its length.
+    fn write_accepted(&self, trace: &Trace, accepted: Option<Instant>) -> Result<(), SinkError> {
+        let anchor = self.options.anchor.unwrap_or_else(|| {
+            let waited = accepted.map_or(Duration::ZERO, |at| at.elapsed());
+            SystemTime::now()
+                .checked_sub(waited.saturating_add(Duration::from_micros(trace_end_us(trace))))
+                .unwrap_or(SystemTime::UNIX_EPOCH)
         });
         let batch = self.spans(trace, anchor);
         futures::executor::block_on(self.exporter.export(batch))

@@ -2,7 +2,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use tokio::sync::watch;
@@ -37,6 +37,24 @@ pub trait TraceWriter: Send + Sync + 'static {
     /// Why the trace could not be written, kept with its source error
     /// ([`SinkError::write_failed`]); reported by the next flush.
     fn write(&self, trace: &Trace) -> Result<(), SinkError>;
+
+    /// Whether the writer needs the instant each trace was accepted (see
+    /// [`write_accepted`](Self::write_accepted)). When `false` (the
+    /// default), `accept` reads no clock.
+    const NEEDS_ACCEPT_TIME: bool = false;
+
+    /// Writes `trace`, which [`QueuedSink`]'s `accept` took at `accepted`
+    /// (`Some` exactly when [`NEEDS_ACCEPT_TIME`](Self::NEEDS_ACCEPT_TIME)
+    /// is `true`): for a writer that dates what it writes by its delivery,
+    /// not by when its thread got to it. The default calls
+    /// [`write`](Self::write).
+    ///
+    /// # Errors
+    /// As [`write`](Self::write).
+    fn write_accepted(&self, trace: &Trace, accepted: Option<Instant>) -> Result<(), SinkError> {
+        let _ = accepted;
+        self.write(trace)
+    }
 
     /// Checks `trace` before it is queued, on the caller's thread: must be
     /// quick. A trace that could never be written is refused here, at once,
@@ -103,7 +121,7 @@ impl<W: TraceWriter> Clone for QueuedSink<W> {
 struct Shared<W> {
     writer: Arc<W>,
     capacity: usize,
-    queue: Option<SyncSender<Arc<Trace>>>,
+    queue: Option<SyncSender<Queued>>,
     /// How many accepted traces the writer has finished (written or failed).
     done: watch::Receiver<u64>,
     /// How many traces were put in the queue. Counted under this lock
@@ -383,20 +401,21 @@ impl<W: TraceWriter> Sink for QueuedSink<W> {
         };
         // The key is copied only on failure: the queue hands the trace back.
         let mut accepted = lock(&s.accepted);
-        let sent = queue.try_send(trace);
+        let accepted_at = W::NEEDS_ACCEPT_TIME.then(Instant::now);
+        let sent = queue.try_send((trace, accepted_at));
         if sent.is_ok() {
             *accepted += 1;
         }
         drop(accepted);
         match sent {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(trace)) => {
+            Err(TrySendError::Full((trace, _))) => {
                 s.queue_full.fetch_add(1, Ordering::Relaxed);
                 Err(SinkError::QueueFull {
                     key: trace.key().to_owned(),
                 })
             }
-            Err(TrySendError::Disconnected(trace)) => {
+            Err(TrySendError::Disconnected((trace, _))) => {
                 s.refused.fetch_add(1, Ordering::Relaxed);
                 Err(SinkError::Closed {
                     key: trace.key().to_owned(),
@@ -426,16 +445,21 @@ impl<W: TraceWriter> fmt::Debug for QueuedSink<W> {
     }
 }
 
+/// A queued trace, with the instant it was accepted when its writer asks
+/// for it ([`TraceWriter::NEEDS_ACCEPT_TIME`]).
+type Queued = (Arc<Trace>, Option<Instant>);
+
 /// The writer thread: writes each queued trace until every sender is gone.
 fn write_until_closed<W: TraceWriter>(
-    queue: &Receiver<Arc<Trace>>,
+    queue: &Receiver<Queued>,
     writer: &W,
     outcome: &Outcome,
     done: &watch::Sender<u64>,
 ) {
-    while let Ok(trace) = queue.recv() {
-        let written =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.write(&trace)));
+    while let Ok((trace, accepted_at)) = queue.recv() {
+        let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            writer.write_accepted(&trace, accepted_at)
+        }));
         let failure = match written {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e),

@@ -288,14 +288,16 @@ async fn spans_nest_as_recorded_with_exact_times() {
     assert_ne!(spans[5].span_context.trace_id(), trace_id);
 }
 
-/// Without an anchor, a trace is anchored at its delivery: whatever the
-/// wall clock says, every span keeps its recorded offset and length.
+/// Without an anchor, a trace is anchored at its delivery (it ends when it
+/// was delivered): whatever the wall clock says, every span keeps its
+/// recorded offset and length.
 #[tokio::test(start_paused = true)]
 async fn without_an_anchor_the_recorded_offsets_and_lengths_are_kept() {
     let (model, traces, exporter) = recorder(
         ScriptedModel::new(Script::new().part_after(ms(40), StreamPart::text("ok"))),
         OtelOptions::new(),
     );
+    let before_delivery = SystemTime::now();
     with_span("turn", "t", async {
         tokio::time::sleep(ms(7)).await;
         model
@@ -305,11 +307,19 @@ async fn without_an_anchor_the_recorded_offsets_and_lengths_are_kept() {
     })
     .await;
     assert!(model.flush().await.is_clean());
+    let after_export = SystemTime::now();
     let trace = only_trace(&traces);
     let spans = exporter.get_finished_spans().unwrap();
     let root = named(&spans, "turn");
     let chat = named(&spans, "chat m");
     let call = trace.llm_spans().next().unwrap();
+    // The trace ends at its delivery: on the wall clock, between the moment
+    // before it was recorded and the moment after it was exported.
+    assert!(
+        before_delivery <= root.end_time && root.end_time <= after_export,
+        "{before_delivery:?} <= {:?} <= {after_export:?}",
+        root.end_time
+    );
     assert_times_exact(root, trace.root(), root.start_time);
     assert_times_exact(chat, call, root.start_time);
     assert_eq!(
