@@ -712,6 +712,6 @@ impl crate::replay::Player {
         if let Some(err) = loaded.errors.into_iter().next() {
             return Err(err.into());
         }
-        Ok(Self::from_files(key, loaded.traces))
+        Ok(Self::from_remote_files(key, loaded.traces))
     }
 }

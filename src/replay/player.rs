@@ -221,6 +221,24 @@ impl Player {
         Self::from_recordings(key.into(), recordings, Redaction::default())
     }
 
+    /// [`from_files`](Self::from_files) for traces that are not files on
+    /// this machine (objects in a bucket): no usage ledger notes what they
+    /// serve, since the ledger is a local store's folder and an object's
+    /// path names none.
+    pub(crate) fn from_remote_files(
+        key: impl Into<String>,
+        traces: impl IntoIterator<Item = StoredTrace>,
+    ) -> Self {
+        let recordings = traces
+            .into_iter()
+            .map(|stored| Recording {
+                cassette: None,
+                ..Recording::from(stored)
+            })
+            .collect();
+        Self::from_recordings(key.into(), recordings, Redaction::default())
+    }
+
     /// A player serving every trace recorded under `key` in `store`, with the
     /// store's redaction applied to live requests before they are matched.
     ///

@@ -724,3 +724,35 @@ fn a_session_recorded_through_the_sink_replays_from_the_object_store() {
         assert!(Player::from_object_store(&cassettes, "../x").await.is_err());
     });
 }
+
+/// A replay from a bucket writes nothing on the local disk: the usage ledger
+/// is a local store's, and the bucket's prefix is no local folder (it used
+/// to be taken for one, relative to the working directory).
+#[test]
+fn a_replay_from_the_object_store_writes_no_ledger_on_the_local_disk() {
+    use tracedeck::{Model, ModelRequest, Player, Recorder, Script, ScriptedModel, with_span};
+    let prefix = format!("ledger-probe-{}", std::process::id());
+    let cassettes = ObjectStoreCassettes::new(Arc::new(InMemory::new()), prefix.as_str());
+    let model = Recorder::new(
+        ScriptedModel::new(Script::text("Paris")),
+        cassettes.sink().unwrap(),
+    );
+    let ask = || ModelRequest::new("m").user("Capital of France?");
+    tracedeck::testing::run_paused(async {
+        with_span("capital", "France", async { model.generate(ask()).await })
+            .await
+            .unwrap();
+        assert!(model.flush().await.is_clean());
+        let player = Player::from_object_store(&cassettes, "capital")
+            .await
+            .unwrap();
+        assert_eq!(player.generate(ask()).await.unwrap().text, "Paris");
+    });
+    let local = std::path::Path::new(&prefix);
+    let wrote = local.exists();
+    let _ = std::fs::remove_dir_all(local);
+    assert!(
+        !wrote,
+        "a replay from object storage created `{prefix}` on the local disk"
+    );
+}
