@@ -225,6 +225,7 @@ impl Player {
     /// this machine (objects in a bucket): no usage ledger notes what they
     /// serve, since the ledger is a local store's folder and an object's
     /// path names none.
+    #[cfg(feature = "object-store")]
     pub(crate) fn from_remote_files(
         key: impl Into<String>,
         traces: impl IntoIterator<Item = StoredTrace>,
