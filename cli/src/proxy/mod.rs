@@ -429,14 +429,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     };
 
     if state.mode.replays() {
-        let player = match state.player(&key) {
+        let player = match state.player(&key).await {
             Ok(player) => player,
             Err(e) => {
-                return proxy_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "cassette_error",
-                    &e.to_string(),
-                );
+                return proxy_error(StatusCode::INTERNAL_SERVER_ERROR, "cassette_error", &e);
             }
         };
         match player.take_call(&call.request, call.stream) {
@@ -473,14 +469,30 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
 }
 
 impl State {
-    fn player(&self, key: &str) -> Result<Player, ReplayError> {
-        let mut players = self.players.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(player) = players.get(key) {
+    /// The key's player, loading its cassettes at the key's first request
+    /// on a blocking thread (file reads and hashing never hold up the
+    /// runtime, nor the lock other keys' requests take). Two first requests
+    /// racing for one key both load, and both use the player stored first:
+    /// one player per key, so a recorded call is served once.
+    async fn player(&self, key: &str) -> Result<Player, String> {
+        if let Some(player) = self.players().get(key) {
             return Ok(player.clone());
         }
-        let player = Player::from_store(&self.store, key)?;
-        players.insert(key.to_owned(), player.clone());
-        Ok(player)
+        let store = self.store.clone();
+        let owned = key.to_owned();
+        let loaded = tokio::task::spawn_blocking(move || Player::from_store(&store, &owned))
+            .await
+            .map_err(|e| format!("loading the cassettes of key `{key}` failed: {e}"))?
+            .map_err(|e: ReplayError| e.to_string())?;
+        Ok(self
+            .players()
+            .entry(key.to_owned())
+            .or_insert(loaded)
+            .clone())
+    }
+
+    fn players(&self) -> std::sync::MutexGuard<'_, HashMap<String, Player>> {
+        self.players.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
