@@ -201,25 +201,33 @@ fn response_format(value: &Value) -> Option<ResponseFormat> {
     match (format.get("type")?.as_str()?, format.len()) {
         ("text", 1) => Some(ResponseFormat::Text),
         ("json_object", 1) => Some(ResponseFormat::Json),
-        ("json_schema", 2) => {
-            let spec = format.get("json_schema")?.as_object()?;
-            if spec
-                .keys()
-                .any(|k| !matches!(k.as_str(), "name" | "schema" | "strict"))
-            {
-                return None;
-            }
-            Some(ResponseFormat::JsonSchema {
-                name: spec.get("name")?.as_str()?.to_owned(),
-                schema: spec.get("schema")?.clone(),
-                strict: match spec.get("strict") {
-                    None | Some(Value::Null) => false,
-                    Some(strict) => strict.as_bool()?,
-                },
-            })
-        }
+        ("json_schema", 2) => json_schema_format(format.get("json_schema")?.as_object()?, &[]),
         _ => None,
     }
+}
+
+/// The fields of a `json_schema` response format (`name`, `schema`, an
+/// optional `strict`) as they sit in `spec`, where `beside` names the other
+/// keys `spec` may hold (the Responses API puts `"type"` there). Any other
+/// key, or a field of the wrong type, is `None`: the whole format is then
+/// kept as it came, in `extra`.
+pub(crate) fn json_schema_format(
+    spec: &Map<String, Value>,
+    beside: &[&str],
+) -> Option<ResponseFormat> {
+    if spec.keys().any(|k| {
+        !matches!(k.as_str(), "name" | "schema" | "strict") && !beside.contains(&k.as_str())
+    }) {
+        return None;
+    }
+    Some(ResponseFormat::JsonSchema {
+        name: spec.get("name")?.as_str()?.to_owned(),
+        schema: spec.get("schema")?.clone(),
+        strict: match spec.get("strict") {
+            None | Some(Value::Null) => false,
+            Some(strict) => strict.as_bool()?,
+        },
+    })
 }
 
 /// Function tools of a name, an optional description and a schema; any

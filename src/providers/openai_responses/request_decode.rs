@@ -26,7 +26,9 @@ use serde_json::{Map, Value};
 use crate::model::{
     ContentPart, Message, ModelRequest, ResponseFormat, Role, ToolChoice, ToolDefinition,
 };
-use crate::providers::openai_chat::{RequestDecodeError, image_source, invalid, unsupported};
+use crate::providers::openai_chat::{
+    RequestDecodeError, image_source, invalid, json_schema_format, unsupported,
+};
 
 /// A decoded Responses API request: the model request and whether the
 /// client asked for a stream.
@@ -162,22 +164,7 @@ fn response_format(value: &Value) -> Option<ResponseFormat> {
     match format.get("type")?.as_str()? {
         "text" if format.len() == 1 => Some(ResponseFormat::Text),
         "json_object" if format.len() == 1 => Some(ResponseFormat::Json),
-        "json_schema" => {
-            if format
-                .keys()
-                .any(|k| !matches!(k.as_str(), "type" | "name" | "schema" | "strict"))
-            {
-                return None;
-            }
-            Some(ResponseFormat::JsonSchema {
-                name: format.get("name")?.as_str()?.to_owned(),
-                schema: format.get("schema")?.clone(),
-                strict: match format.get("strict") {
-                    None | Some(Value::Null) => false,
-                    Some(strict) => strict.as_bool()?,
-                },
-            })
-        }
+        "json_schema" => json_schema_format(format, &["type"]),
         _ => None,
     }
 }
