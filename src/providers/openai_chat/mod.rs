@@ -13,7 +13,9 @@ mod response;
 mod stream;
 
 pub use request_decode::{ChatRequest, RequestDecodeError, decode_chat_request};
-pub(crate) use request_decode::{image_source, invalid, json_schema_format, unsupported};
+pub(crate) use request_decode::{
+    image_source, invalid, json_object, json_schema_format, model_and_stream, unsupported,
+};
 pub use stream::ChatStreamDecoder;
 
 pub(crate) use encode::{ChatEncoder, arguments_text, chat_response_body};

@@ -83,16 +83,25 @@ pub(crate) fn unsupported(at: impl Into<String>, what: impl Into<String>) -> Req
 /// assert_eq!(chat.request.messages[0].text_content(), "Hi");
 /// ```
 pub fn decode_chat_request(body: &[u8]) -> Result<ChatRequest, RequestDecodeError> {
+    decode_body(json_object(body)?)
+}
+
+/// A request body as the JSON object every OpenAI API sends.
+pub(crate) fn json_object(body: &[u8]) -> Result<Map<String, Value>, RequestDecodeError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| RequestDecodeError::NotJson {
         message: e.to_string(),
     })?;
-    let Value::Object(body) = value else {
-        return Err(invalid("$", "a JSON object"));
-    };
-    decode_body(body)
+    match value {
+        Value::Object(body) => Ok(body),
+        _ => Err(invalid("$", "a JSON object")),
+    }
 }
 
-fn decode_body(mut body: Map<String, Value>) -> Result<ChatRequest, RequestDecodeError> {
+/// Takes `model` (required) and `stream` (optional) out of `body`, as both
+/// OpenAI APIs name them: the request of that model, and whether it streams.
+pub(crate) fn model_and_stream(
+    body: &mut Map<String, Value>,
+) -> Result<(ModelRequest, bool), RequestDecodeError> {
     let mut req = ModelRequest::default();
     match body.remove("model") {
         Some(Value::String(model)) => req.model = model,
@@ -103,6 +112,11 @@ fn decode_body(mut body: Map<String, Value>) -> Result<ChatRequest, RequestDecod
         Some(Value::Bool(b)) => b,
         Some(_) => return Err(invalid("stream", "a boolean")),
     };
+    Ok((req, stream))
+}
+
+fn decode_body(mut body: Map<String, Value>) -> Result<ChatRequest, RequestDecodeError> {
+    let (mut req, stream) = model_and_stream(&mut body)?;
     match body.remove("messages") {
         Some(Value::Array(messages)) => decode_messages(messages, &mut req)?,
         _ => return Err(invalid("messages", "an array")),

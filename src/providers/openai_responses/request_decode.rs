@@ -27,7 +27,8 @@ use crate::model::{
     ContentPart, Message, ModelRequest, ResponseFormat, Role, ToolChoice, ToolDefinition,
 };
 use crate::providers::openai_chat::{
-    RequestDecodeError, image_source, invalid, json_schema_format, unsupported,
+    RequestDecodeError, image_source, invalid, json_object, json_schema_format, model_and_stream,
+    unsupported,
 };
 
 /// A decoded Responses API request: the model request and whether the
@@ -52,26 +53,11 @@ pub struct ResponsesRequest {
 /// assert_eq!(responses.request.messages[0].text_content(), "Hi");
 /// ```
 pub fn decode_responses_request(body: &[u8]) -> Result<ResponsesRequest, RequestDecodeError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| RequestDecodeError::NotJson {
-        message: e.to_string(),
-    })?;
-    let Value::Object(body) = value else {
-        return Err(invalid("$", "a JSON object"));
-    };
-    decode_body(body)
+    decode_body(json_object(body)?)
 }
 
 fn decode_body(mut body: Map<String, Value>) -> Result<ResponsesRequest, RequestDecodeError> {
-    let mut req = ModelRequest::default();
-    match body.remove("model") {
-        Some(Value::String(model)) => req.model = model,
-        _ => return Err(invalid("model", "a string")),
-    }
-    let stream = match body.remove("stream") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => b,
-        Some(_) => return Err(invalid("stream", "a boolean")),
-    };
+    let (mut req, stream) = model_and_stream(&mut body)?;
     match body.remove("instructions") {
         None | Some(Value::Null) => {}
         Some(Value::String(system)) => req.system = Some(system),
