@@ -5,11 +5,12 @@ use crate::providers::error::AdapterError;
 use crate::providers::shared::message_rules::WireRequest;
 use crate::providers::shared::openai_request::{
     SchemaPlacement, arguments_text, content_in_tool_message, image_url, response_format,
-    role_name, tool_choice_mode,
+    tool_choice_mode,
 };
 use crate::providers::shared::request_body::{
     finish_body, insert_sampling, insert_tools, tool_fields,
 };
+use crate::providers::shared::wire::role_name;
 
 const REQUEST: WireRequest = WireRequest {
     api: "OpenAI Chat Completions",

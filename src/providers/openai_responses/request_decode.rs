@@ -30,6 +30,7 @@ use crate::providers::openai_chat::{
     RequestDecodeError, image_source, invalid, json_object, json_schema_format, model_and_stream,
     unsupported,
 };
+use crate::providers::shared::wire::role_name;
 
 /// A decoded Responses API request: the model request and whether the
 /// client asked for a stream.
@@ -362,21 +363,12 @@ fn content_part(part: Value, role: Role, at: &str) -> Result<ContentPart, Reques
         other => {
             return Err(unsupported(
                 at,
-                format!("a `{other}` content part in a {} message", role_word(role)),
+                format!("a `{other}` content part in a {} message", role_name(role)),
             ));
         }
     };
     part.finish()?;
     Ok(decoded)
-}
-
-fn role_word(role: Role) -> &'static str {
-    match role {
-        Role::System => "system",
-        Role::User => "user",
-        Role::Assistant => "assistant",
-        Role::Tool => "tool",
-    }
 }
 
 #[cfg(test)]

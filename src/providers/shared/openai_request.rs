@@ -6,18 +6,8 @@
 use serde_json::{Value, json};
 
 use super::message_rules::MessageAt;
-use crate::model::{ImageSource, ResponseFormat, Role, ToolChoice};
+use crate::model::{ImageSource, ResponseFormat, ToolChoice};
 use crate::providers::error::AdapterError;
-
-/// The wire name of a message's role.
-pub(crate) fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::System => "system",
-        Role::User => "user",
-        Role::Assistant => "assistant",
-        Role::Tool => "tool",
-    }
-}
 
 /// Text or an image in a tool message: OpenAI's tool messages and items
 /// carry one tool result each, nothing else.

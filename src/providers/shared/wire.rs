@@ -3,8 +3,19 @@
 
 use serde_json::Value;
 
-use crate::model::{ModelError, StreamPart};
+use crate::model::{ModelError, Role, StreamPart};
 use crate::providers::sse::SseEvent;
+
+/// The wire name of a message's role, in both OpenAI APIs (and in what
+/// their request decoders say of one).
+pub(crate) fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::Tool => "tool",
+    }
+}
 
 /// Parses an event's data as JSON, or says which event could not be read.
 pub(crate) fn event_json(provider: &str, event: &SseEvent) -> Result<Value, ModelError> {
