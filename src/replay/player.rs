@@ -230,13 +230,7 @@ impl Player {
         key: impl Into<String>,
         traces: impl IntoIterator<Item = StoredTrace>,
     ) -> Self {
-        let recordings = traces
-            .into_iter()
-            .map(|stored| Recording {
-                cassette: None,
-                ..Recording::from(stored)
-            })
-            .collect();
+        let recordings = traces.into_iter().map(Recording::unledgered).collect();
         Self::from_recordings(key.into(), recordings, Redaction::default())
     }
 
@@ -640,6 +634,19 @@ impl Player {
                     reason,
                 })
             }
+        }
+    }
+}
+
+impl Recording {
+    /// A recording read from a bucket: named as a file would be, noted in
+    /// no usage ledger.
+    #[cfg(feature = "object-store")]
+    fn unledgered(stored: StoredTrace) -> Self {
+        Self {
+            origin: format!("{}/{}.json", stored.trace.key(), stored.hash),
+            trace: Arc::new(stored.trace),
+            cassette: None,
         }
     }
 }
